@@ -1,0 +1,175 @@
+/**
+ * Composition root: the only place that builds concrete stores, keys and services and
+ * wires them into the HTTP layer. Registration order is deliberate (see comments).
+ */
+import cors from '@fastify/cors';
+import formbody from '@fastify/formbody';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { readFileSync } from 'node:fs';
+import type { DestinationStream } from 'pino';
+import type { Config } from './config/index.js';
+import { PasswordHasher } from './crypto/password.js';
+import { AppError } from './errors/index.js';
+import { clientKey } from './http/client-ip.js';
+import docs from './http/plugins/docs.js';
+import errors from './http/plugins/errors.js';
+import metricsPlugin, { Metrics } from './http/plugins/metrics.js';
+import { logSerializers, REDACT_PATHS } from './http/redact.js';
+import authRoutes from './http/routes/auth.js';
+import opsRoutes from './http/routes/ops.js';
+import { AccessTokens } from './services/access-tokens.js';
+import { AuthService } from './services/auth-service.js';
+import { KeyRing } from './services/key-ring.js';
+import { LoginThrottle } from './services/login-throttle.js';
+import { RegistrationService } from './services/registration.js';
+import { systemClock, type Clock, type SigningKeyStore, type Stores } from './services/ports.js';
+import { openStores } from './storage/index.js';
+import { MemoryAttemptLimiter } from './storage/rate-limit/memory.js';
+
+export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+export interface Gatehouse {
+  app: FastifyInstance;
+  stores: Stores;
+  keys: KeyRing;
+  auth: AuthService;
+  registration: RegistrationService;
+  metrics: Metrics;
+  config: Readonly<Config>;
+}
+
+export interface BuildOptions {
+  stores?: Stores;
+  clock?: Clock;
+  /** Where JSON log lines go (tests capture them); stdout by default. */
+  logStream?: DestinationStream;
+}
+
+/** Margin for instances that have not re-read the key set yet (KeyRing reloads every 5 s). */
+const KEY_RELOAD_MARGIN_MS = 60_000;
+
+/** Retired keys verify for an access-token lifetime, the clock skew and the reload margin. */
+export function createKeyRing(config: Readonly<Config>, store: SigningKeyStore, clock: Clock): KeyRing {
+  return new KeyRing(
+    store,
+    {
+      algorithm: config.jwt.algorithm,
+      secretKey: config.jwt.secretKey,
+      retiredKeyLifetimeMs: (config.jwt.accessTtlSeconds + config.jwt.clockSkewSeconds) * 1000 + KEY_RELOAD_MARGIN_MS,
+    },
+    clock,
+  );
+}
+
+export async function buildGatehouse(config: Readonly<Config>, options: BuildOptions = {}): Promise<Gatehouse> {
+  const clock = options.clock ?? systemClock;
+  const stores = options.stores ?? openStores(config.database);
+  try {
+    return await assemble(config, stores, clock, options);
+  } catch (error) {
+    await stores.close();
+    throw error;
+  }
+}
+
+async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, options: BuildOptions): Promise<Gatehouse> {
+  const keys = createKeyRing(config, stores.signingKeys, clock);
+  await keys.init();
+
+  const tokenSettings = {
+    algorithm: config.jwt.algorithm,
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+    clockSkewSeconds: config.jwt.clockSkewSeconds,
+    ttlSeconds: config.jwt.accessTtlSeconds,
+  };
+  const window = config.rateLimit.lockoutWindowSeconds;
+  const throttle = new LoginThrottle(
+    new MemoryAttemptLimiter(config.rateLimit.accountIpFailures, window, 'login:account-ip'),
+    new MemoryAttemptLimiter(config.rateLimit.accountFailures, window, 'login:account'),
+  );
+  const metrics = new Metrics();
+  const hasher = new PasswordHasher(config.password.argon2);
+  const registration = new RegistrationService(stores.users, hasher, config.password, metrics, clock);
+  const auth = new AuthService(
+    stores,
+    hasher,
+    new AccessTokens(keys, stores.sessions, tokenSettings, clock),
+    throttle,
+    metrics,
+    clock,
+    {
+      refreshTtlSeconds: config.refresh.ttlSeconds,
+      reuseGraceSeconds: config.refresh.reuseGraceSeconds,
+    },
+  );
+
+  const fastifyOptions: FastifyServerOptions = {
+    logger: {
+      level: config.logLevel,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: logSerializers,
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    } as FastifyServerOptions['logger'],
+    // Fastify takes a hop count too; its typings only list the other forms.
+    trustProxy: config.http.trustProxy as FastifyServerOptions['trustProxy'],
+    bodyLimit: config.http.bodyLimitBytes,
+    // Slow clients cannot hold a request open forever.
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    routerOptions: { maxParamLength: 200 },
+    // One line per request, written in onResponse below, instead of Fastify's two.
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    ajv: {
+      // Unknown fields are rejected, never silently dropped; no type coercion of bodies.
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false },
+    },
+  };
+  const app: FastifyInstance = Fastify(fastifyOptions);
+
+  // Errors first, so every plugin below answers failures as problem details.
+  await app.register(errors);
+  await app.register(helmet, {
+    // Everything but /docs is JSON, which needs nothing; Swagger UI sets its own CSP.
+    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+  if (config.http.corsOrigins.length > 0) {
+    await app.register(cors, { origin: config.http.corsOrigins, credentials: false, maxAge: 600 });
+  }
+  await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
+  await app.register(rateLimit, {
+    global: false,
+    enableDraftSpec: true,
+    keyGenerator: (request) => clientKey(request.ip),
+    errorResponseBuilder: (_request, context) =>
+      new AppError('rate_limited', `Too many requests; retry in ${context.after}`, {
+        retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+      }),
+  });
+  await app.register(metricsPlugin, { metrics });
+  await app.register(docs, { config, version: VERSION });
+  await app.register(authRoutes, { auth, registration, config });
+  await app.register(opsRoutes, { stores, keys, metrics });
+
+  const pruner = setInterval(() => {
+    const now = clock.now();
+    Promise.all([stores.sessions.prune(now), stores.revokedTokens.prune(now)]).catch((err: unknown) =>
+      app.log.warn({ err }, 'pruning expired sessions failed'),
+    );
+  }, 3_600_000);
+  pruner.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(pruner);
+    await stores.close();
+  });
+
+  await app.ready();
+  return { app, stores, keys, auth, registration, metrics, config };
+}

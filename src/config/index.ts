@@ -1,0 +1,205 @@
+/**
+ * Configuration: environment (and `.env`) → validated, frozen Config.
+ * One fixed pipeline: read → parse each section → cross-checks → freeze.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ConfigError, bool, int, list, oneOf, positiveNumber, str, type Env } from './env-parsers.js';
+
+export { ConfigError } from './env-parsers.js';
+
+export type SigningAlgorithm = 'EdDSA' | 'ES256' | 'RS256' | 'HS256';
+
+export type DatabaseConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; url: string; poolSize: number };
+
+export interface Config {
+  nodeEnv: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  publicUrl: string;
+  logLevel: string;
+  database: DatabaseConfig;
+  jwt: {
+    algorithm: SigningAlgorithm;
+    /** Only for HS256. Never logged. */
+    secretKey: string | undefined;
+    issuer: string;
+    audience: string;
+    accessTtlSeconds: number;
+    /** Tolerated clock difference when verifying exp/iat. */
+    clockSkewSeconds: number;
+  };
+  refresh: {
+    ttlSeconds: number;
+    reuseGraceSeconds: number;
+  };
+  password: {
+    minLength: number;
+    maxLength: number;
+    requireUppercase: boolean;
+    requireLowercase: boolean;
+    requireDigit: boolean;
+    argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  };
+  rateLimit: {
+    loginPerMinute: number;
+    registerPerHour: number;
+    refreshPerMinute: number;
+    /** Failed logins for one account from one client IP (tight). */
+    accountIpFailures: number;
+    /** Failed logins for one account from all IPs together (looser). */
+    accountFailures: number;
+    lockoutWindowSeconds: number;
+  };
+  http: {
+    trustProxy: boolean | number | string[];
+    corsOrigins: string[];
+    bodyLimitBytes: number;
+  };
+}
+
+const ALGORITHMS = ['EdDSA', 'ES256', 'RS256', 'HS256'] as const;
+
+function parseAlgorithm(env: Env): SigningAlgorithm {
+  const value = str(env, 'ALGORITHM');
+  if (value && ['ed25519', 'eddsa'].includes(value.toLowerCase())) return 'EdDSA';
+  return oneOf(env, 'ALGORITHM', ALGORITHMS, 'EdDSA');
+}
+
+/** Accepts the original service's `file:./BOT.sqlite`, a bare path, or a postgres URL. */
+function parseDatabase(env: Env, cwd: string): DatabaseConfig {
+  const url = str(env, 'DATABASE_URL', 'file:./data/gatehouse.sqlite');
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    return { kind: 'postgres', url, poolSize: int(env, 'DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }) };
+  }
+  let file = url;
+  if (/^(file|sqlite):/i.test(file)) file = file.replace(/^(file|sqlite):(\/\/)?/i, '');
+  file = file.split('?')[0] ?? '';
+  if (file === '' || file === ':memory:') {
+    throw new ConfigError('DATABASE_URL', 'expected file:<path>, a file path or postgres://...; in-memory databases lose every write');
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^(file|sqlite):/i.test(url)) {
+    throw new ConfigError('DATABASE_URL', `unsupported scheme in "${url.split(':')[0]}:"; use file:<path> or postgres://`);
+  }
+  return { kind: 'sqlite', path: path.resolve(cwd, file) };
+}
+
+/** Fastify's trustProxy: true/false, a hop count, or a list of addresses/CIDRs. */
+function parseTrustProxy(env: Env): boolean | number | string[] {
+  const value = str(env, 'TRUST_PROXY');
+  if (value === undefined) return false;
+  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  if (/^\d+$/.test(value)) return int(env, 'TRUST_PROXY', 0, { min: 0, max: 20 });
+  const entries = list(env, 'TRUST_PROXY');
+  for (const entry of entries) {
+    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry) && !['loopback', 'linklocal', 'uniquelocal'].includes(entry)) {
+      throw new ConfigError('TRUST_PROXY', `"${entry}" is not true, false, a hop count, an address or a CIDR`);
+    }
+  }
+  return entries;
+}
+
+function parsePublicUrl(env: Env, host: string, port: number): string {
+  const value = str(env, 'PUBLIC_URL');
+  if (value === undefined) {
+    const shown = host.includes(':') ? `[${host}]` : host;
+    return `http://${shown}:${port}`;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError('PUBLIC_URL', `"${value}" is not an absolute URL`);
+  }
+  if (!['http:', 'https:'].includes(parsed.protocol)) {
+    throw new ConfigError('PUBLIC_URL', 'must start with http:// or https://');
+  }
+  return value.replace(/\/+$/, '');
+}
+
+export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonly<Config> {
+  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
+  const host = str(env, 'HOST', '127.0.0.1');
+  const port = int(env, 'PORT', 8000, { min: 0, max: 65535 });
+  const publicUrl = parsePublicUrl(env, host, port);
+  const algorithm = parseAlgorithm(env);
+  const secretKey = str(env, 'SECRET_KEY');
+
+  if (algorithm === 'HS256') {
+    if (secretKey === undefined) {
+      throw new ConfigError('SECRET_KEY', 'required when ALGORITHM=HS256');
+    }
+    if (nodeEnv === 'production' && Buffer.byteLength(secretKey) < 32) {
+      throw new ConfigError('SECRET_KEY', 'must be at least 32 bytes with ALGORITHM=HS256 in production');
+    }
+  }
+
+  const password = {
+    minLength: int(env, 'PASSWORD_MIN_LENGTH', 8, { min: 1, max: 1024 }),
+    maxLength: int(env, 'PASSWORD_MAX_LENGTH', 1024, { min: 8, max: 4096 }),
+    requireUppercase: bool(env, 'PASSWORD_REQUIRE_UPPERCASE', true),
+    requireLowercase: bool(env, 'PASSWORD_REQUIRE_LOWERCASE', false),
+    requireDigit: bool(env, 'PASSWORD_REQUIRE_DIGIT', true),
+    argon2: {
+      // OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, t=2, p=1.
+      memoryCost: int(env, 'ARGON2_MEMORY_KIB', 19456, { min: 8, max: 4_194_304 }),
+      timeCost: int(env, 'ARGON2_TIME_COST', 2, { min: 1, max: 100 }),
+      parallelism: int(env, 'ARGON2_PARALLELISM', 1, { min: 1, max: 16 }),
+    },
+  };
+  if (password.minLength > password.maxLength) {
+    throw new ConfigError('PASSWORD_MIN_LENGTH', `must not exceed PASSWORD_MAX_LENGTH (${password.maxLength})`);
+  }
+
+  const config: Config = {
+    nodeEnv,
+    host,
+    port,
+    publicUrl,
+    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    database: parseDatabase(env, cwd),
+    jwt: {
+      algorithm,
+      secretKey: algorithm === 'HS256' ? secretKey : undefined,
+      issuer: publicUrl,
+      audience: str(env, 'JWT_AUDIENCE', 'gatehouse'),
+      accessTtlSeconds: Math.round(positiveNumber(env, 'ACCESS_TOKEN_EXPIRE_MINUTES', 30) * 60),
+      clockSkewSeconds: int(env, 'JWT_CLOCK_SKEW_SECONDS', 30, { min: 0, max: 300 }),
+    },
+    refresh: {
+      ttlSeconds: Math.round(positiveNumber(env, 'REFRESH_TOKEN_EXPIRE_DAYS', 7) * 86_400),
+      reuseGraceSeconds: int(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, { min: 0, max: 300 }),
+    },
+    password,
+    rateLimit: {
+      loginPerMinute: int(env, 'RATE_LIMIT_LOGIN_PER_MINUTE', 5, { min: 1 }),
+      registerPerHour: int(env, 'RATE_LIMIT_REGISTER_PER_HOUR', 20, { min: 1 }),
+      refreshPerMinute: int(env, 'RATE_LIMIT_REFRESH_PER_MINUTE', 30, { min: 1 }),
+      accountIpFailures: int(env, 'LOCKOUT_ACCOUNT_IP_FAILURES', 5, { min: 1 }),
+      accountFailures: int(env, 'LOCKOUT_ACCOUNT_FAILURES', 10, { min: 1 }),
+      lockoutWindowSeconds: int(env, 'LOCKOUT_WINDOW_MINUTES', 15, { min: 1, max: 1440 }) * 60,
+    },
+    http: {
+      trustProxy: parseTrustProxy(env),
+      corsOrigins: list(env, 'CORS_ORIGINS'),
+      bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16_384, { min: 1024, max: 1_048_576 }),
+    },
+  };
+  return deepFreeze(config);
+}
+
+/** Loads `.env` from cwd (if present) into process.env without overriding what is set. */
+export function loadDotEnv(cwd = process.cwd()): void {
+  const file = path.join(cwd, '.env');
+  if (existsSync(file)) process.loadEnvFile(file);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,59 @@
+/**
+ * Password hashing: argon2id through @node-rs/argon2, whose hash/verify run on the libuv
+ * thread pool, so a login never blocks the event loop.
+ */
+import { hash, verify, type Algorithm } from '@node-rs/argon2';
+
+// Algorithm is an ambient const enum, which verbatimModuleSyntax cannot read at run time.
+const ARGON2ID = 2 satisfies Algorithm.Argon2id;
+
+export interface Argon2Params {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** The stored hash uses other parameters (or another scheme): store a fresh one. */
+  needsRehash: boolean;
+}
+
+const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/;
+
+export class PasswordHasher {
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(private readonly params: Argon2Params) {}
+
+  hash(password: string): Promise<string> {
+    return hash(password, { algorithm: ARGON2ID, ...this.params });
+  }
+
+  async verify(storedHash: string, password: string): Promise<VerifyResult> {
+    const match = PHC.exec(storedHash);
+    if (!match) return { ok: false, needsRehash: false };
+    let ok: boolean;
+    try {
+      ok = await verify(storedHash, password);
+    } catch {
+      return { ok: false, needsRehash: false };
+    }
+    const [, m, t, p] = match;
+    const needsRehash =
+      Number(m) !== this.params.memoryCost ||
+      Number(t) !== this.params.timeCost ||
+      Number(p) !== this.params.parallelism;
+    return { ok, needsRehash: ok && needsRehash };
+  }
+
+  /**
+   * Spends the same time as a real verification and always fails: unknown usernames must
+   * not answer faster than wrong passwords.
+   */
+  async verifyDummy(password: string): Promise<false> {
+    this.dummyHash ??= this.hash('gatehouse-dummy-password-for-timing');
+    await verify(await this.dummyHash, password).catch(() => false);
+    return false;
+  }
+}

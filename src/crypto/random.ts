@@ -1,0 +1,26 @@
+/** Random identifiers and one-way digests of secrets. */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+
+/** Refresh tokens carry a recognisable prefix so secret scanners and log filters can spot them. */
+export const REFRESH_TOKEN_PREFIX = 'ghr_';
+
+/** 256 bits from the CSPRNG, base64url. */
+export function randomSecret(bytes = 32): string {
+  return randomBytes(bytes).toString('base64url');
+}
+
+export function newRefreshToken(): string {
+  return REFRESH_TOKEN_PREFIX + randomSecret(32);
+}
+
+export function newId(): string {
+  return randomUUID();
+}
+
+/**
+ * Tokens with 256 bits of entropy need no salt or slow hash: SHA-256 is a lookup key that
+ * reveals nothing (the same choice as supabase/auth and GitHub for their tokens).
+ */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}

@@ -1,0 +1,61 @@
+/**
+ * One catalog of public error codes. The public `detail` is kept apart from any internal
+ * cause, which is logged but never serialised.
+ */
+
+export const ERRORS = {
+  validation_failed: { status: 400, title: 'Invalid request' },
+  invalid_credentials: { status: 401, title: 'Invalid credentials' },
+  invalid_token: { status: 401, title: 'Invalid token' },
+  missing_token: { status: 401, title: 'Authentication required' },
+  email_not_verified: { status: 403, title: 'Email not verified' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  username_taken: { status: 409, title: 'Username already registered' },
+  email_taken: { status: 409, title: 'Email already registered' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  account_locked: { status: 429, title: 'Too many failed logins' },
+  internal_error: { status: 500, title: 'Internal server error' },
+  service_unavailable: { status: 503, title: 'Service unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+  readonly title: string;
+
+  constructor(
+    readonly code: ErrorCode,
+    /** Public, human sentence; FastAPI-era clients read `.detail`. */
+    readonly detail: string,
+    readonly extra: {
+      errors?: FieldError[];
+      retryAfterSeconds?: number;
+      /** RFC 6750 error for WWW-Authenticate on 401. */
+      bearerError?: 'invalid_token' | 'invalid_request';
+      cause?: unknown;
+    } = {},
+  ) {
+    super(detail, extra.cause === undefined ? undefined : { cause: extra.cause });
+    this.name = 'AppError';
+    this.status = ERRORS[code].status;
+    this.title = ERRORS[code].title;
+  }
+}
+
+export const problemType = (code: ErrorCode): string => `urn:gatehouse:problem:${code}`;
+
+/** The credential failure every login path answers alike (unknown user = wrong password). */
+export const invalidCredentials = (): AppError =>
+  new AppError('invalid_credentials', 'Incorrect username or password');
+
+export const invalidToken = (detail = 'The access token is invalid, expired or revoked'): AppError =>
+  new AppError('invalid_token', detail, { bearerError: 'invalid_token' });

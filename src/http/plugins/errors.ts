@@ -1,0 +1,92 @@
+/**
+ * One error handler: every failure leaves as an RFC 9457 problem. 4xx say what was wrong;
+ * 5xx say nothing about why (the cause goes to the log only).
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError, ERRORS, problemType, type ErrorCode, type FieldError } from '../../errors/index.js';
+
+interface ValidationIssue {
+  instancePath?: string;
+  keyword?: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+function fieldOf(issue: ValidationIssue): string {
+  const path = (issue.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.');
+  const extra = issue.params?.additionalProperty ?? issue.params?.missingProperty;
+  if (typeof extra === 'string') return path ? `${path}.${extra}` : extra;
+  return path || '(body)';
+}
+
+function messageOf(issue: ValidationIssue): string {
+  if (issue.keyword === 'additionalProperties') return 'is not an accepted field';
+  if (issue.keyword === 'required') return 'is required';
+  return issue.message ?? 'is invalid';
+}
+
+export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
+  if (error.status === 401) {
+    const params = ['realm="gatehouse"'];
+    if (error.extra.bearerError) {
+      params.push(`error="${error.extra.bearerError}"`, `error_description="${error.detail.replace(/"/g, "'")}"`);
+    }
+    reply.header('www-authenticate', `Bearer ${params.join(', ')}`);
+  }
+  if (error.extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.extra.retryAfterSeconds));
+  const body: Record<string, unknown> = {
+    type: problemType(error.code),
+    title: error.title,
+    status: error.status,
+    detail: error.detail,
+    code: error.code,
+  };
+  if (error.extra.errors) body.errors = error.extra.errors;
+  return reply.code(error.status).type('application/problem+json').send(body);
+}
+
+function codeForStatus(status: number): ErrorCode {
+  const match = (Object.keys(ERRORS) as ErrorCode[]).find((code) => ERRORS[code].status === status);
+  return match ?? (status >= 500 ? 'internal_error' : 'validation_failed');
+}
+
+/** Translates framework errors (validation, body parsing, limits) into AppErrors. */
+export function toAppError(error: FastifyError | Error): AppError {
+  if (error instanceof AppError) return error;
+  const fe = error as FastifyError;
+  if (fe.validation) {
+    const errors: FieldError[] = (fe.validation as ValidationIssue[]).map((issue) => ({
+      field: fieldOf(issue),
+      message: messageOf(issue),
+    }));
+    return new AppError('validation_failed', 'The request has invalid fields', { errors });
+  }
+  const status = fe.statusCode ?? 500;
+  if (status === 413) return new AppError('payload_too_large', 'The request body is larger than this server accepts');
+  if (status === 415) return new AppError('unsupported_media_type', 'Send application/json or application/x-www-form-urlencoded');
+  if (status === 400) {
+    return new AppError('validation_failed', fe.code?.startsWith('FST_ERR_CTP') || error instanceof SyntaxError ? 'The request body could not be parsed' : 'The request is malformed');
+  }
+  if (status === 503) return new AppError('service_unavailable', 'A dependency is unavailable; try again shortly');
+  if (status >= 400 && status < 500) {
+    const code = codeForStatus(status);
+    return new AppError(code, ERRORS[code].title, { cause: error });
+  }
+  return new AppError('internal_error', 'Something went wrong on our side', { cause: error });
+}
+
+export default fp(
+  async function errorHandling(app: FastifyInstance) {
+    app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      const appError = toAppError(error);
+      if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+      else request.log.info({ code: appError.code }, 'request refused');
+      return sendProblem(reply, appError);
+    });
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
+    );
+  },
+  { name: 'gatehouse-errors' },
+);

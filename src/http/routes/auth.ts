@@ -1,0 +1,167 @@
+/** The original service's five endpoints; thin: parse, call the service, shape the answer. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Config } from '../../config/index.js';
+import type { User } from '../../domain/types.js';
+import { AppError } from '../../errors/index.js';
+import type { AuthService, ClientContext } from '../../services/auth-service.js';
+import type { RegistrationService } from '../../services/registration.js';
+import { clientKey } from '../client-ip.js';
+import { authenticate, principalOf } from '../plugins/authenticate.js';
+import { LoginBody, LogoutBody, RefreshBody, RefreshQuery, RegisterBody, TokenResponse, UserOut } from '../schemas/auth.js';
+import { problems } from '../schemas/common.js';
+
+export interface AuthRoutesOptions {
+  auth: AuthService;
+  registration: RegistrationService;
+  config: Readonly<Config>;
+}
+
+const FORM_AND_JSON = ['application/json', 'application/x-www-form-urlencoded'];
+const bearer: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { OAuth2PasswordBearer: [] }];
+
+export function userOut(user: User) {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    email_verified: user.emailVerified,
+    created_at: user.createdAt.toISOString(),
+  };
+}
+
+export function clientContext(request: FastifyRequest): ClientContext {
+  const ua = request.headers['user-agent'];
+  return { ip: request.ip, ipKey: clientKey(request.ip), userAgent: typeof ua === 'string' ? ua : null };
+}
+
+/** RFC 6749 §5.1: token responses must not be cached. */
+function noStore(reply: FastifyReply): void {
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+/** Bodies that may be omitted entirely are validated as `{}`. */
+async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
+  request.body ??= {};
+}
+
+export default async function authRoutes(instance: FastifyInstance, opts: AuthRoutesOptions) {
+  const app = instance.withTypeProvider<TypeBoxTypeProvider>();
+  const { auth, registration, config } = opts;
+  const perMinute = (max: number) => ({ rateLimit: { max, timeWindow: 60_000 } });
+
+  app.post(
+    '/register',
+    {
+      config: { rateLimit: { max: config.rateLimit.registerPerHour, timeWindow: 3_600_000 } },
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an account',
+        consumes: FORM_AND_JSON,
+        body: RegisterBody,
+        response: {
+          201: Type.Object({ message: Type.Literal('User created successfully'), user: UserOut }),
+          ...problems(400, 409, 413, 415, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { username, email, password, confirm_password } = request.body;
+      const user = await registration.register({ username, email, password, confirmPassword: confirm_password });
+      return reply.code(201).send({ message: 'User created successfully' as const, user: userOut(user) });
+    },
+  );
+
+  app.post(
+    '/login',
+    {
+      config: perMinute(config.rateLimit.loginPerMinute),
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in with username (or email) and password',
+        description:
+          'Also accepts the OAuth2 password-flow form (`grant_type=password`) that Swagger UI and FastAPI clients send. ' +
+          'Unknown user and wrong password answer alike. Failed logins are throttled per account as well as per IP.',
+        consumes: FORM_AND_JSON,
+        body: LoginBody,
+        response: { 200: TokenResponse, ...problems(400, 401, 413, 415, 429) },
+      },
+    },
+    async (request, reply) => {
+      const tokens = await auth.login(request.body, clientContext(request));
+      noStore(reply);
+      return tokens;
+    },
+  );
+
+  app.post(
+    '/refresh',
+    {
+      config: perMinute(config.rateLimit.refreshPerMinute),
+      preValidation: emptyBodyAsObject,
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a refresh token for a new pair (rotation)',
+        description:
+          'Every use rotates the refresh token. Presenting the previous token again within the reuse grace window ' +
+          'returns the same new token; after the window it revokes the whole session. The `refresh_token` query ' +
+          'parameter is accepted for the original service\'s clients and answered with a `Deprecation` header.',
+        consumes: FORM_AND_JSON,
+        body: Type.Partial(RefreshBody, { additionalProperties: false }),
+        querystring: RefreshQuery,
+        response: { 200: TokenResponse, ...problems(400, 401, 413, 415, 429) },
+      },
+    },
+    async (request, reply) => {
+      let token = request.body.refresh_token;
+      if (token === undefined && request.query.refresh_token !== undefined) {
+        token = request.query.refresh_token;
+        reply.header('deprecation', 'true');
+      }
+      if (token === undefined || token === '') {
+        throw new AppError('validation_failed', 'The request has invalid fields', {
+          errors: [{ field: 'refresh_token', message: 'is required' }],
+        });
+      }
+      const tokens = await auth.refresh(token);
+      noStore(reply);
+      return tokens;
+    },
+  );
+
+  app.post(
+    '/logout',
+    {
+      preValidation: emptyBodyAsObject,
+      preHandler: authenticate(auth),
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke the current session',
+        description: 'The access token stops working at once and the session\'s refresh token is dead.',
+        security: bearer,
+        consumes: FORM_AND_JSON,
+        body: LogoutBody,
+        response: { 200: Type.Object({ message: Type.Literal('Successfully logged out') }), ...problems(400, 401) },
+      },
+    },
+    async (request) => {
+      await auth.logout(principalOf(request), request.body.refresh_token);
+      return { message: 'Successfully logged out' as const };
+    },
+  );
+
+  app.get(
+    '/me',
+    {
+      preHandler: authenticate(auth),
+      schema: {
+        tags: ['auth'],
+        summary: 'The current user',
+        security: bearer,
+        response: { 200: UserOut, ...problems(401) },
+      },
+    },
+    async (request) => userOut(await auth.currentUser(principalOf(request))),
+  );
+}

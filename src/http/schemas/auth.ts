@@ -1,0 +1,56 @@
+/** Request and response schemas of the original five endpoints. */
+import { Type } from 'typebox';
+
+// Coarse bounds here (they keep a 10 000-character username out of every code path);
+// the exact identity rules run after NFKC normalisation in domain/identity.ts.
+const username = Type.String({ minLength: 1, maxLength: 64, description: '3–32 letters, digits, "_", "." or "-" (NFKC-normalised, case-insensitive)' });
+const email = Type.String({ minLength: 3, maxLength: 254, description: 'Unique case-insensitively' });
+const password = Type.String({ minLength: 1, maxLength: 4096, description: 'By default 8–1024 characters with an uppercase letter and a digit' });
+const refreshToken = Type.String({ minLength: 1, maxLength: 512 });
+
+export const RegisterBody = Type.Object(
+  { username, email, password, confirm_password: Type.Optional(password) },
+  { additionalProperties: false },
+);
+
+/** Also the OAuth2 password-flow form that Swagger UI's Authorize dialog posts. */
+export const LoginBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 254, description: 'Username or email' }),
+    password: Type.String({ minLength: 1, maxLength: 4096 }),
+    grant_type: Type.Optional(Type.Literal('password')),
+    scope: Type.Optional(Type.String({ maxLength: 1024 })),
+    client_id: Type.Optional(Type.String({ maxLength: 255 })),
+    client_secret: Type.Optional(Type.String({ maxLength: 1024 })),
+  },
+  { additionalProperties: false },
+);
+
+export const RefreshBody = Type.Object({ refresh_token: refreshToken }, { additionalProperties: false });
+export const RefreshQuery = Type.Object(
+  { refresh_token: Type.Optional(Type.String({ maxLength: 512, deprecated: true, description: 'Deprecated: send it in the body' })) },
+  { additionalProperties: false },
+);
+
+export const LogoutBody = Type.Object({ refresh_token: Type.Optional(refreshToken) }, { additionalProperties: false });
+
+export const UserOut = Type.Object(
+  {
+    id: Type.Integer(),
+    username: Type.String(),
+    email: Type.String(),
+    email_verified: Type.Boolean(),
+    created_at: Type.String({ format: 'date-time' }),
+  },
+  { title: 'User' },
+);
+
+export const TokenResponse = Type.Object(
+  {
+    access_token: Type.String(),
+    refresh_token: Type.String(),
+    token_type: Type.Literal('bearer'),
+    expires_in: Type.Integer({ description: 'Access-token lifetime in seconds' }),
+  },
+  { title: 'TokenResponse' },
+);

@@ -1,0 +1,27 @@
+/** Entry for `gatehouse serve`: config → app → listen, and a graceful close on SIGTERM. */
+import { buildGatehouse } from './app.js';
+import type { Config } from './config/index.js';
+
+export async function serve(config: Readonly<Config>): Promise<void> {
+  const { app } = await buildGatehouse(config);
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    // Stop accepting, let in-flight requests finish, close the stores; force after 10 s.
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.log.error({ err }, 'error during shutdown');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await app.listen({ host: config.host, port: config.port });
+  app.log.info(`Gatehouse ${config.nodeEnv} on ${config.publicUrl} (docs: ${config.publicUrl}/docs, database: ${config.database.kind})`);
+}

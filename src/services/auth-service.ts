@@ -1,0 +1,173 @@
+/**
+ * The original service's session use cases: login, refresh (rotation with reuse
+ * detection), logout, and the current user. Auth rules only: no HTTP, no SQL.
+ */
+import type { PasswordHasher } from '../crypto/password.js';
+import { newId, newRefreshToken, hashToken } from '../crypto/random.js';
+import { openChild, sealChild } from '../crypto/refresh-seal.js';
+import { loginKey } from '../domain/identity.js';
+import { decideRotation } from '../domain/refresh-rotation.js';
+import type { Principal, User } from '../domain/types.js';
+import { AppError, invalidCredentials, invalidToken } from '../errors/index.js';
+import type { AccessTokens } from './access-tokens.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { AuthObserver, Clock, Stores } from './ports.js';
+
+export interface ClientContext {
+  /** Client address as the HTTP layer resolved it (after TRUST_PROXY). */
+  ip: string;
+  /** The key rate limits count by (IPv6 collapsed to its /64). */
+  ipKey: string;
+  userAgent: string | null;
+}
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+}
+
+export interface AuthServiceOptions {
+  refreshTtlSeconds: number;
+  reuseGraceSeconds: number;
+}
+
+export class AuthService {
+  constructor(
+    private readonly stores: Stores,
+    private readonly hasher: PasswordHasher,
+    private readonly tokens: AccessTokens,
+    private readonly throttle: LoginThrottle,
+    private readonly observer: AuthObserver,
+    private readonly clock: Clock,
+    private readonly options: AuthServiceOptions,
+  ) {}
+
+  async login(input: { username: string; password: string }, client: ClientContext): Promise<TokenPair> {
+    const key = loginKey(input.username);
+    await this.throttle.assertAllowed(key, client.ipKey);
+
+    const user = await this.stores.users.findByLogin(key);
+    const result = user
+      ? await this.hasher.verify(user.passwordHash, input.password)
+      : { ok: await this.hasher.verifyDummy(input.password), needsRehash: false };
+
+    if (!user || !result.ok) {
+      const locked = await this.throttle.recordFailure(key, client.ipKey);
+      this.observer.onEvent({ type: 'login', ok: false, reason: user ? 'wrong_password' : 'unknown_user' });
+      if (locked) this.observer.onEvent({ type: 'lockout', key });
+      throw invalidCredentials();
+    }
+
+    await this.throttle.recordSuccess(key, client.ipKey);
+    if (result.needsRehash) {
+      await this.stores.users.updatePasswordHash(user.id, await this.hasher.hash(input.password));
+    }
+    const tokens = await this.startSession(user, client);
+    this.observer.onEvent({ type: 'login', ok: true, userId: user.id });
+    return tokens;
+  }
+
+  /**
+   * Rotation. The store locks the session row and applies `decideRotation`; a replay of
+   * the just-rotated token inside the grace window gets the very child it got the first
+   * time (opened from the seal with the presented token), never a second live branch.
+   */
+  async refresh(refreshToken: string): Promise<TokenPair> {
+    const now = this.clock.now();
+    const child = newRefreshToken();
+    const outcome = await this.stores.sessions.rotate({
+      presentedHash: hashToken(refreshToken),
+      now,
+      childHash: hashToken(child),
+      childSeal: sealChild(refreshToken, child),
+      childExpiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
+      decide: (match, session) =>
+        decideRotation({ match, session, now, graceMs: this.options.reuseGraceSeconds * 1000 }),
+    });
+    if (!outcome.found) {
+      this.observer.onEvent({ type: 'refresh', result: 'refused' });
+      throw invalidRefreshToken();
+    }
+    const { session, decision } = outcome;
+    let issued: string;
+    switch (decision.kind) {
+      case 'rotate':
+        issued = child;
+        this.observer.onEvent({ type: 'refresh', result: 'rotated' });
+        break;
+      case 'replay': {
+        const same = outcome.seal === null ? undefined : openChild(refreshToken, outcome.seal);
+        if (same === undefined) throw invalidRefreshToken();
+        issued = same;
+        this.observer.onEvent({ type: 'refresh', result: 'replayed' });
+        break;
+      }
+      case 'reuse':
+        this.observer.onEvent({ type: 'refresh', result: 'reuse_detected' });
+        throw invalidRefreshToken();
+      case 'refuse':
+        this.observer.onEvent({ type: 'refresh', result: 'refused' });
+        throw invalidRefreshToken();
+    }
+    const user = await this.stores.users.findById(session.userId);
+    if (!user) throw invalidRefreshToken();
+    return this.tokenPair(await this.tokens.issue(user, session.id), issued);
+  }
+
+  /**
+   * Revokes the caller's session at once. A refresh token in the body, when it belongs to
+   * another session of the same user, is revoked too; anyone else's is ignored.
+   */
+  async logout(principal: Principal, refreshToken?: string): Promise<void> {
+    const now = this.clock.now();
+    await this.stores.sessions.revoke(principal.sessionId, now, 'logout');
+    if (refreshToken) {
+      const owner = await this.stores.sessions.findIdByRefreshHash(hashToken(refreshToken));
+      if (owner && owner.userId === principal.userId && owner.id !== principal.sessionId) {
+        await this.stores.sessions.revoke(owner.id, now, 'logout');
+      }
+    }
+    this.observer.onEvent({ type: 'logout', userId: principal.userId, sessionId: principal.sessionId });
+  }
+
+  authenticate(accessToken: string): Promise<Principal> {
+    return this.tokens.authenticate(accessToken);
+  }
+
+  async currentUser(principal: Principal): Promise<User> {
+    const user = await this.stores.users.findById(principal.userId);
+    // Deleted between the token check and now: the token speaks for nobody.
+    if (!user) throw invalidToken();
+    return user;
+  }
+
+  private async startSession(user: User, client: ClientContext): Promise<TokenPair> {
+    const now = this.clock.now();
+    const refreshToken = newRefreshToken();
+    const session = await this.stores.sessions.create({
+      id: newId(),
+      userId: user.id,
+      refreshHash: hashToken(refreshToken),
+      userAgent: client.userAgent?.slice(0, 512) ?? null,
+      ip: client.ip,
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
+    });
+    return this.tokenPair(await this.tokens.issue(user, session.id), refreshToken);
+  }
+
+  private tokenPair(accessToken: string, refreshToken: string): TokenPair {
+    return {
+      access_token: accessToken,
+      refresh_token: refreshToken,
+      token_type: 'bearer',
+      expires_in: this.tokens.ttlSeconds,
+    };
+  }
+}
+
+function invalidRefreshToken(): AppError {
+  return new AppError('invalid_token', 'The refresh token is invalid, expired or revoked');
+}

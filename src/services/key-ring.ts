@@ -1,0 +1,170 @@
+/**
+ * The set of signing keys every instance shares through the database. The active key
+ * signs; every key not yet expired verifies and is published in the JWKS. The set is
+ * re-read every few seconds and whenever an unknown `kid` shows up (rate-limited), so a
+ * rotation on one instance reaches all of them within `reloadIntervalMs`.
+ */
+import type { JWK } from 'jose';
+import type { SigningAlgorithm } from '../config/index.js';
+import {
+  generateSigningKey,
+  hmacKey,
+  importSigningKey,
+  importVerifyKey,
+  publicJwkOf,
+  type AsymmetricAlgorithm,
+  type SignKey,
+  type VerifyKey,
+} from '../crypto/keys.js';
+import type { Clock, SigningKeyRecord, SigningKeyStore } from './ports.js';
+
+interface LoadedKey {
+  kid: string;
+  verify: VerifyKey;
+  publicJwk: JWK;
+  expiresAt: number | null;
+}
+
+export interface KeyRingOptions {
+  algorithm: SigningAlgorithm;
+  secretKey: string | undefined;
+  /** How long a retired key keeps verifying: the access-token lifetime plus margins. */
+  retiredKeyLifetimeMs: number;
+  reloadIntervalMs?: number;
+  unknownKidCooldownMs?: number;
+}
+
+export const HS256_KID = 'hs256';
+
+export class KeyRing {
+  private signing: { kid: string; key: SignKey } | undefined;
+  private verifying = new Map<string, LoadedKey>();
+  private loadedAt = 0;
+  private lastUnknownKidReload = 0;
+  private reloading: Promise<void> | undefined;
+  private readonly reloadIntervalMs: number;
+  private readonly unknownKidCooldownMs: number;
+
+  constructor(
+    private readonly store: SigningKeyStore,
+    private readonly options: KeyRingOptions,
+    private readonly clock: Clock,
+  ) {
+    this.reloadIntervalMs = options.reloadIntervalMs ?? 5_000;
+    this.unknownKidCooldownMs = options.unknownKidCooldownMs ?? 1_000;
+  }
+
+  get isSymmetric(): boolean {
+    return this.options.algorithm === 'HS256';
+  }
+
+  /** Creates the first key if the database has none for the configured algorithm. */
+  async init(): Promise<void> {
+    if (this.isSymmetric) {
+      const key = hmacKey(this.options.secretKey ?? '');
+      this.signing = { kid: HS256_KID, key };
+      this.verifying.set(HS256_KID, { kid: HS256_KID, verify: key, publicJwk: {}, expiresAt: null });
+      return;
+    }
+    const alg = this.options.algorithm as AsymmetricAlgorithm;
+    await this.store.ensureActive(toRecord(await generateSigningKey(alg), this.clock.now()));
+    await this.reload();
+  }
+
+  /** Generates a new active key; the old one verifies until its tokens have expired. */
+  async rotate(): Promise<string> {
+    if (this.isSymmetric) throw new Error('ALGORITHM=HS256 uses SECRET_KEY; there is no key to rotate');
+    const now = this.clock.now();
+    const key = toRecord(await generateSigningKey(this.options.algorithm as AsymmetricAlgorithm), now);
+    await this.store.rotate(key, new Date(now.getTime() + this.options.retiredKeyLifetimeMs));
+    await this.reload();
+    return key.kid;
+  }
+
+  async signingKey(): Promise<{ kid: string; key: SignKey }> {
+    await this.reloadIfStale();
+    if (!this.signing) throw new Error('no active signing key: KeyRing.init() was not called');
+    return this.signing;
+  }
+
+  /** Resolves a verification key; an unknown kid triggers one (rate-limited) re-read. */
+  async verifyKey(kid: string | undefined): Promise<VerifyKey | undefined> {
+    if (kid === undefined) return undefined;
+    await this.reloadIfStale();
+    let found = this.usable(kid);
+    if (!found && !this.isSymmetric) {
+      const now = Date.now();
+      if (now - this.lastUnknownKidReload >= this.unknownKidCooldownMs) {
+        this.lastUnknownKidReload = now;
+        await this.reload();
+        found = this.usable(kid);
+      }
+    }
+    return found?.verify;
+  }
+
+  /** The public JWKS; empty for HS256, where nothing may be published. */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    await this.reloadIfStale();
+    const now = this.clock.now().getTime();
+    if (this.isSymmetric) return { keys: [] };
+    return {
+      keys: [...this.verifying.values()]
+        .filter((k) => k.expiresAt === null || k.expiresAt > now)
+        .map((k) => k.publicJwk),
+    };
+  }
+
+  async reload(): Promise<void> {
+    if (this.isSymmetric) return;
+    // Concurrent callers share one read instead of stampeding the database.
+    this.reloading ??= this.load().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private usable(kid: string): LoadedKey | undefined {
+    const key = this.verifying.get(kid);
+    if (!key) return undefined;
+    if (key.expiresAt !== null && key.expiresAt <= this.clock.now().getTime()) return undefined;
+    return key;
+  }
+
+  private async reloadIfStale(): Promise<void> {
+    if (!this.isSymmetric && Date.now() - this.loadedAt >= this.reloadIntervalMs) await this.reload();
+  }
+
+  private async load(): Promise<void> {
+    const alg = this.options.algorithm as AsymmetricAlgorithm;
+    const records = (await this.store.list()).filter((r) => r.alg === alg);
+    const next = new Map<string, LoadedKey>();
+    let signing: { kid: string; key: SignKey } | undefined;
+    for (const record of records) {
+      // Keys are immutable once written: reuse what was imported before.
+      const known = this.verifying.get(record.kid);
+      next.set(record.kid, {
+        kid: record.kid,
+        verify: known?.verify ?? (await importVerifyKey(record.publicJwk, alg)),
+        publicJwk: publicJwkOf(record.publicJwk),
+        expiresAt: record.expiresAt?.getTime() ?? null,
+      });
+      if (record.retiredAt === null) {
+        signing =
+          this.signing?.kid === record.kid
+            ? this.signing
+            : { kid: record.kid, key: await importSigningKey(record.privateJwk, alg) };
+      }
+    }
+    this.verifying = next;
+    if (signing) this.signing = signing;
+    this.loadedAt = Date.now();
+  }
+}
+
+function toRecord(
+  key: Awaited<ReturnType<typeof generateSigningKey>>,
+  now: Date,
+): SigningKeyRecord {
+  return { ...key, createdAt: now, retiredAt: null, expiresAt: null };
+}

@@ -1,0 +1,139 @@
+/**
+ * What the services need from the outside world. Stores (SQLite now, PostgreSQL next)
+ * implement these; services never import a database, Redis or Fastify.
+ */
+import type { JWK } from 'jose';
+import type { RotationDecision, TokenMatch } from '../domain/refresh-rotation.js';
+import type { Session, User } from '../domain/types.js';
+
+export interface NewUser {
+  username: string;
+  usernameKey: string;
+  email: string;
+  emailKey: string;
+  passwordHash: string;
+  createdAt: Date;
+}
+
+export class DuplicateError extends Error {
+  constructor(readonly field: 'username' | 'email') {
+    super(`duplicate ${field}`);
+    this.name = 'DuplicateError';
+  }
+}
+
+export interface UserStore {
+  /** Throws DuplicateError when the username or email key is taken. */
+  create(user: NewUser): Promise<User>;
+  findById(id: number): Promise<User | undefined>;
+  /** By username key or email key. */
+  findByLogin(key: string): Promise<User | undefined>;
+  updatePasswordHash(id: number, passwordHash: string): Promise<void>;
+}
+
+export interface NewSession {
+  id: string;
+  userId: number;
+  refreshHash: string;
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface RotationRequest {
+  presentedHash: string;
+  now: Date;
+  /** Hash and seal of the child, used only when the decision is `rotate`. */
+  childHash: string;
+  childSeal: string;
+  /** Sliding lifetime: a rotation extends the session to this moment. */
+  childExpiresAt: Date;
+  decide: (match: TokenMatch, session: Session) => RotationDecision;
+}
+
+export type RotationOutcome =
+  | { found: false }
+  | { found: true; session: Session; decision: RotationDecision; /** Seal of the current child, for a replay. */ seal: string | null };
+
+export interface SessionStore {
+  create(session: NewSession): Promise<Session>;
+  /**
+   * Finds the session that owns the presented refresh-token hash, locks it, applies the
+   * decision atomically (rotate, record a replay, or revoke on reuse) and returns it.
+   * Refreshes of one session are serialised by the database, not by this process.
+   */
+  rotate(request: RotationRequest): Promise<RotationOutcome>;
+  /** Session id owning a current refresh token (for logout with a refresh token). */
+  findIdByRefreshHash(hash: string): Promise<{ id: string; userId: number } | undefined>;
+  /**
+   * The per-request revocation check: is the session live and the token id not revoked?
+   * One indexed lookup.
+   */
+  isAccessAllowed(sessionId: string, tokenId: string, now: Date): Promise<boolean>;
+  revoke(sessionId: string, now: Date, reason: string): Promise<boolean>;
+  /** Deletes sessions expired or revoked before `before`, and their retired hashes. */
+  prune(before: Date): Promise<number>;
+}
+
+export interface RevokedTokenStore {
+  revoke(jti: string, expiresAt: Date): Promise<void>;
+  prune(now: Date): Promise<number>;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  publicJwk: JWK;
+  privateJwk: JWK;
+  createdAt: Date;
+  /** No longer signs from this moment. */
+  retiredAt: Date | null;
+  /** Leaves the JWKS (and stops verifying) at this moment. */
+  expiresAt: Date | null;
+}
+
+export interface SigningKeyStore {
+  list(): Promise<SigningKeyRecord[]>;
+  /** Inserts `key` as the active key for its alg unless one exists; returns the active one. */
+  ensureActive(key: SigningKeyRecord): Promise<SigningKeyRecord>;
+  /** Retires the active key of `key.alg` (setting its expiry) and makes `key` active, atomically. */
+  rotate(key: SigningKeyRecord, retiredExpiresAt: Date): Promise<void>;
+}
+
+export interface Stores {
+  users: UserStore;
+  sessions: SessionStore;
+  revokedTokens: RevokedTokenStore;
+  signingKeys: SigningKeyStore;
+  /** Cheap round trip for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Counts attempts per key in a window; memory now, Redis when several instances share. */
+export interface AttemptLimiter {
+  /** Milliseconds until the key may try again, or 0 when it is not blocked. */
+  blockedFor(key: string): Promise<number>;
+  /** Records one failure; returns ms until retry if this failure reached the limit, else 0. */
+  fail(key: string): Promise<number>;
+  reset(key: string): Promise<void>;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+/** Security-relevant happenings; metrics now, the audit trail later. */
+export type AuthEvent =
+  | { type: 'register'; userId: number }
+  | { type: 'login'; ok: boolean; userId?: number; reason?: string }
+  | { type: 'lockout'; key: string }
+  | { type: 'refresh'; result: 'rotated' | 'replayed' | 'refused' | 'reuse_detected' }
+  | { type: 'logout'; userId: number; sessionId: string };
+
+export interface AuthObserver {
+  onEvent(event: AuthEvent): void;
+}

@@ -1,0 +1,68 @@
+/** Account creation: identity rules, password policy, and a race-free uniqueness check. */
+import type { PasswordHasher } from '../crypto/password.js';
+import {
+  checkEmail,
+  checkPassword,
+  checkUsername,
+  emailKey,
+  normalizeUsername,
+  usernameKey,
+  type PasswordPolicy,
+} from '../domain/identity.js';
+import type { User } from '../domain/types.js';
+import { AppError, type FieldError } from '../errors/index.js';
+import { DuplicateError, type AuthObserver, type Clock, type UserStore } from './ports.js';
+
+export class RegistrationService {
+  constructor(
+    private readonly users: UserStore,
+    private readonly hasher: PasswordHasher,
+    private readonly policy: PasswordPolicy,
+    private readonly observer: AuthObserver,
+    private readonly clock: Clock,
+  ) {}
+
+  async register(input: {
+    username: string;
+    email: string;
+    password: string;
+    confirmPassword?: string | undefined;
+  }): Promise<User> {
+    const username = normalizeUsername(input.username);
+    const email = input.email.normalize('NFKC').trim();
+    const errors: FieldError[] = [];
+    const usernameError = checkUsername(username);
+    if (usernameError) errors.push(usernameError);
+    const emailError = checkEmail(email);
+    if (emailError) errors.push(emailError);
+    errors.push(...checkPassword(input.password, this.policy));
+    if (input.confirmPassword !== undefined && input.confirmPassword !== input.password) {
+      errors.push({ field: 'confirm_password', message: 'must match password' });
+    }
+    if (errors.length > 0) {
+      throw new AppError('validation_failed', 'The request has invalid fields', { errors });
+    }
+
+    const passwordHash = await this.hasher.hash(input.password);
+    try {
+      // The unique indexes decide races: of two concurrent registrations one insert wins.
+      const user = await this.users.create({
+        username,
+        usernameKey: usernameKey(username),
+        email,
+        emailKey: emailKey(email),
+        passwordHash,
+        createdAt: this.clock.now(),
+      });
+      this.observer.onEvent({ type: 'register', userId: user.id });
+      return user;
+    } catch (error) {
+      if (error instanceof DuplicateError) {
+        throw error.field === 'username'
+          ? new AppError('username_taken', 'Username already registered')
+          : new AppError('email_taken', 'Email already registered');
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,81 @@
+/** SQLite tables. Times are integer milliseconds since the epoch (UTC). */
+import { sql } from 'drizzle-orm';
+import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+
+export const users = sqliteTable('users', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  username: text('username').notNull(),
+  /** NFKC + lower case: uniqueness is case-insensitive. */
+  usernameKey: text('username_key').notNull().unique(),
+  email: text('email').notNull(),
+  emailKey: text('email_key').notNull().unique(),
+  passwordHash: text('password_hash').notNull(),
+  emailVerified: integer('email_verified', { mode: 'boolean' }).notNull().default(false),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
+});
+
+/** One row per refresh-token family (a login). The id is the `sid` claim. */
+export const sessions = sqliteTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** SHA-256 of the current refresh token. */
+    refreshHash: text('refresh_hash').notNull().unique(),
+    /** SHA-256 of the token rotated last, answered within the grace window. */
+    previousHash: text('previous_hash').unique(),
+    /** The current token sealed under a key derived from the previous one. */
+    childSeal: text('child_seal'),
+    generation: integer('generation').notNull().default(0),
+    userAgent: text('user_agent'),
+    ip: text('ip'),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    rotatedAt: integer('rotated_at', { mode: 'timestamp_ms' }),
+    revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
+    revokeReason: text('revoke_reason'),
+  },
+  (t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_expires_at_idx').on(t.expiresAt)],
+);
+
+/** Older rotated tokens of a family: presenting one is reuse, and revokes the family. */
+export const retiredRefreshTokens = sqliteTable(
+  'retired_refresh_tokens',
+  {
+    hash: text('hash').primaryKey(),
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    retiredAt: integer('retired_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('retired_refresh_tokens_session_id_idx').on(t.sessionId)],
+);
+
+/** Access tokens revoked one by one (by jti), kept until they would have expired. */
+export const revokedTokens = sqliteTable(
+  'revoked_tokens',
+  {
+    jti: text('jti').primaryKey(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('revoked_tokens_expires_at_idx').on(t.expiresAt)],
+);
+
+export const signingKeys = sqliteTable(
+  'signing_keys',
+  {
+    kid: text('kid').primaryKey(),
+    alg: text('alg').notNull(),
+    publicJwk: text('public_jwk').notNull(),
+    privateJwk: text('private_jwk').notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    retiredAt: integer('retired_at', { mode: 'timestamp_ms' }),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
+  },
+  // At most one active (unretired) key per algorithm, even when two instances start at once.
+  (t) => [uniqueIndex('signing_keys_one_active_per_alg').on(t.alg).where(sql`retired_at IS NULL`)],
+);

@@ -1,0 +1,28 @@
+/** The SQLite implementation of every store, over one better-sqlite3 connection. */
+import type { Stores } from '../../../services/ports.js';
+import { openSqlite } from './connection.js';
+import { migrateSqlite } from './migrate.js';
+import { SqliteRevokedTokenStore } from './revoked-tokens.js';
+import { SqliteSessionStore } from './sessions.js';
+import { SqliteSigningKeyStore } from './signing-keys.js';
+import { SqliteUserStore } from './users.js';
+
+export { migrateSqlite } from './migrate.js';
+
+export function createSqliteStores(file: string, options: { migrate?: boolean } = {}): Stores {
+  const conn = openSqlite(file);
+  if (options.migrate ?? true) migrateSqlite(conn.raw);
+  const ping = conn.raw.prepare('SELECT 1');
+  return {
+    users: new SqliteUserStore(conn.db),
+    sessions: new SqliteSessionStore(conn),
+    revokedTokens: new SqliteRevokedTokenStore(conn.db),
+    signingKeys: new SqliteSigningKeyStore(conn),
+    async ping() {
+      ping.get();
+    },
+    async close() {
+      if (conn.raw.open) conn.raw.close();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { eq, or, sql } from 'drizzle-orm';
+import type { User } from '../../../domain/types.js';
+import { DuplicateError, type NewUser, type UserStore } from '../../../services/ports.js';
+import { users } from '../schema/sqlite.js';
+import { uniqueViolation, type SqliteDb } from './connection.js';
+
+type Row = typeof users.$inferSelect;
+
+const toUser = (row: Row): User => ({
+  id: row.id,
+  username: row.username,
+  email: row.email,
+  emailVerified: row.emailVerified,
+  passwordHash: row.passwordHash,
+  createdAt: row.createdAt,
+});
+
+export class SqliteUserStore implements UserStore {
+  private readonly byId;
+  private readonly byLogin;
+
+  constructor(private readonly db: SqliteDb) {
+    // Prepared once: the hot paths run without rebuilding SQL.
+    this.byId = db.select().from(users).where(eq(users.id, sql.placeholder('id'))).prepare();
+    this.byLogin = db
+      .select()
+      .from(users)
+      .where(or(eq(users.usernameKey, sql.placeholder('key')), eq(users.emailKey, sql.placeholder('key'))))
+      .limit(1)
+      .prepare();
+  }
+
+  async create(user: NewUser): Promise<User> {
+    try {
+      const [row] = this.db
+        .insert(users)
+        .values({ ...user, updatedAt: user.createdAt })
+        .returning()
+        .all();
+      return toUser(row!);
+    } catch (error) {
+      const message = uniqueViolation(error);
+      if (message?.includes('email_key')) throw new DuplicateError('email');
+      if (message?.includes('username_key')) throw new DuplicateError('username');
+      throw error;
+    }
+  }
+
+  async findById(id: number): Promise<User | undefined> {
+    const row = this.byId.get({ id });
+    return row ? toUser(row) : undefined;
+  }
+
+  async findByLogin(key: string): Promise<User | undefined> {
+    const row = this.byLogin.get({ key });
+    return row ? toUser(row) : undefined;
+  }
+
+  async updatePasswordHash(id: number, passwordHash: string): Promise<void> {
+    this.db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, id)).run();
+  }
+}
