@@ -6,7 +6,7 @@ import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { readFileSync } from 'node:fs';
 import type { DestinationStream } from 'pino';
 import type { Config } from './config/index.js';
@@ -122,7 +122,7 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
     keepAliveTimeout: 72_000,
     routerOptions: { maxParamLength: 200 },
     // One line per request, written in onResponse below, instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
     ajv: {
       // Unknown fields are rejected, never silently dropped; no type coercion of bodies.
@@ -144,6 +144,8 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
     await app.register(cors, { origin: config.http.corsOrigins, credentials: false, maxAge: 600 });
   }
   await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
+  // Only JSON and forms are spoken here; anything else is 415, not a string to validate.
+  app.removeContentTypeParser('text/plain');
   await app.register(rateLimit, {
     global: false,
     enableDraftSpec: true,

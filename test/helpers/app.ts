@@ -1,0 +1,107 @@
+/**
+ * buildTestApp(t, env): the real app on a real SQLite file in a fresh temp dir, closed and
+ * removed after the test. Argon2 runs with small parameters here (set once for the run),
+ * the way supabase/auth lowers its hash cost in tests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { TestContext } from 'node:test';
+import { buildGatehouse, type Gatehouse } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import type { Clock } from '../../src/services/ports.js';
+
+export const FAST_HASH_ENV = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' };
+
+export const PASSWORD = 'CorrectHorse9';
+
+export class FakeClock implements Clock {
+  constructor(private current = Date.now()) {}
+  now(): Date {
+    return new Date(this.current);
+  }
+  advance(ms: number): void {
+    this.current += ms;
+  }
+}
+
+export interface TestApp extends Gatehouse {
+  dir: string;
+  dbFile: string;
+  logs: string[];
+  env: Record<string, string>;
+}
+
+export function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export async function buildTestApp(
+  t: TestContext,
+  env: Record<string, string> = {},
+  options: { clock?: Clock; dir?: string } = {},
+): Promise<TestApp> {
+  const dir = options.dir ?? tempDir(t);
+  const dbFile = path.join(dir, 'gatehouse.sqlite');
+  const fullEnv = { DATABASE_URL: `file:${dbFile}`, LOG_LEVEL: 'info', ...FAST_HASH_ENV, ...env };
+  const config = loadConfig(fullEnv, dir);
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const gh = await buildGatehouse(config, { ...(options.clock ? { clock: options.clock } : {}), logStream });
+  t.after(() => gh.app.close());
+  return { ...gh, dir, dbFile, logs, env: fullEnv };
+}
+
+export async function register(
+  app: TestApp,
+  user: { username: string; email?: string; password?: string },
+): Promise<{ id: number }> {
+  const res = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { email: `${user.username.toLowerCase()}@example.com`, password: PASSWORD, ...user },
+  });
+  if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
+  return res.json().user;
+}
+
+export interface Tokens {
+  access_token: string;
+  refresh_token: string;
+  token_type: string;
+  expires_in: number;
+}
+
+let ipCounter = 0;
+/** A fresh client address per call, so per-IP login limits stay out of unrelated tests. */
+export function freshIp(): string {
+  ipCounter++;
+  return `10.${(ipCounter >> 16) & 255}.${(ipCounter >> 8) & 255}.${ipCounter & 255}`;
+}
+
+export async function login(app: TestApp, username: string, password = PASSWORD): Promise<Tokens> {
+  const res = await app.app.inject({
+    method: 'POST',
+    url: '/login',
+    payload: { username, password },
+    remoteAddress: freshIp(),
+  });
+  if (res.statusCode !== 200) throw new Error(`login failed: ${res.statusCode} ${res.body}`);
+  return res.json();
+}
+
+export function me(app: TestApp, accessToken: string) {
+  return app.app.inject({ method: 'GET', url: '/me', headers: { authorization: `Bearer ${accessToken}` } });
+}
+
+export function refresh(app: TestApp, refreshToken: string) {
+  return app.app.inject({ method: 'POST', url: '/refresh', payload: { refresh_token: refreshToken }, remoteAddress: freshIp() });
+}

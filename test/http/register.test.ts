@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { PASSWORD, buildTestApp, register } from '../helpers/app.js';
+
+function countUsers(app: { stores: unknown; dbFile: string }) {
+  // Read through a second connection: what another process would see.
+  return import('better-sqlite3').then(({ default: Database }) => {
+    const db = new Database(app.dbFile, { readonly: true });
+    try {
+      return (db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  });
+}
+
+test('register with JSON answers 201 with the user object and no secret', async (t) => {
+  const app = await buildTestApp(t);
+  const res = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { username: 'Alice', email: 'Alice@Example.com', password: PASSWORD, confirm_password: PASSWORD },
+  });
+  assert.equal(res.statusCode, 201);
+  const body = res.json();
+  assert.equal(body.message, 'User created successfully');
+  assert.deepEqual(Object.keys(body.user).sort(), ['created_at', 'email', 'email_verified', 'id', 'username']);
+  assert.equal(body.user.username, 'Alice');
+  assert.equal(body.user.email_verified, false);
+  assert.match(body.user.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.doesNotMatch(res.body, /argon2|password/i);
+});
+
+test('register with a form body works like JSON', async (t) => {
+  const app = await buildTestApp(t);
+  const res = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ username: 'bob', email: 'bob@example.com', password: PASSWORD }).toString(),
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  assert.equal(res.json().user.username, 'bob');
+});
+
+test('a username taken in another case, or an email in another case, is 409 naming which', async (t) => {
+  const app = await buildTestApp(t);
+  await register(app, { username: 'Carol', email: 'carol@example.com' });
+  const sameName = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { username: 'cAROL', email: 'other@example.com', password: PASSWORD },
+  });
+  assert.equal(sameName.statusCode, 409);
+  assert.equal(sameName.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.match(sameName.json().detail, /username/i);
+
+  const sameEmail = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { username: 'carol2', email: 'CAROL@example.COM', password: PASSWORD },
+  });
+  assert.equal(sameEmail.statusCode, 409);
+  assert.match(sameEmail.json().detail, /email/i);
+  assert.equal(await countUsers(app), 1);
+});
+
+test('NFKC: a full-width username is the same account as its ASCII form', async (t) => {
+  const app = await buildTestApp(t);
+  const res = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { username: 'Ｄａｖｅ', email: 'dave@example.com', password: PASSWORD },
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  assert.equal(res.json().user.username, 'Dave');
+  const again = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { username: 'dave', email: 'dave2@example.com', password: PASSWORD },
+  });
+  assert.equal(again.statusCode, 409);
+});
+
+for (const [name, password, message] of [
+  ['too short', 'Ab1', /at least 8 characters/],
+  ['no uppercase letter', 'lowercase123', /uppercase/],
+  ['no digit', 'NoDigitsHere', /digit/],
+  ['too long', `A1${'x'.repeat(1100)}`, /at most 1024 characters/],
+] as const) {
+  test(`password rule: ${name} → 400 naming the rule, nothing stored`, async (t) => {
+    const app = await buildTestApp(t);
+    const res = await app.app.inject({
+      method: 'POST',
+      url: '/register',
+      payload: { username: 'erin', email: 'erin@example.com', password },
+    });
+    assert.equal(res.statusCode, 400);
+    const body = res.json();
+    assert.equal(body.status, 400);
+    assert.ok(body.errors.some((e: { field: string; message: string }) => e.field === 'password' && message.test(e.message)), res.body);
+    assert.equal(await countUsers(app), 0);
+  });
+}
+
+test('password policy parts are configurable', async (t) => {
+  const app = await buildTestApp(t, { PASSWORD_REQUIRE_UPPERCASE: 'false', PASSWORD_REQUIRE_DIGIT: 'false', PASSWORD_MIN_LENGTH: '12' });
+  const short = await app.app.inject({ method: 'POST', url: '/register', payload: { username: 'frank', email: 'f@example.com', password: 'shortpass' } });
+  assert.equal(short.statusCode, 400);
+  const ok = await app.app.inject({ method: 'POST', url: '/register', payload: { username: 'frank', email: 'f@example.com', password: 'long lowercase only' } });
+  assert.equal(ok.statusCode, 201, ok.body);
+});
+
+test('confirm_password must match when present', async (t) => {
+  const app = await buildTestApp(t);
+  const res = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { username: 'gina', email: 'gina@example.com', password: PASSWORD, confirm_password: 'Different99' },
+  });
+  assert.equal(res.statusCode, 400);
+  assert.equal(res.json().errors[0].field, 'confirm_password');
+});
+
+test('bad usernames and emails are 400 with the field named', async (t) => {
+  const app = await buildTestApp(t);
+  for (const [username, email, field] of [
+    ['ab', 'ok@example.com', 'username'],
+    ['has space', 'ok@example.com', 'username'],
+    ['fine_name', 'not-an-email', 'email'],
+    ['fine_name', `${'a'.repeat(250)}@example.com`, 'email'],
+  ]) {
+    const res = await app.app.inject({ method: 'POST', url: '/register', payload: { username, email, password: PASSWORD } });
+    assert.equal(res.statusCode, 400, `${username} ${email}`);
+    assert.ok(res.json().errors.some((e: { field: string }) => e.field === field), res.body);
+  }
+  assert.equal(await countUsers(app), 0);
+});
+
+test('malformed JSON, a 1 MB body, a 10 000-character username and unknown fields → 4xx, no row written', async (t) => {
+  const app = await buildTestApp(t);
+  const malformed = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"username": "x", ',
+  });
+  assert.equal(malformed.statusCode, 400);
+  assert.equal(malformed.headers['content-type'], 'application/problem+json; charset=utf-8');
+
+  const huge = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ username: 'harry', email: 'h@example.com', password: PASSWORD, pad: 'x'.repeat(1_000_000) }),
+  });
+  assert.equal(huge.statusCode, 413);
+  assert.equal(huge.json().status, 413);
+
+  const longName = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { username: 'u'.repeat(10_000), email: 'h@example.com', password: PASSWORD },
+  });
+  assert.ok([400, 413].includes(longName.statusCode), String(longName.statusCode));
+
+  const unknown = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { username: 'harry', email: 'h@example.com', password: PASSWORD, is_admin: true },
+  });
+  assert.equal(unknown.statusCode, 400);
+  assert.deepEqual(unknown.json().errors, [{ field: 'is_admin', message: 'is not an accepted field' }]);
+
+  const wrongType = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    payload: { username: 12345, email: 'h@example.com', password: PASSWORD },
+  });
+  assert.equal(wrongType.statusCode, 400);
+
+  const proto = await app.app.inject({
+    method: 'POST',
+    url: '/register',
+    headers: { 'content-type': 'application/json' },
+    payload: '{"username":"harry","email":"h@example.com","password":"CorrectHorse9","__proto__":{"admin":true}}',
+  });
+  assert.equal(proto.statusCode, 400);
+  assert.equal(({} as Record<string, unknown>).admin, undefined);
+
+  const text = await app.app.inject({ method: 'POST', url: '/register', headers: { 'content-type': 'text/plain' }, payload: 'hi' });
+  assert.equal(text.statusCode, 415);
+
+  assert.equal(await countUsers(app), 0);
+});
+
+test('two concurrent registrations of one username: exactly one 201 and one 409', async (t) => {
+  const app = await buildTestApp(t);
+  const attempt = (email: string) =>
+    app.app.inject({ method: 'POST', url: '/register', payload: { username: 'Ivy', email, password: PASSWORD } });
+  const results = await Promise.all([attempt('ivy1@example.com'), attempt('ivy2@example.com')]);
+  assert.deepEqual(results.map((r) => r.statusCode).sort(), [201, 409]);
+  assert.equal(await countUsers(app), 1);
+});
