@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildTestApp, login, register } from '../helpers/app.js';
+
+test('/ redirects to /docs, which serves the interactive reference', async (t) => {
+  const app = await buildTestApp(t);
+  const root = await app.app.inject({ method: 'GET', url: '/' });
+  assert.equal(root.statusCode, 302);
+  assert.equal(root.headers.location, '/docs');
+  const docs = await app.app.inject({ method: 'GET', url: '/docs/' });
+  assert.equal(docs.statusCode, 200);
+  assert.match(String(docs.headers['content-type']), /text\/html/);
+});
+
+test('/healthz and /readyz answer; /readyz reports the database and 503s when it is gone', async (t) => {
+  const app = await buildTestApp(t);
+  assert.deepEqual((await app.app.inject({ method: 'GET', url: '/healthz' })).json(), { status: 'ok' });
+  const ready = await app.app.inject({ method: 'GET', url: '/readyz' });
+  assert.equal(ready.statusCode, 200);
+  assert.deepEqual(ready.json(), { status: 'ok', checks: { database: { status: 'ok' } } });
+  await app.stores.close();
+  const down = await app.app.inject({ method: 'GET', url: '/readyz' });
+  assert.equal(down.statusCode, 503);
+  assert.deepEqual(down.json(), { status: 'error', checks: { database: { status: 'error' } } });
+  assert.equal((await app.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+});
+
+test('/metrics counts requests by route template and logins by result', async (t) => {
+  const app = await buildTestApp(t);
+  await register(app, { username: 'alice' });
+  await login(app, 'alice');
+  await app.app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: 'Nope12345' } });
+  await app.app.inject({ method: 'GET', url: '/no/such/path' });
+  const res = await app.app.inject({ method: 'GET', url: '/metrics' });
+  assert.equal(res.statusCode, 200);
+  assert.match(String(res.headers['content-type']), /text\/plain/);
+  assert.match(res.body, /gatehouse_logins_total\{result="ok"\} 1/);
+  assert.match(res.body, /gatehouse_logins_total\{result="failed"\} 1/);
+  assert.match(res.body, /gatehouse_http_requests_total\{method="POST",route="\/login",status="200"\} 1/);
+  assert.match(res.body, /route="unmatched",status="404"/);
+  assert.doesNotMatch(res.body, /no\/such\/path/);
+  assert.match(res.body, /gatehouse_http_request_duration_seconds_bucket/);
+});
+
+test('unknown routes are 404 problems; responses carry security headers; no stack traces', async (t) => {
+  const app = await buildTestApp(t);
+  const res = await app.app.inject({ method: 'GET', url: '/nope' });
+  assert.equal(res.statusCode, 404);
+  assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+  const body = res.json();
+  assert.equal(body.type, 'urn:gatehouse:problem:not_found');
+  assert.equal(body.status, 404);
+  assert.equal(res.headers['x-content-type-options'], 'nosniff');
+  assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
+  assert.match(String(res.headers['content-security-policy']), /default-src 'none'/);
+  assert.equal(res.headers['access-control-allow-origin'], undefined, 'no CORS by default');
+});
+
+test('CORS answers only the configured origins', async (t) => {
+  const app = await buildTestApp(t, { CORS_ORIGINS: 'https://app.example.com' });
+  const allowed = await app.app.inject({ method: 'OPTIONS', url: '/login', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } });
+  assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example.com');
+  const denied = await app.app.inject({ method: 'OPTIONS', url: '/login', headers: { origin: 'https://evil.example.com', 'access-control-request-method': 'POST' } });
+  assert.notEqual(denied.headers['access-control-allow-origin'], 'https://evil.example.com');
+});
