@@ -19,6 +19,8 @@ export interface Config {
   host: string;
   port: number;
   publicUrl: string;
+  /** False when PUBLIC_URL was derived from HOST:PORT (then /docs calls relative URLs). */
+  publicUrlExplicit: boolean;
   logLevel: string;
   database: DatabaseConfig;
   jwt: {
@@ -158,6 +160,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     host,
     port,
     publicUrl,
+    publicUrlExplicit: str(env, 'PUBLIC_URL') !== undefined,
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     database: parseDatabase(env, cwd),
     jwt: {

@@ -23,7 +23,9 @@ export default fp(
             'Authentication server: register, log in, rotate refresh tokens, revoke sessions. ' +
             'Errors are RFC 9457 problem details; token endpoints answer with Cache-Control: no-store.',
         },
-        servers: [{ url: opts.config.publicUrl }],
+        // Without an explicit PUBLIC_URL the page calls the origin it was loaded from, so
+        // http://localhost:8000/docs works as well as http://127.0.0.1:8000/docs.
+        servers: [{ url: opts.config.publicUrlExplicit ? opts.config.publicUrl : '/' }],
         tags: [
           { name: 'auth', description: 'The original service\'s endpoints' },
           { name: 'standards', description: 'OAuth 2.0 and JOSE standard endpoints' },

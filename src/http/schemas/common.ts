@@ -21,7 +21,24 @@ export const Message = Type.Object({ message: Type.String() });
 
 export const problemRef = Type.Unsafe<Record<string, unknown>>(Type.Ref('Problem'));
 
-/** Problem responses a route documents, by status. */
-export function problems(...statuses: number[]): Record<number, typeof problemRef> {
-  return Object.fromEntries(statuses.map((s) => [s, problemRef]));
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Invalid request: malformed body, unknown or invalid fields (see `errors`)',
+  401: 'Missing, invalid, expired or revoked credentials (with WWW-Authenticate)',
+  403: 'Forbidden',
+  404: 'Not found',
+  409: 'Conflict: the username or email is taken',
+  413: 'The body is larger than BODY_LIMIT_BYTES',
+  415: 'Only application/json and application/x-www-form-urlencoded are accepted',
+  429: 'Rate limited or account locked (with Retry-After)',
+  503: 'A dependency is unavailable',
+};
+
+/** Problem responses a route documents, by status, as application/problem+json. */
+export function problems(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((s) => [
+      s,
+      { description: STATUS_TEXT[s] ?? 'Problem', content: { 'application/problem+json': { schema: problemRef } } },
+    ]),
+  );
 }
