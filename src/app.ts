@@ -65,7 +65,7 @@ export function createKeyRing(config: Readonly<Config>, store: SigningKeyStore, 
 
 export async function buildGatehouse(config: Readonly<Config>, options: BuildOptions = {}): Promise<Gatehouse> {
   const clock = options.clock ?? systemClock;
-  const stores = options.stores ?? openStores(config.database);
+  const stores = options.stores ?? (await openStores(config.database));
   try {
     return await assemble(config, stores, clock, options);
   } catch (error) {

@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/index
 import { PasswordHasher } from './crypto/password.js';
 import { createKeyRing } from './app.js';
 import { RegistrationService } from './services/registration.js';
-import { systemClock } from './services/ports.js';
+import { systemClock, type Stores } from './services/ports.js';
 import { openStores } from './storage/index.js';
 import { AppError } from './errors/index.js';
 
@@ -26,8 +26,8 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
 }
 
-async function withStores<T>(config: Readonly<Config>, fn: (stores: ReturnType<typeof openStores>) => Promise<T>): Promise<T> {
-  const stores = openStores(config.database);
+async function withStores<T>(config: Readonly<Config>, fn: (stores: Stores) => Promise<T>): Promise<T> {
+  const stores = await openStores(config.database);
   try {
     return await fn(stores);
   } finally {

@@ -28,15 +28,70 @@ export class FakeClock implements Clock {
 
 export interface TestApp extends Gatehouse {
   dir: string;
+  /** The SQLite file (meaningful only when the suite runs on SQLite). */
   dbFile: string;
   logs: string[];
   env: Record<string, string>;
 }
 
+/** The suite runs on SQLite unless TEST_DATABASE=postgres (scripts/test.mjs runs both). */
+export const DIALECT: 'sqlite' | 'postgres' = process.env.TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
+export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** One database per temp dir: a SQLite file in it, or a PostgreSQL schema named after it. */
+export function databaseUrlFor(dir: string): string {
+  if (DIALECT === 'sqlite') return `file:${path.join(dir, 'gatehouse.sqlite')}`;
+  return `${TEST_POSTGRES_URL}?schema=${schemaFor(dir)}`;
+}
+
+function schemaFor(dir: string): string {
+  return `gh_${path.basename(dir).replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
+}
+
+/** Runs a read-only SQL query against the test app's database, whichever dialect it is. */
+export async function sqlRows<T = Record<string, unknown>>(dir: string, query: string): Promise<T[]> {
+  if (DIALECT === 'sqlite') {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(dir, 'gatehouse.sqlite'), { readonly: true });
+    try {
+      return db.prepare(query).all() as T[];
+    } finally {
+      db.close();
+    }
+  }
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL, options: `-c search_path=${schemaFor(dir)}` });
+  await client.connect();
+  try {
+    return (await client.query(query)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+export async function countRows(dir: string, table: string): Promise<number> {
+  const [row] = await sqlRows<{ n: number | string }>(dir, `SELECT count(*) AS n FROM ${table}`);
+  return Number(row!.n);
+}
+
 export function tempDir(t: TestContext): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    if (DIALECT === 'postgres') await dropSchema(schemaFor(dir));
+  });
   return dir;
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
 }
 
 export async function buildTestApp(
@@ -46,7 +101,7 @@ export async function buildTestApp(
 ): Promise<TestApp> {
   const dir = options.dir ?? tempDir(t);
   const dbFile = path.join(dir, 'gatehouse.sqlite');
-  const fullEnv = { DATABASE_URL: `file:${dbFile}`, LOG_LEVEL: 'info', ...FAST_HASH_ENV, ...env };
+  const fullEnv = { DATABASE_URL: databaseUrlFor(dir), LOG_LEVEL: 'info', ...FAST_HASH_ENV, ...env };
   const config = loadConfig(fullEnv, dir);
   const logs: string[] = [];
   const logStream = new Writable({

@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PASSWORD, buildTestApp, register } from '../helpers/app.js';
+import { PASSWORD, buildTestApp, countRows, register } from '../helpers/app.js';
 
-function countUsers(app: { stores: unknown; dbFile: string }) {
-  // Read through a second connection: what another process would see.
-  return import('better-sqlite3').then(({ default: Database }) => {
-    const db = new Database(app.dbFile, { readonly: true });
-    try {
-      return (db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n;
-    } finally {
-      db.close();
-    }
-  });
-}
+const countUsers = (app: { dir: string }) => countRows(app.dir, 'users');
 
 test('register with JSON answers 201 with the user object and no secret', async (t) => {
   const app = await buildTestApp(t);

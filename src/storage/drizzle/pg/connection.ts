@@ -1,0 +1,51 @@
+/** The PostgreSQL pool and the settings every store relies on. */
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import pg from 'pg';
+import * as schema from '../schema/pg.js';
+
+export type PgDb = NodePgDatabase<typeof schema>;
+
+export interface PgConnection {
+  pool: pg.Pool;
+  db: PgDb;
+  /** The schema everything lives in (`?schema=` in DATABASE_URL), or undefined for the default. */
+  schema: string | undefined;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Splits our own `?schema=` parameter off the URL (pg would pass it to the server). */
+export function parsePgUrl(url: string): { connectionString: string; schema: string | undefined } {
+  const parsed = new URL(url);
+  const schemaName = parsed.searchParams.get('schema') ?? undefined;
+  parsed.searchParams.delete('schema');
+  if (schemaName !== undefined && !SCHEMA_NAME.test(schemaName)) {
+    throw new Error(`DATABASE_URL: schema "${schemaName}" must be a lower-case identifier`);
+  }
+  return { connectionString: parsed.toString(), schema: schemaName };
+}
+
+export function openPg(url: string, poolSize: number): PgConnection {
+  const { connectionString, schema: schemaName } = parsePgUrl(url);
+  const pool = new pg.Pool({
+    connectionString,
+    max: poolSize,
+    // Never hang: a dead server turns into an error (and a 503) within seconds.
+    connectionTimeoutMillis: 3_000,
+    query_timeout: 10_000,
+    statement_timeout: 10_000,
+    idleTimeoutMillis: 30_000,
+    ...(schemaName ? { options: `-c search_path=${schemaName}` } : {}),
+  });
+  // An idle client losing its server must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return { pool, db: drizzle(pool, { schema }), schema: schemaName };
+}
+
+export function uniqueViolation(error: unknown): string | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const { code, constraint } = e as { code?: unknown; constraint?: unknown };
+    if (code === '23505') return typeof constraint === 'string' ? constraint : e.message;
+  }
+  return undefined;
+}

@@ -1,0 +1,53 @@
+import { eq, or } from 'drizzle-orm';
+import type { User } from '../../../domain/types.js';
+import { DuplicateError, type NewUser, type UserStore } from '../../../services/ports.js';
+import { users } from '../schema/pg.js';
+import { uniqueViolation, type PgDb } from './connection.js';
+
+type Row = typeof users.$inferSelect;
+
+const toUser = (row: Row): User => ({
+  id: row.id,
+  username: row.username,
+  email: row.email,
+  emailVerified: row.emailVerified,
+  passwordHash: row.passwordHash,
+  createdAt: row.createdAt,
+});
+
+export class PgUserStore implements UserStore {
+  constructor(private readonly db: PgDb) {}
+
+  async create(user: NewUser): Promise<User> {
+    try {
+      const [row] = await this.db
+        .insert(users)
+        .values({ ...user, updatedAt: user.createdAt })
+        .returning();
+      return toUser(row!);
+    } catch (error) {
+      const constraint = uniqueViolation(error);
+      if (constraint?.includes('email_key')) throw new DuplicateError('email');
+      if (constraint?.includes('username_key')) throw new DuplicateError('username');
+      throw error;
+    }
+  }
+
+  async findById(id: number): Promise<User | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.id, id));
+    return row ? toUser(row) : undefined;
+  }
+
+  async findByLogin(key: string): Promise<User | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(users)
+      .where(or(eq(users.usernameKey, key), eq(users.emailKey, key)))
+      .limit(1);
+    return row ? toUser(row) : undefined;
+  }
+
+  async updatePasswordHash(id: number, passwordHash: string): Promise<void> {
+    await this.db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, id));
+  }
+}

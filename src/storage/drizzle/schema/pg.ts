@@ -1,0 +1,77 @@
+/** PostgreSQL tables: the same model as schema/sqlite.ts, in native types. */
+import { sql } from 'drizzle-orm';
+import { boolean, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+
+const at = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
+
+export const users = pgTable('users', {
+  id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+  username: text('username').notNull(),
+  /** NFKC + lower case: uniqueness is case-insensitive. */
+  usernameKey: text('username_key').notNull().unique(),
+  email: text('email').notNull(),
+  emailKey: text('email_key').notNull().unique(),
+  passwordHash: text('password_hash').notNull(),
+  emailVerified: boolean('email_verified').notNull().default(false),
+  createdAt: at('created_at').notNull(),
+  updatedAt: at('updated_at').notNull(),
+});
+
+/** One row per refresh-token family (a login). The id is the `sid` claim. */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    refreshHash: text('refresh_hash').notNull().unique(),
+    previousHash: text('previous_hash').unique(),
+    childSeal: text('child_seal'),
+    generation: integer('generation').notNull().default(0),
+    userAgent: text('user_agent'),
+    ip: text('ip'),
+    createdAt: at('created_at').notNull(),
+    lastUsedAt: at('last_used_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    rotatedAt: at('rotated_at'),
+    revokedAt: at('revoked_at'),
+    revokeReason: text('revoke_reason'),
+  },
+  (t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_expires_at_idx').on(t.expiresAt)],
+);
+
+export const retiredRefreshTokens = pgTable(
+  'retired_refresh_tokens',
+  {
+    hash: text('hash').primaryKey(),
+    sessionId: text('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    retiredAt: at('retired_at').notNull(),
+  },
+  (t) => [index('retired_refresh_tokens_session_id_idx').on(t.sessionId)],
+);
+
+export const revokedTokens = pgTable(
+  'revoked_tokens',
+  {
+    jti: text('jti').primaryKey(),
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [index('revoked_tokens_expires_at_idx').on(t.expiresAt)],
+);
+
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    kid: text('kid').primaryKey(),
+    alg: text('alg').notNull(),
+    publicJwk: text('public_jwk').notNull(),
+    privateJwk: text('private_jwk').notNull(),
+    createdAt: at('created_at').notNull(),
+    retiredAt: at('retired_at'),
+    expiresAt: at('expires_at'),
+  },
+  (t) => [uniqueIndex('signing_keys_one_active_per_alg').on(t.alg).where(sql`retired_at IS NULL`)],
+);
