@@ -14,19 +14,22 @@ import { PasswordHasher } from './crypto/password.js';
 import { AppError } from './errors/index.js';
 import { clientKey } from './http/client-ip.js';
 import docs from './http/plugins/docs.js';
-import errors from './http/plugins/errors.js';
+import errors, { loggable } from './http/plugins/errors.js';
 import metricsPlugin, { Metrics } from './http/plugins/metrics.js';
 import { logSerializers, REDACT_PATHS } from './http/redact.js';
 import authRoutes from './http/routes/auth.js';
-import opsRoutes from './http/routes/ops.js';
+import opsRoutes, { type Dependency } from './http/routes/ops.js';
 import { AccessTokens } from './services/access-tokens.js';
 import { AuthService } from './services/auth-service.js';
 import { KeyRing } from './services/key-ring.js';
 import { LoginThrottle } from './services/login-throttle.js';
 import { RegistrationService } from './services/registration.js';
-import { systemClock, type Clock, type SigningKeyStore, type Stores } from './services/ports.js';
+import { systemClock, type AttemptLimiter, type Clock, type SigningKeyStore, type Stores } from './services/ports.js';
 import { openStores } from './storage/index.js';
+import { FailOpenAttemptLimiter } from './storage/rate-limit/fail-open.js';
 import { MemoryAttemptLimiter } from './storage/rate-limit/memory.js';
+import { RedisAttemptLimiter } from './storage/rate-limit/redis.js';
+import { closeRedis, connectRedis, pingRedis } from './storage/redis/client.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -86,9 +89,22 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
     ttlSeconds: config.jwt.accessTtlSeconds,
   };
   const window = config.rateLimit.lockoutWindowSeconds;
+  // Declared here so the fail-open limiter can log through it once it exists.
+  let app: FastifyInstance;
+  // With REDIS_URL every instance shares the counters; without it each counts its own.
+  const redisConfig = config.redis;
+  const redis = redisConfig ? await connectRedis(redisConfig.url) : undefined;
+  const attemptLimiter = (max: number, name: string): AttemptLimiter => {
+    const limiter =
+      redis && redisConfig
+        ? new RedisAttemptLimiter(redis, max, window, `${redisConfig.keyPrefix}${name}:`)
+        : new MemoryAttemptLimiter(max, window, name);
+    if (!config.rateLimit.failOpen) return limiter;
+    return new FailOpenAttemptLimiter(limiter, (err) => app.log.warn({ err: loggable(err) }, 'rate-limit store unavailable; failing open'));
+  };
   const throttle = new LoginThrottle(
-    new MemoryAttemptLimiter(config.rateLimit.accountIpFailures, window, 'login:account-ip'),
-    new MemoryAttemptLimiter(config.rateLimit.accountFailures, window, 'login:account'),
+    attemptLimiter(config.rateLimit.accountIpFailures, 'login-account-ip'),
+    attemptLimiter(config.rateLimit.accountFailures, 'login-account'),
   );
   const metrics = new Metrics();
   const hasher = new PasswordHasher(config.password.argon2);
@@ -129,7 +145,7 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false },
     },
   };
-  const app: FastifyInstance = Fastify(fastifyOptions);
+  app = Fastify(fastifyOptions);
 
   // Errors first, so every plugin below answers failures as problem details.
   await app.register(errors);
@@ -148,6 +164,9 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
   app.removeContentTypeParser('text/plain');
   await app.register(rateLimit, {
     global: false,
+    ...(redis && redisConfig ? { redis, nameSpace: `${redisConfig.keyPrefix}ip:` } : {}),
+    // Fail closed by default: a limiter that cannot count answers 503 (see errors plugin).
+    skipOnError: config.rateLimit.failOpen,
     enableDraftSpec: true,
     keyGenerator: (request) => clientKey(request.ip),
     errorResponseBuilder: (_request, context) =>
@@ -158,7 +177,9 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
   await app.register(metricsPlugin, { metrics });
   await app.register(docs, { config, version: VERSION });
   await app.register(authRoutes, { auth, registration, config });
-  await app.register(opsRoutes, { stores, keys, metrics });
+  const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
+  if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
+  await app.register(opsRoutes, { dependencies, keys, metrics });
 
   const pruner = setInterval(() => {
     const now = clock.now();
@@ -170,6 +191,7 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
   app.addHook('onClose', async () => {
     clearInterval(pruner);
     await stores.close();
+    if (redis) await closeRedis(redis);
   });
 
   await app.ready();

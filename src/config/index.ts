@@ -23,6 +23,8 @@ export interface Config {
   publicUrlExplicit: boolean;
   logLevel: string;
   database: DatabaseConfig;
+  /** Shared rate-limit counters for several instances; in-process counters when absent. */
+  redis: { url: string; keyPrefix: string } | undefined;
   jwt: {
     algorithm: SigningAlgorithm;
     /** Only for HS256. Never logged. */
@@ -54,6 +56,8 @@ export interface Config {
     /** Failed logins for one account from all IPs together (looser). */
     accountFailures: number;
     lockoutWindowSeconds: number;
+    /** When Redis is down: false (default) answers 503 on limited routes; true skips the limits. */
+    failOpen: boolean;
   };
   http: {
     trustProxy: boolean | number | string[];
@@ -86,6 +90,22 @@ function parseDatabase(env: Env, cwd: string): DatabaseConfig {
     throw new ConfigError('DATABASE_URL', `unsupported scheme in "${url.split(':')[0]}:"; use file:<path> or postgres://`);
   }
   return { kind: 'sqlite', path: path.resolve(cwd, file) };
+}
+
+function parseRedis(env: Env): Config['redis'] {
+  const url = str(env, 'REDIS_URL');
+  if (url === undefined) return undefined;
+  if (!/^rediss?:\/\//i.test(url)) throw new ConfigError('REDIS_URL', 'expected redis://host:port or rediss://...');
+  try {
+    new URL(url);
+  } catch {
+    throw new ConfigError('REDIS_URL', 'is not a valid URL');
+  }
+  const keyPrefix = str(env, 'REDIS_KEY_PREFIX', 'gatehouse:');
+  if (!/^[\w:.-]{1,64}$/.test(keyPrefix)) {
+    throw new ConfigError('REDIS_KEY_PREFIX', 'use 1-64 letters, digits, "_", ":", "." or "-"');
+  }
+  return { url, keyPrefix };
 }
 
 /** Fastify's trustProxy: true/false, a hop count, or a list of addresses/CIDRs. */
@@ -163,6 +183,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     publicUrlExplicit: str(env, 'PUBLIC_URL') !== undefined,
     logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
     database: parseDatabase(env, cwd),
+    redis: parseRedis(env),
     jwt: {
       algorithm,
       secretKey: algorithm === 'HS256' ? secretKey : undefined,
@@ -183,6 +204,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       accountIpFailures: int(env, 'LOCKOUT_ACCOUNT_IP_FAILURES', 5, { min: 1 }),
       accountFailures: int(env, 'LOCKOUT_ACCOUNT_FAILURES', 10, { min: 1 }),
       lockoutWindowSeconds: int(env, 'LOCKOUT_WINDOW_MINUTES', 15, { min: 1, max: 1440 }) * 60,
+      failOpen: bool(env, 'RATE_LIMIT_FAIL_OPEN', false),
     },
     http: {
       trustProxy: parseTrustProxy(env),

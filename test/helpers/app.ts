@@ -160,3 +160,15 @@ export function me(app: TestApp, accessToken: string) {
 export function refresh(app: TestApp, refreshToken: string) {
   return app.app.inject({ method: 'POST', url: '/refresh', payload: { refresh_token: refreshToken }, remoteAddress: freshIp() });
 }
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** False (run) when Redis is there; otherwise the reason the runner prints for skipping. */
+export const redisMissing: string | false =
+  process.env.TEST_REDIS_AVAILABLE === '0' ? `Redis not reachable at ${TEST_REDIS_URL}` : false;
+
+let redisRun = 0;
+/** REDIS_URL plus a key prefix of its own, so concurrent tests and runs never share counters. */
+export function redisEnv(): Record<string, string> {
+  redisRun++;
+  return { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `ghtest:${process.pid}:${Date.now()}:${redisRun}:` };
+}

@@ -5,6 +5,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, ERRORS, problemType, type ErrorCode, type FieldError } from '../../errors/index.js';
+import { isDependencyUnavailable } from '../../errors/unavailable.js';
 
 interface ValidationIssue {
   instancePath?: string;
@@ -24,6 +25,19 @@ function messageOf(issue: ValidationIssue): string {
   if (issue.keyword === 'additionalProperties') return 'is not an accepted field';
   if (issue.keyword === 'required') return 'is required';
   return issue.message ?? 'is invalid';
+}
+
+/**
+ * What of an internal error may be logged. Drizzle's query errors carry the bound
+ * parameters (password hashes, token hashes) in their message: log the driver's cause
+ * (code, message, stack) instead, never the parameters.
+ */
+export function loggable(error: unknown): Record<string, unknown> {
+  let e: unknown = error;
+  while (e instanceof Error && e.cause instanceof Error && /^Failed query/.test(e.message)) e = e.cause;
+  if (!(e instanceof Error)) return { message: String(e) };
+  const { code } = e as { code?: unknown };
+  return { type: e.name, message: e.message, ...(typeof code === 'string' ? { code } : {}), stack: e.stack };
 }
 
 export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply {
@@ -69,6 +83,12 @@ export function toAppError(error: FastifyError | Error): AppError {
     return new AppError('validation_failed', fe.code?.startsWith('FST_ERR_CTP') || error instanceof SyntaxError ? 'The request body could not be parsed' : 'The request is malformed');
   }
   if (status === 503) return new AppError('service_unavailable', 'A dependency is unavailable; try again shortly');
+  if (status >= 500 && isDependencyUnavailable(error)) {
+    return new AppError('service_unavailable', 'A dependency is unavailable; try again shortly', {
+      retryAfterSeconds: 5,
+      cause: error,
+    });
+  }
   if (status >= 400 && status < 500) {
     const code = codeForStatus(status);
     return new AppError(code, ERRORS[code].title, { cause: error });
@@ -80,7 +100,8 @@ export default fp(
   async function errorHandling(app: FastifyInstance) {
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const appError = toAppError(error);
-      if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
+      if (appError.code === 'service_unavailable') request.log.warn({ err: loggable(error) }, 'dependency unavailable');
+      else if (appError.status >= 500) request.log.error({ err: loggable(error) }, 'request failed');
       else request.log.info({ code: appError.code }, 'request refused');
       return sendProblem(reply, appError);
     });

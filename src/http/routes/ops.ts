@@ -3,15 +3,32 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { KeyRing } from '../../services/key-ring.js';
-import type { Stores } from '../../services/ports.js';
 import { AppError } from '../../errors/index.js';
 import type { Metrics } from '../plugins/metrics.js';
 import { problems } from '../schemas/common.js';
 
+/** Something /readyz checks: the database always, Redis when configured. */
+export interface Dependency {
+  name: string;
+  check: () => Promise<void>;
+}
+
 export interface OpsRoutesOptions {
-  stores: Stores;
+  dependencies: Dependency[];
   keys: KeyRing;
   metrics: Metrics;
+}
+
+const READY_CHECK_TIMEOUT_MS = 2_000;
+
+function withTimeout(check: () => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('timed out')), READY_CHECK_TIMEOUT_MS);
+    check().then(
+      () => (clearTimeout(timer), resolve()),
+      (error: unknown) => (clearTimeout(timer), reject(error)),
+    );
+  });
 }
 
 const Jwk = Type.Object(
@@ -23,7 +40,7 @@ const Check = Type.Object({ status: Type.Union([Type.Literal('ok'), Type.Literal
 
 export default async function opsRoutes(instance: FastifyInstance, opts: OpsRoutesOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-  const { stores, keys, metrics } = opts;
+  const { dependencies, keys, metrics } = opts;
 
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'));
 
@@ -52,12 +69,17 @@ export default async function opsRoutes(instance: FastifyInstance, opts: OpsRout
       },
     },
     async (_request, reply) => {
-      const database = await stores.ping().then(
-        () => ({ status: 'ok' as const }),
-        () => ({ status: 'error' as const }),
+      const results = await Promise.all(
+        dependencies.map(async ({ name, check }) => {
+          const status = await withTimeout(check).then(
+            () => 'ok' as const,
+            () => 'error' as const,
+          );
+          return [name, { status }] as const;
+        }),
       );
-      const ok = database.status === 'ok';
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'error', checks: { database } });
+      const ok = results.every(([, r]) => r.status === 'ok');
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'error', checks: Object.fromEntries(results) });
     },
   );
 
