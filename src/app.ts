@@ -81,6 +81,31 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
   const keys = createKeyRing(config, stores.signingKeys, clock);
   await keys.init();
 
+  const fastifyOptions: FastifyServerOptions = {
+    logger: {
+      level: config.logLevel,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: logSerializers,
+      ...(options.logStream ? { stream: options.logStream } : {}),
+    } as FastifyServerOptions['logger'],
+    // Fastify takes a hop count too; its typings only list the other forms.
+    trustProxy: config.http.trustProxy as FastifyServerOptions['trustProxy'],
+    bodyLimit: config.http.bodyLimitBytes,
+    // Slow clients cannot hold a request open forever.
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+    keepAliveTimeout: 72_000,
+    routerOptions: { maxParamLength: 200 },
+    // One line per request, written in onResponse below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    ajv: {
+      // Unknown fields are rejected, never silently dropped; no type coercion of bodies.
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false },
+    },
+  };
+  const app: FastifyInstance = Fastify(fastifyOptions);
+
   const tokenSettings = {
     algorithm: config.jwt.algorithm,
     issuer: config.jwt.issuer,
@@ -89,8 +114,6 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
     ttlSeconds: config.jwt.accessTtlSeconds,
   };
   const window = config.rateLimit.lockoutWindowSeconds;
-  // Declared here so the fail-open limiter can log through it once it exists.
-  let app: FastifyInstance;
   // With REDIS_URL every instance shares the counters; without it each counts its own.
   const redisConfig = config.redis;
   const redis = redisConfig ? await connectRedis(redisConfig.url) : undefined;
@@ -122,30 +145,6 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
     },
   );
 
-  const fastifyOptions: FastifyServerOptions = {
-    logger: {
-      level: config.logLevel,
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      serializers: logSerializers,
-      ...(options.logStream ? { stream: options.logStream } : {}),
-    } as FastifyServerOptions['logger'],
-    // Fastify takes a hop count too; its typings only list the other forms.
-    trustProxy: config.http.trustProxy as FastifyServerOptions['trustProxy'],
-    bodyLimit: config.http.bodyLimitBytes,
-    // Slow clients cannot hold a request open forever.
-    connectionTimeout: 30_000,
-    requestTimeout: 30_000,
-    keepAliveTimeout: 72_000,
-    routerOptions: { maxParamLength: 200 },
-    // One line per request, written in onResponse below, instead of Fastify's two.
-    logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
-    ajv: {
-      // Unknown fields are rejected, never silently dropped; no type coercion of bodies.
-      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true, useDefaults: false },
-    },
-  };
-  app = Fastify(fastifyOptions);
 
   // Errors first, so every plugin below answers failures as problem details.
   await app.register(errors);
