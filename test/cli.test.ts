@@ -1,0 +1,303 @@
+/**
+ * The `gatehouse` command as real subprocesses (`node --import tsx src/cli.ts ...`), each
+ * with an environment built from scratch (PATH plus what the test sets) and its own SQLite
+ * file in a temp dir: the repository's ./data and the developer's environment stay out.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { PASSWORD, tempDir } from './helpers/app.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = 'src/cli.ts';
+const JOURNAL = path.join(ROOT, 'migrations/sqlite/meta/_journal.json');
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function baseEnv(dir: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    DATABASE_URL: `file:${path.join(dir, 'db.sqlite')}`,
+    ARGON2_MEMORY_KIB: '1024',
+    ARGON2_TIME_COST: '1',
+  };
+}
+
+function start(args: string[], env: Record<string, string>, nodeArgs: string[] = []): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, CLI, ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // A hung CLI fails the test instead of hanging the run.
+    timeout: 30_000,
+    killSignal: 'SIGKILL',
+  });
+}
+
+/** Collects a child's output and resolves when it exits. */
+function finished(child: ChildProcess): Promise<RunResult> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+async function run(args: string[], env: Record<string, string>, stdin = ''): Promise<RunResult> {
+  const child = start(args, env);
+  const done = finished(child);
+  child.stdin!.end(stdin);
+  return done;
+}
+
+function sqliteFile(env: Record<string, string>): string {
+  return env.DATABASE_URL!.replace(/^file:/, '');
+}
+
+function withDb<T>(file: string, fn: (db: Database.Database) => T): T {
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+function migrationRows(file: string): Array<{ hash: string; created_at: number }> {
+  return withDb(file, (db) => db.prepare('SELECT hash, created_at FROM "__drizzle_migrations" ORDER BY created_at').all() as Array<{ hash: string; created_at: number }>);
+}
+
+function tableNames(file: string): string[] {
+  return withDb(file, (db) =>
+    (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).all() as Array<{ name: string }>).map((r) => r.name),
+  );
+}
+
+const EXPECTED_TABLES = ['__drizzle_migrations', 'retired_refresh_tokens', 'revoked_tokens', 'sessions', 'signing_keys', 'users'];
+
+function journalEntries(): number {
+  return (JSON.parse(readFileSync(JOURNAL, 'utf8')) as { entries: unknown[] }).entries.length;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A stack frame as Node prints it: "    at fn (file:line:col)". */
+const STACK_FRAME = /^\s+at .+:\d+(:\d+)?\)?$/m;
+
+// Each test has its own temp dir and port, so two run side by side: most of the time here
+// is process start-up (tsx loading the CLI's module graph), not work. More at once only
+// slows every process down on a 2-core machine.
+describe('gatehouse CLI', { concurrency: 2 }, () => {
+  test('serve with PORT=abc exits non-zero with one line naming PORT and no stack trace', async (t) => {
+    const dir = tempDir(t);
+    const env = { ...baseEnv(dir), PORT: 'abc' };
+    const result = await run(['serve'], env);
+    assert.equal(result.signal, null);
+    assert.notEqual(result.code, 0);
+    assert.notEqual(result.code, null);
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `stderr: ${result.stderr}`);
+    assert.match(lines[0]!, /\bPORT\b/);
+    assert.match(lines[0]!, /abc/);
+    assert.doesNotMatch(result.stderr, STACK_FRAME);
+    assert.equal(result.stdout, '');
+    assert.equal(existsSync(sqliteFile(env)), false, 'no database is created for a bad configuration');
+  });
+
+  test('serve starts, answers /healthz, /, /docs and /openapi.json, and exits 0 on SIGTERM', async (t) => {
+    const dir = tempDir(t);
+    const port = await freePort();
+    const env = { ...baseEnv(dir), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' };
+    const child = start(['serve'], env);
+    const done = finished(child);
+    child.stdin!.end();
+    let exited: RunResult | undefined;
+    void done.then((r) => (exited = r));
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 15_000;
+    let health: Response | undefined;
+    while (Date.now() < deadline && exited === undefined) {
+      health = await fetch(`${base}/healthz`).catch(() => undefined);
+      if (health) break;
+      await sleep(100);
+    }
+    assert.equal(exited, undefined, `serve exited early: ${JSON.stringify(exited)}`);
+    assert.ok(health, 'serve did not answer /healthz within 15 s');
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok' });
+
+    const root = await fetch(`${base}/`, { redirect: 'manual' });
+    assert.ok(root.status >= 300 && root.status < 400, `GET / → ${root.status}`);
+    assert.equal(new URL(root.headers.get('location') ?? '', base).pathname, '/docs');
+
+    // fetch follows a redirect from /docs to /docs/ if Swagger UI answers with one.
+    const docs = await fetch(`${base}/docs`);
+    assert.equal(docs.status, 200);
+    assert.match(docs.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await docs.text(), /<html/i);
+
+    const openapi = await fetch(`${base}/openapi.json`);
+    assert.equal(openapi.status, 200);
+    assert.match(openapi.headers.get('content-type') ?? '', /^application\/json/);
+    const doc = (await openapi.json()) as { openapi: string; servers?: Array<{ url: string }> };
+    assert.equal(doc.openapi, '3.1.0');
+    // Without PUBLIC_URL the server URL is http://HOST:PORT of the running server, or relative to it.
+    assert.equal(new URL(doc.servers?.[0]?.url ?? 'missing:', base).origin, base);
+
+    const killedAt = Date.now();
+    assert.ok(child.kill('SIGTERM'));
+    const result = await Promise.race([done, sleep(5_000).then(() => undefined)]);
+    assert.ok(result, 'serve did not exit within 5 s of SIGTERM');
+    assert.equal(result.signal, null, 'exited by itself, not killed by the signal');
+    assert.equal(result.code, 0, `stderr: ${result.stderr}`);
+    assert.ok(Date.now() - killedAt < 5_000);
+    assert.match(result.stdout, /shutting down/);
+    assert.doesNotMatch(result.stderr, STACK_FRAME);
+    // The port is free again.
+    await assert.rejects(fetch(`${base}/healthz`));
+  });
+
+  test('migrate twice: both exit 0 and the second applies nothing new', async (t) => {
+    const dir = tempDir(t);
+    const env = baseEnv(dir);
+    const file = sqliteFile(env);
+
+    const first = await run(['migrate'], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /migrations applied/);
+    const afterFirst = migrationRows(file);
+    assert.equal(afterFirst.length, journalEntries());
+    assert.ok(afterFirst.length >= 1);
+    assert.deepEqual(tableNames(file), EXPECTED_TABLES);
+
+    const second = await run(['migrate'], env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.deepEqual(migrationRows(file), afterFirst);
+    assert.deepEqual(tableNames(file), EXPECTED_TABLES);
+  });
+
+  test('two migrate processes released at the same moment on one fresh file both succeed, schema applied once', async (t) => {
+    const dir = tempDir(t);
+    const env = baseEnv(dir);
+    const file = sqliteFile(env);
+    // A preload that loads the CLI's module graph, says "ready" and waits for a byte on stdin:
+    // both processes are released in the same tick, with their start-up cost already paid.
+    const gate = path.join(dir, 'gate.mjs');
+    const preload = ['src/app.ts', 'src/config/index.ts', 'src/storage/index.ts'].map((p) => pathToFileURL(path.join(ROOT, p)).href);
+    writeFileSync(
+      gate,
+      `for (const m of ${JSON.stringify(preload)}) await import(m);\n` +
+        `process.stderr.write('gate: ready\\n');\n` +
+        `await new Promise((resolve) => process.stdin.once('data', resolve));\n` +
+        `process.stdin.destroy();\n`,
+    );
+    const children = [0, 1].map(() => start(['migrate'], env, ['--import', pathToFileURL(gate).href]));
+    const results = children.map(finished);
+    t.after(() => {
+      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+
+    const ready = children.map(
+      (child) =>
+        new Promise<void>((resolve, reject) => {
+          let seen = '';
+          child.stderr!.on('data', (chunk: string) => {
+            seen += chunk;
+            if (seen.includes('gate: ready')) resolve();
+          });
+          child.once('close', () => reject(new Error(`exited before the gate: ${seen}`)));
+        }),
+    );
+    const timeout = sleep(20_000).then(() => {
+      throw new Error('the migrate processes did not reach the gate within 20 s');
+    });
+    await Promise.race([Promise.all(ready), timeout]);
+    assert.equal(existsSync(file), false, 'neither process has touched the database before the gate');
+    for (const child of children) child.stdin!.write('go\n');
+
+    for (const result of await Promise.all(results)) {
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /migrations applied/);
+      assert.doesNotMatch(result.stderr, /SQLITE_BUSY|already exists|error/i);
+    }
+    assert.equal(migrationRows(file).length, journalEntries(), 'each migration recorded exactly once');
+    assert.deepEqual(tableNames(file), EXPECTED_TABLES);
+  });
+
+  test('users create --password-stdin stores an argon2id hash; a weak password is refused in one line', async (t) => {
+    const dir = tempDir(t);
+    const env = baseEnv(dir);
+    const file = sqliteFile(env);
+
+    const weak = 'weakpass';
+    // Two processes on one database at once: the refusal must not depend on ordering.
+    const [created, refused] = await Promise.all([
+      run(['users', 'create', '--username', 'zed', '--email', 'zed@example.com', '--password-stdin'], env, `${PASSWORD}\n`),
+      run(['users', 'create', '--username', 'weakling', '--email', 'weak@example.com', '--password-stdin'], env, `${weak}\n`),
+    ]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /created user \d+ \(zed\)/);
+    assert.ok(!created.stdout.includes(PASSWORD) && !created.stderr.includes(PASSWORD), 'the password is never printed');
+    const rows = withDb(file, (db) => db.prepare('SELECT username, email, password_hash FROM users').all()) as Array<{
+      username: string;
+      email: string;
+      password_hash: string;
+    }>;
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.username, 'zed');
+    assert.equal(rows[0]!.email, 'zed@example.com');
+    assert.ok(rows[0]!.password_hash.startsWith('$argon2id$'), rows[0]!.password_hash);
+    // The configured cost is the one used (ARGON2_MEMORY_KIB=1024, ARGON2_TIME_COST=1).
+    assert.match(rows[0]!.password_hash, /\$m=1024,t=1,p=1\$/);
+    assert.ok(!rows[0]!.password_hash.includes(PASSWORD));
+
+    assert.notEqual(refused.code, 0);
+    assert.notEqual(refused.code, null);
+    const lines = refused.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `stderr: ${refused.stderr}`);
+    assert.match(lines[0]!, /password/i);
+    assert.doesNotMatch(refused.stderr, STACK_FRAME);
+    assert.ok(!refused.stderr.includes(weak) && !refused.stdout.includes(weak), 'the refused password is not echoed');
+    const count = withDb(file, (db) => (db.prepare(`SELECT count(*) AS n FROM users WHERE username = 'weakling'`).get() as { n: number }).n);
+    assert.equal(count, 0);
+  });
+
+  test('an unknown command exits 2 with the usage', async () => {
+    const dir = '/nonexistent-gatehouse-dir';
+    const result = await run(['frobnicate', '--now'], baseEnv(dir));
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /unknown command: frobnicate --now/);
+    assert.match(result.stderr, /Usage: gatehouse <command>/);
+    assert.match(result.stderr, /\bmigrate\b/);
+    assert.equal(result.stdout, '');
+    assert.equal(existsSync(dir), false, 'an unknown command opens no database');
+  });
+});
