@@ -3,6 +3,7 @@
  * One fixed pipeline: read → parse each section → cross-checks → freeze.
  */
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { ConfigError, bool, int, list, oneOf, positiveNumber, str, type Env } from './env-parsers.js';
 
@@ -108,6 +109,15 @@ function parseRedis(env: Env): Config['redis'] {
   return { url, keyPrefix };
 }
 
+function isAddressOrCidr(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
+}
+
 /** Fastify's trustProxy: true/false, a hop count, or a list of addresses/CIDRs. */
 function parseTrustProxy(env: Env): boolean | number | string[] {
   const value = str(env, 'TRUST_PROXY');
@@ -116,7 +126,7 @@ function parseTrustProxy(env: Env): boolean | number | string[] {
   if (/^\d+$/.test(value)) return int(env, 'TRUST_PROXY', 0, { min: 0, max: 20 });
   const entries = list(env, 'TRUST_PROXY');
   for (const entry of entries) {
-    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry) && !['loopback', 'linklocal', 'uniquelocal'].includes(entry)) {
+    if (!isAddressOrCidr(entry)) {
       throw new ConfigError('TRUST_PROXY', `"${entry}" is not true, false, a hop count, an address or a CIDR`);
     }
   }

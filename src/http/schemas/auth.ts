@@ -26,7 +26,11 @@ export const LoginBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const RefreshBody = Type.Object({ refresh_token: refreshToken }, { additionalProperties: false });
+/** `grant_type=refresh_token` too, as OAuth2 clients (Swagger UI's refreshUrl) send it. */
+export const RefreshBody = Type.Object(
+  { refresh_token: refreshToken, grant_type: Type.Optional(Type.Literal('refresh_token')) },
+  { additionalProperties: false },
+);
 export const RefreshQuery = Type.Object(
   { refresh_token: Type.Optional(Type.String({ maxLength: 512, deprecated: true, description: 'Deprecated: send it in the body' })) },
   { additionalProperties: false },
