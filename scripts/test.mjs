@@ -48,13 +48,14 @@ function run(label, files, env) {
       ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', ...files],
       { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_ENV: 'test', ...env } },
     );
-    let tail = '';
+    let output = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4000);
+      output += chunk.toString();
     });
     child.on('close', (code) => {
-      const count = (name) => Number(new RegExp(`ℹ ${name} (\\d+)`).exec(tail)?.[1] ?? 0);
+      // The summary comes before the list of failures: take the last occurrence of each line.
+      const count = (name) => Number([...output.matchAll(new RegExp(`^ℹ ${name} (\\d+)$`, 'gm'))].at(-1)?.[1] ?? 0);
       resolve({ code: code ?? 1, pass: count('pass'), fail: count('fail'), skipped: count('skipped') });
     });
   });

@@ -18,9 +18,11 @@ import errors, { loggable } from './http/plugins/errors.js';
 import metricsPlugin, { Metrics } from './http/plugins/metrics.js';
 import { logSerializers, REDACT_PATHS } from './http/redact.js';
 import authRoutes from './http/routes/auth.js';
+import oauthRoutes from './http/routes/oauth.js';
 import opsRoutes, { type Dependency } from './http/routes/ops.js';
 import { AccessTokens } from './services/access-tokens.js';
 import { AuthService } from './services/auth-service.js';
+import { ClientRegistry } from './services/client-registry.js';
 import { KeyRing } from './services/key-ring.js';
 import { LoginThrottle } from './services/login-throttle.js';
 import { RegistrationService } from './services/registration.js';
@@ -39,6 +41,7 @@ export interface Gatehouse {
   keys: KeyRing;
   auth: AuthService;
   registration: RegistrationService;
+  clients: ClientRegistry;
   metrics: Metrics;
   config: Readonly<Config>;
 }
@@ -131,6 +134,7 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
   );
   const metrics = new Metrics();
   const hasher = new PasswordHasher(config.password.argon2);
+  const clients = new ClientRegistry(stores.clients);
   const registration = new RegistrationService(stores.users, hasher, config.password, metrics, clock);
   const auth = new AuthService(
     stores,
@@ -140,6 +144,7 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
     metrics,
     clock,
     {
+      issuer: config.jwt.issuer,
       refreshTtlSeconds: config.refresh.ttlSeconds,
       reuseGraceSeconds: config.refresh.reuseGraceSeconds,
     },
@@ -176,6 +181,7 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
   await app.register(metricsPlugin, { metrics });
   await app.register(docs, { config, version: VERSION });
   await app.register(authRoutes, { auth, registration, config });
+  await app.register(oauthRoutes, { auth, clients, config, publishesJwks: !keys.isSymmetric });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
   await app.register(opsRoutes, { dependencies, keys, metrics });
@@ -194,5 +200,5 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
   });
 
   await app.ready();
-  return { app, stores, keys, auth, registration, metrics, config };
+  return { app, stores, keys, auth, registration, clients, metrics, config };
 }

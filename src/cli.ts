@@ -5,6 +5,8 @@ import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/index
 import { PasswordHasher } from './crypto/password.js';
 import { createKeyRing } from './app.js';
 import { RegistrationService } from './services/registration.js';
+import { ClientRegistry } from './services/client-registry.js';
+import type { GrantType } from './domain/types.js';
 import { systemClock, type Stores } from './services/ports.js';
 import { openStores } from './storage/index.js';
 import { AppError } from './errors/index.js';
@@ -17,6 +19,10 @@ Commands:
   keys rotate                make a new signing key active; old tokens stay valid
   users create --username U --email E (--password-stdin | --password P)
                              create an account (the password follows the policy)
+  clients create --id ID [--grants password,refresh_token] [--audience AUD] [--public]
+                             register an OAuth client; prints its secret once
+  clients list               registered OAuth clients (never their secrets)
+  clients delete --id ID     remove a client
 
 Configuration comes from the environment and ./.env (see README).`;
 
@@ -93,6 +99,55 @@ async function main(argv: string[]): Promise<number> {
       );
       console.log(`created user ${user.id} (${user.username})`);
       return 0;
+    }
+    case 'clients': {
+      if (sub !== 'create' && sub !== 'list' && sub !== 'delete') break;
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          id: { type: 'string' },
+          name: { type: 'string' },
+          grants: { type: 'string', default: 'password,refresh_token' },
+          audience: { type: 'string' },
+          public: { type: 'boolean', default: false },
+        },
+        strict: true,
+      });
+      return withStores(config, async (stores) => {
+        const registry = new ClientRegistry(stores.clients);
+        if (sub === 'list') {
+          for (const c of await registry.list()) {
+            console.log(`${c.id}\t${c.secretHash ? 'confidential' : 'public'}\t${c.grantTypes.join(',')}\t${c.audience ?? '(default audience)'}`);
+          }
+          return 0;
+        }
+        if (!values.id) {
+          console.error(`clients ${sub} needs --id`);
+          return 2;
+        }
+        if (sub === 'delete') {
+          const deleted = await registry.delete(values.id);
+          console.log(deleted ? `deleted client ${values.id}` : `no client ${values.id}`);
+          return deleted ? 0 : 1;
+        }
+        const grants = values.grants.split(',').map((g) => g.trim());
+        const unknown = grants.filter((g) => g !== 'password' && g !== 'refresh_token');
+        if (unknown.length > 0) {
+          console.error(`unsupported grants: ${unknown.join(', ')} (password, refresh_token)`);
+          return 2;
+        }
+        const { client, secret } = await registry.create({
+          id: values.id,
+          name: values.name,
+          grantTypes: grants as GrantType[],
+          audience: values.audience ?? null,
+          confidential: !values.public,
+          now: new Date(),
+        });
+        console.log(`client_id=${client.id}`);
+        if (secret) console.log(`client_secret=${secret}`);
+        return 0;
+      });
     }
   }
   console.error(`unknown command: ${argv.join(' ')}\n\n${USAGE}`);

@@ -31,6 +31,7 @@ interface Doc {
 /** What the contract (spec/API.md) says this build serves, with its methods. */
 const KNOWN_OPERATIONS = [
   'GET /.well-known/jwks.json',
+  'GET /.well-known/oauth-authorization-server',
   'GET /healthz',
   'GET /me',
   'GET /metrics',
@@ -38,13 +39,18 @@ const KNOWN_OPERATIONS = [
   'GET /readyz',
   'POST /login',
   'POST /logout',
+  'POST /oauth/introspect',
+  'POST /oauth/revoke',
+  'POST /oauth/token',
   'POST /refresh',
   'POST /register',
 ];
 /** POST routes that take a body (credentials or tokens): JSON and the OAuth2 form. */
-const BODY_POSTS = ['/login', '/logout', '/refresh', '/register'];
+const BODY_POSTS = ['/login', '/logout', '/oauth/introspect', '/oauth/revoke', '/oauth/token', '/refresh', '/register'];
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const PROBLEM_REF = '#/components/schemas/Problem';
+/** /oauth/* answer RFC 6749 §5.2 errors instead of problem details. */
+const OAUTH_ERROR_REF = '#/components/schemas/OAuthError';
 /** swagger-parser's own document type (from openapi-types), without naming that package. */
 type ApiDocument = Exclude<Parameters<typeof SwaggerParser.validate>[0], string>;
 
@@ -166,7 +172,7 @@ test('every operation documents a 2xx response with a schema (redirects excepted
   assert.deepEqual(missing, [], `operations without a 2xx response schema: ${missing.join(', ')}`);
 });
 
-test('4xx responses are problem details: the Problem schema, as application/problem+json', async (t) => {
+test('4xx responses are problem details (RFC 6749 errors under /oauth/)', async (t) => {
   const { app, doc } = await fetchDoc(t);
   const problem = doc.components.schemas?.Problem as { properties: Json; required: string[] } | undefined;
   assert.ok(problem, 'components.schemas.Problem exists');
@@ -183,9 +189,10 @@ test('4xx responses are problem details: the Problem schema, as application/prob
       seen++;
       const content = response.content ?? {};
       assert.ok(Object.keys(content).length > 0, `${key} ${status} documents a body`);
+      const oauth = key.includes(' /oauth/');
       for (const [type, media] of Object.entries(content)) {
-        assert.equal(type, 'application/problem+json', `${key} ${status} media type`);
-        assert.equal(media.schema?.$ref, PROBLEM_REF, `${key} ${status} references Problem`);
+        assert.equal(type, oauth ? 'application/json' : 'application/problem+json', `${key} ${status} media type`);
+        assert.equal(media.schema?.$ref, oauth ? OAUTH_ERROR_REF : PROBLEM_REF, `${key} ${status} references its error schema`);
       }
     }
   }

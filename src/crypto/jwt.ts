@@ -13,7 +13,8 @@ export const ACCESS_TOKEN_TYP = 'at+jwt';
 export interface TokenSettings {
   algorithm: SigningAlgorithm;
   issuer: string;
-  audience: string;
+  /** Required audience; undefined accepts any (introspection answers for every client). */
+  audience: string | undefined;
   clockSkewSeconds: number;
 }
 
@@ -30,9 +31,9 @@ export class TokenVerificationError extends Error {
 }
 
 export async function signAccessToken(
-  claims: Omit<AccessClaims, 'exp' | 'iat'> & { clientId: string },
+  claims: Omit<AccessClaims, 'exp' | 'iat' | 'aud' | 'clientId'> & { clientId: string; audience: string },
   key: { kid: string; key: SignKey },
-  settings: TokenSettings,
+  settings: Omit<TokenSettings, 'audience'>,
   now: Date,
   ttlSeconds: number,
 ): Promise<{ token: string; exp: number }> {
@@ -41,7 +42,7 @@ export async function signAccessToken(
   const token = await new SignJWT({ sid: claims.sid, username: claims.username, client_id: claims.clientId })
     .setProtectedHeader({ alg: settings.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(settings.issuer)
-    .setAudience(settings.audience)
+    .setAudience(claims.audience)
     .setSubject(claims.sub)
     .setJti(claims.jti)
     .setIssuedAt(iat)
@@ -71,7 +72,7 @@ export async function verifyAccessToken(
       {
         algorithms: [settings.algorithm],
         issuer: settings.issuer,
-        audience: settings.audience,
+        ...(settings.audience === undefined ? {} : { audience: settings.audience }),
         typ: ACCESS_TOKEN_TYP,
         clockTolerance: settings.clockSkewSeconds,
         currentDate: now,
@@ -81,7 +82,7 @@ export async function verifyAccessToken(
   } catch (error) {
     throw toVerificationError(error);
   }
-  const { sub, sid, jti, username, exp, iat } = payload;
+  const { sub, sid, jti, username, exp, iat, aud, client_id: clientId } = payload;
   if (
     typeof sub !== 'string' ||
     !/^\d{1,15}$/.test(sub) ||
@@ -89,11 +90,13 @@ export async function verifyAccessToken(
     typeof jti !== 'string' ||
     typeof username !== 'string' ||
     typeof exp !== 'number' ||
-    typeof iat !== 'number'
+    typeof iat !== 'number' ||
+    typeof clientId !== 'string' ||
+    aud === undefined
   ) {
     throw new TokenVerificationError('claims');
   }
-  return { sub, sid, jti, username, exp, iat };
+  return { sub, sid, jti, username, exp, iat, aud, clientId };
 }
 
 function toVerificationError(error: unknown): TokenVerificationError {

@@ -16,15 +16,18 @@ export type RotationDecision =
   /** A rotated token outside the grace window (or older): the family is compromised. */
   | { kind: 'reuse' }
   /** Nothing to do but refuse. */
-  | { kind: 'refuse'; reason: 'revoked' | 'expired' };
+  | { kind: 'refuse'; reason: 'revoked' | 'expired' | 'wrong_client' };
 
 export function decideRotation(input: {
   match: TokenMatch;
   session: Session;
   now: Date;
   graceMs: number;
+  /** The client presenting the token: another client's token is refused, untouched. */
+  clientId: string;
 }): RotationDecision {
   const { match, session, now, graceMs } = input;
+  if (session.clientId !== input.clientId) return { kind: 'refuse', reason: 'wrong_client' };
   if (session.revokedAt !== null) return { kind: 'refuse', reason: 'revoked' };
   if (session.expiresAt.getTime() <= now.getTime()) return { kind: 'refuse', reason: 'expired' };
   if (match === 'current') return { kind: 'rotate' };

@@ -12,6 +12,7 @@ export interface User {
 export interface Session {
   id: string;
   userId: number;
+  clientId: string;
   generation: number;
   userAgent: string | null;
   ip: string | null;
@@ -29,6 +30,22 @@ export interface AccessClaims {
   username: string;
   exp: number;
   iat: number;
+  aud: string | string[];
+  clientId: string;
+}
+
+export type GrantType = 'password' | 'refresh_token';
+
+/** An OAuth client. The built-in public client `gatehouse` stands for the original endpoints. */
+export interface OAuthClient {
+  id: string;
+  name: string;
+  /** SHA-256 of the secret; null for a public client (no secret to present). */
+  secretHash: string | null;
+  grantTypes: GrantType[];
+  /** The `aud` of its access tokens; the server's JWT_AUDIENCE when null. */
+  audience: string | null;
+  createdAt: Date;
 }
 
 /** What an authenticated request knows about its caller. */

@@ -1,18 +1,16 @@
 /** Issues access tokens and turns a presented one into a Principal (signature + revocation). */
 import { signAccessToken, verifyAccessToken, TokenVerificationError, type TokenSettings } from '../crypto/jwt.js';
 import { newId } from '../crypto/random.js';
-import type { Principal, User } from '../domain/types.js';
+import type { AccessClaims, OAuthClient, Principal, User } from '../domain/types.js';
 import { invalidToken } from '../errors/index.js';
 import type { KeyRing } from './key-ring.js';
 import type { Clock, SessionStore } from './ports.js';
-
-export const DEFAULT_CLIENT_ID = 'gatehouse';
 
 export class AccessTokens {
   constructor(
     private readonly keys: KeyRing,
     private readonly sessions: SessionStore,
-    private readonly settings: TokenSettings & { ttlSeconds: number },
+    private readonly settings: TokenSettings & { audience: string; ttlSeconds: number },
     private readonly clock: Clock,
   ) {}
 
@@ -20,9 +18,17 @@ export class AccessTokens {
     return this.settings.ttlSeconds;
   }
 
-  async issue(user: User, sessionId: string, clientId = DEFAULT_CLIENT_ID): Promise<string> {
+  /** RFC 9068: `aud` is the client's resource server when it names one, else ours. */
+  async issue(user: User, sessionId: string, client: OAuthClient): Promise<string> {
     const { token } = await signAccessToken(
-      { sub: String(user.id), sid: sessionId, jti: newId(), username: user.username, clientId },
+      {
+        sub: String(user.id),
+        sid: sessionId,
+        jti: newId(),
+        username: user.username,
+        clientId: client.id,
+        audience: client.audience ?? this.settings.audience,
+      },
       await this.keys.signingKey(),
       this.settings,
       this.clock.now(),
@@ -50,5 +56,27 @@ export class AccessTokens {
       throw invalidToken('The access token has been revoked');
     }
     return { userId: Number(claims.sub), sessionId: claims.sid, tokenId: claims.jti, claims };
+  }
+
+  /**
+   * For introspection and revocation: the claims of a token this server issued, for any
+   * audience, or undefined when it is not one (forged, expired, malformed).
+   */
+  async inspect(token: string): Promise<AccessClaims | undefined> {
+    try {
+      return await verifyAccessToken(
+        token,
+        (kid) => this.keys.verifyKey(kid),
+        { ...this.settings, audience: undefined },
+        this.clock.now(),
+      );
+    } catch (error) {
+      if (error instanceof TokenVerificationError) return undefined;
+      throw error;
+    }
+  }
+
+  isActive(claims: AccessClaims): Promise<boolean> {
+    return this.sessions.isAccessAllowed(claims.sid, claims.jti, this.clock.now());
   }
 }

@@ -7,7 +7,8 @@ import { newId, newRefreshToken, hashToken } from '../crypto/random.js';
 import { openChild, sealChild } from '../crypto/refresh-seal.js';
 import { loginKey } from '../domain/identity.js';
 import { decideRotation } from '../domain/refresh-rotation.js';
-import type { Principal, User } from '../domain/types.js';
+import type { OAuthClient, Principal, User } from '../domain/types.js';
+import { DEFAULT_CLIENT } from './client-registry.js';
 import { AppError, invalidCredentials, invalidToken } from '../errors/index.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -28,7 +29,23 @@ export interface TokenPair {
   expires_in: number;
 }
 
+/** RFC 7662 §2.2 members of an active token. */
+export interface Introspection {
+  token_type: 'access_token' | 'refresh_token';
+  sub: string;
+  username: string;
+  client_id: string;
+  aud?: string | string[];
+  iss: string;
+  exp: number;
+  iat: number;
+  jti?: string;
+  sid: string;
+}
+
 export interface AuthServiceOptions {
+  /** `iss` of our tokens, reported by introspection. */
+  issuer: string;
   refreshTtlSeconds: number;
   reuseGraceSeconds: number;
 }
@@ -44,7 +61,11 @@ export class AuthService {
     private readonly options: AuthServiceOptions,
   ) {}
 
-  async login(input: { username: string; password: string }, client: ClientContext): Promise<TokenPair> {
+  async login(
+    input: { username: string; password: string },
+    client: ClientContext,
+    oauthClient: OAuthClient = DEFAULT_CLIENT,
+  ): Promise<TokenPair> {
     const key = loginKey(input.username);
     await this.throttle.assertAllowed(key, client.ipKey);
 
@@ -64,7 +85,7 @@ export class AuthService {
     if (result.needsRehash) {
       await this.stores.users.updatePasswordHash(user.id, await this.hasher.hash(input.password));
     }
-    const tokens = await this.startSession(user, client);
+    const tokens = await this.startSession(user, client, oauthClient);
     this.observer.onEvent({ type: 'login', ok: true, userId: user.id });
     return tokens;
   }
@@ -74,7 +95,7 @@ export class AuthService {
    * the just-rotated token inside the grace window gets the very child it got the first
    * time (opened from the seal with the presented token), never a second live branch.
    */
-  async refresh(refreshToken: string): Promise<TokenPair> {
+  async refresh(refreshToken: string, oauthClient: OAuthClient = DEFAULT_CLIENT): Promise<TokenPair> {
     const now = this.clock.now();
     const child = newRefreshToken();
     const outcome = await this.stores.sessions.rotate({
@@ -84,7 +105,7 @@ export class AuthService {
       childSeal: sealChild(refreshToken, child),
       childExpiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
       decide: (match, session) =>
-        decideRotation({ match, session, now, graceMs: this.options.reuseGraceSeconds * 1000 }),
+        decideRotation({ match, session, now, graceMs: this.options.reuseGraceSeconds * 1000, clientId: oauthClient.id }),
     });
     if (!outcome.found) {
       this.observer.onEvent({ type: 'refresh', result: 'refused' });
@@ -113,7 +134,7 @@ export class AuthService {
     }
     const user = await this.stores.users.findById(session.userId);
     if (!user) throw invalidRefreshToken();
-    return this.tokenPair(await this.tokens.issue(user, session.id), issued);
+    return this.tokenPair(await this.tokens.issue(user, session.id, oauthClient), issued);
   }
 
   /**
@@ -124,7 +145,7 @@ export class AuthService {
     const now = this.clock.now();
     await this.stores.sessions.revoke(principal.sessionId, now, 'logout');
     if (refreshToken) {
-      const owner = await this.stores.sessions.findIdByRefreshHash(hashToken(refreshToken));
+      const owner = await this.stores.sessions.findByRefreshHash(hashToken(refreshToken));
       if (owner && owner.userId === principal.userId && owner.id !== principal.sessionId) {
         await this.stores.sessions.revoke(owner.id, now, 'logout');
       }
@@ -143,19 +164,81 @@ export class AuthService {
     return user;
   }
 
-  private async startSession(user: User, client: ClientContext): Promise<TokenPair> {
+  /**
+   * RFC 7009. An access token is revoked by its jti (the session lives on); a refresh token
+   * ends its session. Tokens of other clients, and tokens we do not know, change nothing.
+   */
+  async revokeToken(token: string, oauthClient: OAuthClient, hint?: 'access_token' | 'refresh_token'): Promise<void> {
+    const tryAccess = async () => {
+      const claims = await this.tokens.inspect(token);
+      if (!claims || claims.clientId !== oauthClient.id) return false;
+      await this.stores.revokedTokens.revoke(claims.jti, new Date(claims.exp * 1000));
+      return true;
+    };
+    const tryRefresh = async () => {
+      const session = await this.stores.sessions.findByRefreshHash(hashToken(token));
+      if (!session || session.clientId !== oauthClient.id) return false;
+      await this.stores.sessions.revoke(session.id, this.clock.now(), 'revoked_by_client');
+      return true;
+    };
+    // The hint orders the lookups (RFC 7009 §2.1); a wrong hint still finds the token.
+    const order = hint === 'refresh_token' || token.startsWith('ghr_') ? [tryRefresh, tryAccess] : [tryAccess, tryRefresh];
+    for (const attempt of order) if (await attempt()) return;
+  }
+
+  /** RFC 7662: what an active token says; undefined for anything inactive. */
+  async introspect(token: string): Promise<Introspection | undefined> {
+    const now = this.clock.now();
+    if (!token.startsWith('ghr_')) {
+      const claims = await this.tokens.inspect(token);
+      if (!claims || !(await this.tokens.isActive(claims))) return undefined;
+      return {
+        token_type: 'access_token',
+        sub: claims.sub,
+        username: claims.username,
+        client_id: claims.clientId,
+        aud: claims.aud,
+        iss: this.issuer,
+        exp: claims.exp,
+        iat: claims.iat,
+        jti: claims.jti,
+        sid: claims.sid,
+      };
+    }
+    const session = await this.stores.sessions.findByRefreshHash(hashToken(token));
+    if (!session || session.revokedAt !== null || session.expiresAt.getTime() <= now.getTime()) return undefined;
+    const user = await this.stores.users.findById(session.userId);
+    if (!user) return undefined;
+    return {
+      token_type: 'refresh_token',
+      sub: String(user.id),
+      username: user.username,
+      client_id: session.clientId,
+      iss: this.issuer,
+      exp: Math.floor(session.expiresAt.getTime() / 1000),
+      iat: Math.floor((session.rotatedAt ?? session.createdAt).getTime() / 1000),
+      sid: session.id,
+    };
+  }
+
+  private async startSession(user: User, client: ClientContext, oauthClient: OAuthClient): Promise<TokenPair> {
     const now = this.clock.now();
     const refreshToken = newRefreshToken();
     const session = await this.stores.sessions.create({
       id: newId(),
       userId: user.id,
+      clientId: oauthClient.id,
       refreshHash: hashToken(refreshToken),
       userAgent: client.userAgent?.slice(0, 512) ?? null,
       ip: client.ip,
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
     });
-    return this.tokenPair(await this.tokens.issue(user, session.id), refreshToken);
+    return this.tokenPair(await this.tokens.issue(user, session.id, oauthClient), refreshToken);
+  }
+
+  private get issuer(): string {
+    return this.options.issuer;
   }
 
   private tokenPair(accessToken: string, refreshToken: string): TokenPair {

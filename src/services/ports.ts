@@ -4,7 +4,7 @@
  */
 import type { JWK } from 'jose';
 import type { RotationDecision, TokenMatch } from '../domain/refresh-rotation.js';
-import type { Session, User } from '../domain/types.js';
+import type { OAuthClient, Session, User } from '../domain/types.js';
 
 export interface NewUser {
   username: string;
@@ -16,7 +16,7 @@ export interface NewUser {
 }
 
 export class DuplicateError extends Error {
-  constructor(readonly field: 'username' | 'email') {
+  constructor(readonly field: 'username' | 'email' | 'client') {
     super(`duplicate ${field}`);
     this.name = 'DuplicateError';
   }
@@ -34,6 +34,7 @@ export interface UserStore {
 export interface NewSession {
   id: string;
   userId: number;
+  clientId: string;
   refreshHash: string;
   userAgent: string | null;
   ip: string | null;
@@ -64,8 +65,8 @@ export interface SessionStore {
    * Refreshes of one session are serialised by the database, not by this process.
    */
   rotate(request: RotationRequest): Promise<RotationOutcome>;
-  /** Session id owning a current refresh token (for logout with a refresh token). */
-  findIdByRefreshHash(hash: string): Promise<{ id: string; userId: number } | undefined>;
+  /** The session whose *current* refresh token has this hash (logout, revocation, introspection). */
+  findByRefreshHash(hash: string): Promise<Session | undefined>;
   /**
    * The per-request revocation check: is the session live and the token id not revoked?
    * One indexed lookup.
@@ -79,6 +80,14 @@ export interface SessionStore {
 export interface RevokedTokenStore {
   revoke(jti: string, expiresAt: Date): Promise<void>;
   prune(now: Date): Promise<number>;
+}
+
+export interface ClientStore {
+  /** Throws DuplicateError('client') when the id is taken. */
+  create(client: OAuthClient): Promise<void>;
+  find(id: string): Promise<OAuthClient | undefined>;
+  list(): Promise<OAuthClient[]>;
+  delete(id: string): Promise<boolean>;
 }
 
 export interface SigningKeyRecord {
@@ -106,6 +115,7 @@ export interface Stores {
   sessions: SessionStore;
   revokedTokens: RevokedTokenStore;
   signingKeys: SigningKeyStore;
+  clients: ClientStore;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -9,10 +9,12 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config/index.js';
 import { Problem } from '../schemas/common.js';
+import { OAuthError } from '../schemas/oauth.js';
 
 export default fp(
   async function docs(app: FastifyInstance, opts: { config: Readonly<Config>; version: string }) {
     app.addSchema(Problem);
+    app.addSchema(OAuthError);
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',

@@ -1,5 +1,6 @@
 /** The PostgreSQL implementation of every store, over one pooled connection. */
 import type { Stores } from '../../../services/ports.js';
+import { PgClientStore } from './clients.js';
 import { openPg } from './connection.js';
 import { migratePg } from './migrate.js';
 import { PgRevokedTokenStore } from './revoked-tokens.js';
@@ -21,6 +22,7 @@ export async function createPgStores(url: string, poolSize: number, options: { m
     sessions: new PgSessionStore(conn),
     revokedTokens: new PgRevokedTokenStore(conn.db),
     signingKeys: new PgSigningKeyStore(conn.db),
+    clients: new PgClientStore(conn.db),
     async ping() {
       await conn.pool.query('SELECT 1');
     },

@@ -10,6 +10,7 @@ type Row = typeof sessions.$inferSelect;
 const toSession = (row: Row): Session => ({
   id: row.id,
   userId: row.userId,
+  clientId: row.clientId,
   generation: row.generation,
   userAgent: row.userAgent,
   ip: row.ip,
@@ -101,12 +102,9 @@ export class PgSessionStore implements SessionStore {
     return retired ? { row: retired.session, match: 'retired' } : undefined;
   }
 
-  async findIdByRefreshHash(hash: string): Promise<{ id: string; userId: number } | undefined> {
-    const [row] = await this.db
-      .select({ id: sessions.id, userId: sessions.userId })
-      .from(sessions)
-      .where(eq(sessions.refreshHash, hash));
-    return row;
+  async findByRefreshHash(hash: string): Promise<Session | undefined> {
+    const [row] = await this.db.select().from(sessions).where(eq(sessions.refreshHash, hash));
+    return row ? toSession(row) : undefined;
   }
 
   async isAccessAllowed(sessionId: string, tokenId: string, now: Date): Promise<boolean> {

@@ -25,6 +25,8 @@ export const sessions = pgTable(
     userId: integer('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
+    /** The OAuth client the session was issued to; its refresh token works for it alone. */
+    clientId: text('client_id').notNull().default('gatehouse'),
     refreshHash: text('refresh_hash').notNull().unique(),
     previousHash: text('previous_hash').unique(),
     childSeal: text('child_seal'),
@@ -75,3 +77,13 @@ export const signingKeys = pgTable(
   },
   (t) => [uniqueIndex('signing_keys_one_active_per_alg').on(t.alg).where(sql`retired_at IS NULL`)],
 );
+
+/** Registered OAuth clients. The public default client `gatehouse` is built in, not stored. */
+export const oauthClients = pgTable('oauth_clients', {
+  id: text('id').primaryKey(),
+  secretHash: text('secret_hash'),
+  name: text('name').notNull(),
+  grantTypes: text('grant_types').notNull(),
+  audience: text('audience'),
+  createdAt: at('created_at').notNull(),
+});

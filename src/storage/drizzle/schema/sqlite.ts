@@ -23,6 +23,8 @@ export const sessions = sqliteTable(
     userId: integer('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
+    /** The OAuth client the session was issued to; its refresh token works for it alone. */
+    clientId: text('client_id').notNull().default('gatehouse'),
     /** SHA-256 of the current refresh token. */
     refreshHash: text('refresh_hash').notNull().unique(),
     /** SHA-256 of the token rotated last, answered within the grace window. */
@@ -79,3 +81,15 @@ export const signingKeys = sqliteTable(
   // At most one active (unretired) key per algorithm, even when two instances start at once.
   (t) => [uniqueIndex('signing_keys_one_active_per_alg').on(t.alg).where(sql`retired_at IS NULL`)],
 );
+
+/** Registered OAuth clients. The public default client `gatehouse` is built in, not stored. */
+export const oauthClients = sqliteTable('oauth_clients', {
+  id: text('id').primaryKey(),
+  /** SHA-256 of a 256-bit generated secret; null for a public client. */
+  secretHash: text('secret_hash'),
+  name: text('name').notNull(),
+  /** JSON array of grant types, e.g. ["password","refresh_token"]. */
+  grantTypes: text('grant_types').notNull(),
+  audience: text('audience'),
+  createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+});

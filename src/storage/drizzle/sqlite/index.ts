@@ -1,5 +1,6 @@
 /** The SQLite implementation of every store, over one better-sqlite3 connection. */
 import type { Stores } from '../../../services/ports.js';
+import { SqliteClientStore } from './clients.js';
 import { openSqlite } from './connection.js';
 import { migrateSqlite } from './migrate.js';
 import { SqliteRevokedTokenStore } from './revoked-tokens.js';
@@ -18,6 +19,7 @@ export function createSqliteStores(file: string, options: { migrate?: boolean } 
     sessions: new SqliteSessionStore(conn),
     revokedTokens: new SqliteRevokedTokenStore(conn.db),
     signingKeys: new SqliteSigningKeyStore(conn),
+    clients: new SqliteClientStore(conn.db),
     async ping() {
       ping.get();
     },

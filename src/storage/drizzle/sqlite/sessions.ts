@@ -10,6 +10,7 @@ type Row = typeof sessions.$inferSelect;
 const toSession = (row: Row): Session => ({
   id: row.id,
   userId: row.userId,
+  clientId: row.clientId,
   generation: row.generation,
   userAgent: row.userAgent,
   ip: row.ip,
@@ -113,12 +114,9 @@ export class SqliteSessionStore implements SessionStore {
     return retired ? { row: retired.session, match: 'retired' } : undefined;
   }
 
-  async findIdByRefreshHash(hash: string): Promise<{ id: string; userId: number } | undefined> {
-    return this.db
-      .select({ id: sessions.id, userId: sessions.userId })
-      .from(sessions)
-      .where(eq(sessions.refreshHash, hash))
-      .get();
+  async findByRefreshHash(hash: string): Promise<Session | undefined> {
+    const row = this.db.select().from(sessions).where(eq(sessions.refreshHash, hash)).get();
+    return row ? toSession(row) : undefined;
   }
 
   async isAccessAllowed(sessionId: string, tokenId: string, now: Date): Promise<boolean> {

@@ -1,0 +1,89 @@
+/** RFC 6749 / 7009 / 7662 / 8414 request and response shapes. */
+import { Type } from 'typebox';
+
+const clientFields = {
+  client_id: Type.Optional(Type.String({ maxLength: 255, description: 'client_secret_post, or a public client naming itself' })),
+  client_secret: Type.Optional(Type.String({ maxLength: 1024 })),
+};
+
+// RFC 6749 §3.2: unrecognised parameters are ignored, not refused (unlike our JSON API).
+export const TokenRequest = Type.Object(
+  {
+    grant_type: Type.Optional(Type.String({ maxLength: 64, description: '`password` or `refresh_token`' })),
+    username: Type.Optional(Type.String({ maxLength: 254 })),
+    password: Type.Optional(Type.String({ maxLength: 4096 })),
+    refresh_token: Type.Optional(Type.String({ maxLength: 512 })),
+    scope: Type.Optional(Type.String({ maxLength: 1024 })),
+    ...clientFields,
+  },
+  { additionalProperties: true },
+);
+
+export const OAuthTokenResponse = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('bearer'),
+  expires_in: Type.Integer(),
+  refresh_token: Type.String(),
+});
+
+export const OAuthError = Type.Object(
+  {
+    error: Type.String({ description: 'RFC 6749 §5.2 code: invalid_request, invalid_client, invalid_grant, unauthorized_client, unsupported_grant_type, ...' }),
+    error_description: Type.Optional(Type.String()),
+  },
+  { $id: 'OAuthError', description: 'RFC 6749 §5.2 error response' },
+);
+
+export const oauthErrorRef = Type.Unsafe<Record<string, unknown>>(Type.Ref('OAuthError'));
+
+const OAUTH_STATUS_TEXT: Record<number, string> = {
+  400: 'invalid_request, invalid_grant, unauthorized_client or unsupported_grant_type',
+  401: 'invalid_client (with WWW-Authenticate: Basic)',
+  429: 'Rate limited (temporarily_unavailable) or account locked (invalid_grant), with Retry-After',
+  503: 'A dependency is unavailable (temporarily_unavailable)',
+};
+
+/** RFC 6749 §5.2 error responses a route documents, by status. */
+export function oauthErrors(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((s) => [s, { description: OAUTH_STATUS_TEXT[s] ?? 'OAuth error', content: { 'application/json': { schema: oauthErrorRef } } }]),
+  );
+}
+
+export const TokenOnlyRequest = Type.Object(
+  {
+    token: Type.Optional(Type.String({ maxLength: 4096 })),
+    token_type_hint: Type.Optional(Type.String({ maxLength: 64 })),
+    ...clientFields,
+  },
+  { additionalProperties: true },
+);
+
+export const IntrospectionResponse = Type.Object({
+  active: Type.Boolean(),
+  token_type: Type.Optional(Type.String()),
+  sub: Type.Optional(Type.String()),
+  username: Type.Optional(Type.String()),
+  client_id: Type.Optional(Type.String()),
+  aud: Type.Optional(Type.Union([Type.String(), Type.Array(Type.String())])),
+  iss: Type.Optional(Type.String()),
+  exp: Type.Optional(Type.Integer()),
+  iat: Type.Optional(Type.Integer()),
+  jti: Type.Optional(Type.String()),
+  sid: Type.Optional(Type.String()),
+});
+
+export const ServerMetadata = Type.Object({
+  issuer: Type.String(),
+  token_endpoint: Type.String(),
+  revocation_endpoint: Type.String(),
+  introspection_endpoint: Type.String(),
+  jwks_uri: Type.Optional(Type.String()),
+  grant_types_supported: Type.Array(Type.String()),
+  response_types_supported: Type.Array(Type.String()),
+  token_endpoint_auth_methods_supported: Type.Array(Type.String()),
+  revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
+  introspection_endpoint_auth_methods_supported: Type.Array(Type.String()),
+  token_endpoint_auth_signing_alg_values_supported: Type.Optional(Type.Array(Type.String())),
+  service_documentation: Type.String(),
+});
