@@ -31,7 +31,7 @@ import { openStores } from './storage/index.js';
 import { FailOpenAttemptLimiter } from './storage/rate-limit/fail-open.js';
 import { MemoryAttemptLimiter } from './storage/rate-limit/memory.js';
 import { RedisAttemptLimiter } from './storage/rate-limit/redis.js';
-import { closeRedis, connectRedis, pingRedis } from './storage/redis/client.js';
+import { closeRedis, connectRedis, pingRedis, type RedisClient } from './storage/redis/client.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -72,15 +72,24 @@ export function createKeyRing(config: Readonly<Config>, store: SigningKeyStore, 
 export async function buildGatehouse(config: Readonly<Config>, options: BuildOptions = {}): Promise<Gatehouse> {
   const clock = options.clock ?? systemClock;
   const stores = options.stores ?? (await openStores(config.database));
+  // With REDIS_URL every instance shares the limit counters; without it each counts its own.
+  const redis = config.redis ? await connectRedis(config.redis.url) : undefined;
   try {
-    return await assemble(config, stores, clock, options);
+    return await assemble(config, stores, redis, clock, options);
   } catch (error) {
     await stores.close();
+    if (redis) await closeRedis(redis);
     throw error;
   }
 }
 
-async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, options: BuildOptions): Promise<Gatehouse> {
+async function assemble(
+  config: Readonly<Config>,
+  stores: Stores,
+  redis: RedisClient | undefined,
+  clock: Clock,
+  options: BuildOptions,
+): Promise<Gatehouse> {
   const keys = createKeyRing(config, stores.signingKeys, clock);
   await keys.init();
 
@@ -117,9 +126,7 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
     ttlSeconds: config.jwt.accessTtlSeconds,
   };
   const window = config.rateLimit.lockoutWindowSeconds;
-  // With REDIS_URL every instance shares the counters; without it each counts its own.
   const redisConfig = config.redis;
-  const redis = redisConfig ? await connectRedis(redisConfig.url) : undefined;
   const attemptLimiter = (max: number, name: string): AttemptLimiter => {
     const limiter =
       redis && redisConfig
@@ -149,7 +156,6 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
       reuseGraceSeconds: config.refresh.reuseGraceSeconds,
     },
   );
-
 
   // Errors first, so every plugin below answers failures as problem details.
   await app.register(errors);
@@ -186,10 +192,12 @@ async function assemble(config: Readonly<Config>, stores: Stores, clock: Clock, 
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
   await app.register(opsRoutes, { dependencies, keys, metrics });
 
+  // Hourly: drop revocation records past their tokens' expiry, and sessions a day after
+  // they expired or were revoked (the day keeps them visible for investigation).
   const pruner = setInterval(() => {
     const now = clock.now();
-    Promise.all([stores.sessions.prune(now), stores.revokedTokens.prune(now)]).catch((err: unknown) =>
-      app.log.warn({ err }, 'pruning expired sessions failed'),
+    Promise.all([stores.sessions.prune(new Date(now.getTime() - 86_400_000)), stores.revokedTokens.prune(now)]).catch(
+      (err: unknown) => app.log.warn({ err: loggable(err) }, 'pruning expired sessions failed'),
     );
   }, 3_600_000);
   pruner.unref();
