@@ -1,26 +1,16 @@
 import { eq } from 'drizzle-orm';
-import type { GrantType, OAuthClient } from '../../../domain/types.js';
+import type { OAuthClient } from '../../../domain/types.js';
+import { clientRow, toClient } from '../mappers.js';
 import { DuplicateError, type ClientStore } from '../../../services/ports.js';
 import { oauthClients } from '../schema/pg.js';
 import { uniqueViolation, type PgDb } from './connection.js';
-
-type Row = typeof oauthClients.$inferSelect;
-
-const toClient = (row: Row): OAuthClient => ({
-  id: row.id,
-  name: row.name,
-  secretHash: row.secretHash,
-  grantTypes: JSON.parse(row.grantTypes) as GrantType[],
-  audience: row.audience,
-  createdAt: row.createdAt,
-});
 
 export class PgClientStore implements ClientStore {
   constructor(private readonly db: PgDb) {}
 
   async create(client: OAuthClient): Promise<void> {
     try {
-      await this.db.insert(oauthClients).values({ ...client, grantTypes: JSON.stringify(client.grantTypes) });
+      await this.db.insert(oauthClients).values(clientRow(client));
     } catch (error) {
       if (uniqueViolation(error)) throw new DuplicateError('client');
       throw error;

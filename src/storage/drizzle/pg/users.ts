@@ -1,19 +1,9 @@
 import { eq, or } from 'drizzle-orm';
 import type { User } from '../../../domain/types.js';
+import { toUser } from '../mappers.js';
 import { DuplicateError, type NewUser, type UserStore } from '../../../services/ports.js';
 import { users } from '../schema/pg.js';
 import { uniqueViolation, type PgDb } from './connection.js';
-
-type Row = typeof users.$inferSelect;
-
-const toUser = (row: Row): User => ({
-  id: row.id,
-  username: row.username,
-  email: row.email,
-  emailVerified: row.emailVerified,
-  passwordHash: row.passwordHash,
-  createdAt: row.createdAt,
-});
 
 export class PgUserStore implements UserStore {
   constructor(private readonly db: PgDb) {}

@@ -1,26 +1,16 @@
 import { eq } from 'drizzle-orm';
-import type { GrantType, OAuthClient } from '../../../domain/types.js';
+import type { OAuthClient } from '../../../domain/types.js';
+import { clientRow, toClient } from '../mappers.js';
 import { DuplicateError, type ClientStore } from '../../../services/ports.js';
 import { oauthClients } from '../schema/sqlite.js';
 import { uniqueViolation, type SqliteDb } from './connection.js';
-
-type Row = typeof oauthClients.$inferSelect;
-
-const toClient = (row: Row): OAuthClient => ({
-  id: row.id,
-  name: row.name,
-  secretHash: row.secretHash,
-  grantTypes: JSON.parse(row.grantTypes) as GrantType[],
-  audience: row.audience,
-  createdAt: row.createdAt,
-});
 
 export class SqliteClientStore implements ClientStore {
   constructor(private readonly db: SqliteDb) {}
 
   async create(client: OAuthClient): Promise<void> {
     try {
-      this.db.insert(oauthClients).values({ ...client, grantTypes: JSON.stringify(client.grantTypes) }).run();
+      this.db.insert(oauthClients).values(clientRow(client)).run();
     } catch (error) {
       if (uniqueViolation(error)) throw new DuplicateError('client');
       throw error;

@@ -1,25 +1,10 @@
 import { and, eq, isNotNull, lt, or, sql } from 'drizzle-orm';
 import type { TokenMatch } from '../../../domain/refresh-rotation.js';
 import type { Session } from '../../../domain/types.js';
+import { toSession, type SessionRow as Row } from '../mappers.js';
 import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
 import { retiredRefreshTokens, sessions } from '../schema/sqlite.js';
 import type { SqliteConnection } from './connection.js';
-
-type Row = typeof sessions.$inferSelect;
-
-const toSession = (row: Row): Session => ({
-  id: row.id,
-  userId: row.userId,
-  clientId: row.clientId,
-  generation: row.generation,
-  userAgent: row.userAgent,
-  ip: row.ip,
-  createdAt: row.createdAt,
-  lastUsedAt: row.lastUsedAt,
-  expiresAt: row.expiresAt,
-  rotatedAt: row.rotatedAt,
-  revokedAt: row.revokedAt,
-});
 
 export class SqliteSessionStore implements SessionStore {
   private readonly accessCheck;

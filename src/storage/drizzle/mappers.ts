@@ -1,0 +1,67 @@
+/**
+ * Row ⇄ entity mapping shared by both dialects: the SQLite and PostgreSQL schemas select
+ * rows of the same shape (the compiler checks each store's rows against these types).
+ */
+import type { JWK } from 'jose';
+import type { GrantType, OAuthClient, Session, User } from '../../domain/types.js';
+import type { SigningKeyRecord } from '../../services/ports.js';
+import type { oauthClients, sessions, signingKeys, users } from './schema/sqlite.js';
+
+export type UserRow = typeof users.$inferSelect;
+export type SessionRow = typeof sessions.$inferSelect;
+export type SigningKeyRow = typeof signingKeys.$inferSelect;
+export type ClientRow = typeof oauthClients.$inferSelect;
+
+export const toUser = (row: UserRow): User => ({
+  id: row.id,
+  username: row.username,
+  email: row.email,
+  emailVerified: row.emailVerified,
+  passwordHash: row.passwordHash,
+  createdAt: row.createdAt,
+});
+
+export const toSession = (row: SessionRow): Session => ({
+  id: row.id,
+  userId: row.userId,
+  clientId: row.clientId,
+  generation: row.generation,
+  userAgent: row.userAgent,
+  ip: row.ip,
+  createdAt: row.createdAt,
+  lastUsedAt: row.lastUsedAt,
+  expiresAt: row.expiresAt,
+  rotatedAt: row.rotatedAt,
+  revokedAt: row.revokedAt,
+});
+
+export const toSigningKey = (row: SigningKeyRow): SigningKeyRecord => ({
+  kid: row.kid,
+  alg: row.alg,
+  publicJwk: JSON.parse(row.publicJwk) as JWK,
+  privateJwk: JSON.parse(row.privateJwk) as JWK,
+  createdAt: row.createdAt,
+  retiredAt: row.retiredAt,
+  expiresAt: row.expiresAt,
+});
+
+export const signingKeyRow = (key: SigningKeyRecord): SigningKeyRow => ({
+  kid: key.kid,
+  alg: key.alg,
+  publicJwk: JSON.stringify(key.publicJwk),
+  privateJwk: JSON.stringify(key.privateJwk),
+  createdAt: key.createdAt,
+  retiredAt: key.retiredAt,
+  expiresAt: key.expiresAt,
+});
+
+export const toClient = (row: ClientRow): OAuthClient => ({
+  id: row.id,
+  name: row.name,
+  secretHash: row.secretHash,
+  grantTypes: JSON.parse(row.grantTypes) as GrantType[],
+  audience: row.audience,
+  createdAt: row.createdAt,
+});
+
+export const clientRow = (client: OAuthClient): ClientRow => ({ ...client, grantTypes: JSON.stringify(client.grantTypes) });
