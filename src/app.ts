@@ -17,10 +17,12 @@ import docs from './http/plugins/docs.js';
 import errors, { loggable } from './http/plugins/errors.js';
 import metricsPlugin, { Metrics } from './http/plugins/metrics.js';
 import { logSerializers, REDACT_PATHS } from './http/redact.js';
+import accountRoutes from './http/routes/account.js';
 import authRoutes from './http/routes/auth.js';
 import oauthRoutes from './http/routes/oauth.js';
 import opsRoutes, { type Dependency } from './http/routes/ops.js';
 import { AccessTokens } from './services/access-tokens.js';
+import { AccountService } from './services/account-service.js';
 import { AuthService } from './services/auth-service.js';
 import { ClientRegistry } from './services/client-registry.js';
 import { KeyRing } from './services/key-ring.js';
@@ -142,6 +144,7 @@ async function assemble(
   const metrics = new Metrics();
   const hasher = new PasswordHasher(config.password.argon2);
   const clients = new ClientRegistry(stores.clients);
+  const account = new AccountService(stores, hasher, throttle, config.password, clock);
   const registration = new RegistrationService(stores.users, hasher, config.password, metrics, clock);
   const auth = new AuthService(
     stores,
@@ -187,6 +190,7 @@ async function assemble(
   await app.register(metricsPlugin, { metrics });
   await app.register(docs, { config, version: VERSION });
   await app.register(authRoutes, { auth, registration, config });
+  await app.register(accountRoutes, { auth, account });
   await app.register(oauthRoutes, { auth, clients, config, publishesJwks: !keys.isSymmetric });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });

@@ -11,6 +11,7 @@ export const ERRORS = {
   unauthorized_client: { status: 400, title: 'Grant not allowed for this client' },
   unsupported_grant_type: { status: 400, title: 'Unsupported grant type' },
   missing_token: { status: 401, title: 'Authentication required' },
+  wrong_password: { status: 403, title: 'Password incorrect' },
   email_not_verified: { status: 403, title: 'Email not verified' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },

@@ -29,6 +29,8 @@ export interface UserStore {
   /** By username key or email key. */
   findByLogin(key: string): Promise<User | undefined>;
   updatePasswordHash(id: number, passwordHash: string): Promise<void>;
+  /** Removes the user; their sessions go with them (foreign-key cascade). */
+  delete(id: number): Promise<boolean>;
 }
 
 export interface NewSession {
@@ -73,6 +75,12 @@ export interface SessionStore {
    */
   isAccessAllowed(sessionId: string, tokenId: string, now: Date): Promise<boolean>;
   revoke(sessionId: string, now: Date, reason: string): Promise<boolean>;
+  /** Revokes one session only if it belongs to `userId` (else false: not yours, or gone). */
+  revokeOwned(sessionId: string, userId: number, now: Date, reason: string): Promise<boolean>;
+  /** Revokes every live session of the user, except `keep` when given; returns how many. */
+  revokeAllForUser(userId: number, now: Date, reason: string, keep?: string): Promise<number>;
+  /** The user's sessions that are neither revoked nor expired, newest first. */
+  listActive(userId: number, now: Date): Promise<Session[]>;
   /** Deletes sessions expired or revoked before `before`, and their retired hashes. */
   prune(before: Date): Promise<number>;
 }

@@ -1,5 +1,5 @@
 /** Bearer authentication (RFC 6750): parses the header, then the service verifies and checks revocation. */
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Principal } from '../../domain/types.js';
 import { AppError } from '../../errors/index.js';
 import type { AuthService } from '../../services/auth-service.js';
@@ -24,13 +24,13 @@ export function bearerToken(request: FastifyRequest): string {
   return match[1]!;
 }
 
-export function authenticate(auth: AuthService): preHandlerAsyncHookHandler {
+export function authenticate(auth: AuthService): onRequestAsyncHookHandler {
   return async function (request: FastifyRequest, _reply: FastifyReply) {
     request.principal = await auth.authenticate(bearerToken(request));
   };
 }
 
 export function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new Error('route is missing the authenticate preHandler');
+  if (!request.principal) throw new Error('route is missing the authenticate hook');
   return request.principal;
 }

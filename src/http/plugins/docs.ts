@@ -30,6 +30,7 @@ export default fp(
         servers: [{ url: opts.config.publicUrlExplicit ? opts.config.publicUrl : '/' }],
         tags: [
           { name: 'auth', description: 'The original service\'s endpoints' },
+          { name: 'account', description: 'Sessions and account management' },
           { name: 'standards', description: 'OAuth 2.0 and JOSE standard endpoints' },
           { name: 'operations', description: 'Health, readiness, metrics, this document' },
         ],

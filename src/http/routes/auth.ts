@@ -134,7 +134,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
     '/logout',
     {
       preValidation: emptyBodyAsObject,
-      preHandler: authenticate(auth),
+      onRequest: authenticate(auth),
       schema: {
         tags: ['auth'],
         summary: 'Revoke the current session',
@@ -154,7 +154,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
   app.get(
     '/me',
     {
-      preHandler: authenticate(auth),
+      onRequest: authenticate(auth),
       schema: {
         tags: ['auth'],
         summary: 'The current user',

@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
+import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
 import type { TokenMatch } from '../../../domain/refresh-rotation.js';
 import type { Session } from '../../../domain/types.js';
 import { toSession, type SessionRow as Row } from '../mappers.js';
@@ -111,6 +111,33 @@ export class PgSessionStore implements SessionStore {
       .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
       .returning({ id: sessions.id });
     return rows.length > 0;
+  }
+
+  async revokeOwned(sessionId: string, userId: number, now: Date, reason: string): Promise<boolean> {
+    const rows = await this.db
+      .update(sessions)
+      .set({ revokedAt: now, revokeReason: reason })
+      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+      .returning({ id: sessions.id });
+    return rows.length > 0;
+  }
+
+  async revokeAllForUser(userId: number, now: Date, reason: string, keep?: string): Promise<number> {
+    const rows = await this.db
+      .update(sessions)
+      .set({ revokedAt: now, revokeReason: reason })
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep === undefined ? undefined : ne(sessions.id, keep)))
+      .returning({ id: sessions.id });
+    return rows.length;
+  }
+
+  async listActive(userId: number, now: Date): Promise<Session[]> {
+    const rows = await this.db
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+      .orderBy(desc(sessions.createdAt));
+    return rows.map(toSession);
   }
 
   async prune(before: Date): Promise<number> {

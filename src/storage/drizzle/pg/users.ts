@@ -37,6 +37,11 @@ export class PgUserStore implements UserStore {
     return row ? toUser(row) : undefined;
   }
 
+  async delete(id: number): Promise<boolean> {
+    const rows = await this.db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+    return rows.length > 0;
+  }
+
   async updatePasswordHash(id: number, passwordHash: string): Promise<void> {
     await this.db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, id));
   }

@@ -1,4 +1,4 @@
-import { and, eq, isNotNull, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
 import type { TokenMatch } from '../../../domain/refresh-rotation.js';
 import type { Session } from '../../../domain/types.js';
 import { toSession, type SessionRow as Row } from '../mappers.js';
@@ -112,9 +112,37 @@ export class SqliteSessionStore implements SessionStore {
     const result = this.db
       .update(sessions)
       .set({ revokedAt: now, revokeReason: reason })
-      .where(and(eq(sessions.id, sessionId), sql`${sessions.revokedAt} IS NULL`))
+      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
       .run();
     return result.changes > 0;
+  }
+
+  async revokeOwned(sessionId: string, userId: number, now: Date, reason: string): Promise<boolean> {
+    const result = this.db
+      .update(sessions)
+      .set({ revokedAt: now, revokeReason: reason })
+      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+      .run();
+    return result.changes > 0;
+  }
+
+  async revokeAllForUser(userId: number, now: Date, reason: string, keep?: string): Promise<number> {
+    const result = this.db
+      .update(sessions)
+      .set({ revokedAt: now, revokeReason: reason })
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep === undefined ? undefined : ne(sessions.id, keep)))
+      .run();
+    return result.changes;
+  }
+
+  async listActive(userId: number, now: Date): Promise<Session[]> {
+    return this.db
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
+      .orderBy(desc(sessions.createdAt))
+      .all()
+      .map(toSession);
   }
 
   async prune(before: Date): Promise<number> {

@@ -46,6 +46,10 @@ export class SqliteUserStore implements UserStore {
     return row ? toUser(row) : undefined;
   }
 
+  async delete(id: number): Promise<boolean> {
+    return this.db.delete(users).where(eq(users.id, id)).run().changes > 0;
+  }
+
   async updatePasswordHash(id: number, passwordHash: string): Promise<void> {
     this.db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, id)).run();
   }

@@ -1,0 +1,64 @@
+/**
+ * What a signed-in user does with their own account: see and end sessions, change the
+ * password, delete the account. Re-entering the password is throttled like a login, so a
+ * stolen access token cannot be used to guess it.
+ */
+import type { PasswordHasher } from '../crypto/password.js';
+import { checkPassword, loginKey, type PasswordPolicy } from '../domain/identity.js';
+import type { Principal, Session } from '../domain/types.js';
+import { AppError, invalidToken } from '../errors/index.js';
+import type { ClientContext } from './auth-service.js';
+import type { LoginThrottle } from './login-throttle.js';
+import type { Clock, Stores } from './ports.js';
+
+export class AccountService {
+  constructor(
+    private readonly stores: Stores,
+    private readonly hasher: PasswordHasher,
+    private readonly throttle: LoginThrottle,
+    private readonly policy: PasswordPolicy,
+    private readonly clock: Clock,
+  ) {}
+
+  listSessions(principal: Principal): Promise<Session[]> {
+    return this.stores.sessions.listActive(principal.userId, this.clock.now());
+  }
+
+  /** Another user's session id answers exactly like an unknown one: 404. */
+  async revokeSession(principal: Principal, sessionId: string): Promise<void> {
+    const revoked = await this.stores.sessions.revokeOwned(sessionId, principal.userId, this.clock.now(), 'revoked_by_user');
+    if (!revoked) throw new AppError('not_found', 'No such session');
+  }
+
+  async logoutAll(principal: Principal): Promise<number> {
+    return this.stores.sessions.revokeAllForUser(principal.userId, this.clock.now(), 'logout_all');
+  }
+
+  /** Every other session ends; the caller's keeps working. */
+  async changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }, client: ClientContext): Promise<void> {
+    const errors = checkPassword(input.newPassword, this.policy, 'new_password');
+    if (errors.length > 0) throw new AppError('validation_failed', 'The request has invalid fields', { errors });
+    const user = await this.confirmPassword(principal, input.currentPassword, client);
+    await this.stores.users.updatePasswordHash(user.id, await this.hasher.hash(input.newPassword));
+    await this.stores.sessions.revokeAllForUser(user.id, this.clock.now(), 'password_changed', principal.sessionId);
+  }
+
+  /** Removes the user and every session; the username and email become free again. */
+  async deleteAccount(principal: Principal, password: string, client: ClientContext): Promise<void> {
+    const user = await this.confirmPassword(principal, password, client);
+    await this.stores.users.delete(user.id);
+  }
+
+  private async confirmPassword(principal: Principal, password: string, client: ClientContext) {
+    const user = await this.stores.users.findById(principal.userId);
+    if (!user) throw invalidToken();
+    const key = loginKey(user.username);
+    await this.throttle.assertAllowed(key, client.ipKey);
+    const result = await this.hasher.verify(user.passwordHash, password);
+    if (!result.ok) {
+      await this.throttle.recordFailure(key, client.ipKey);
+      throw new AppError('wrong_password', 'The password is incorrect');
+    }
+    return user;
+  }
+}
