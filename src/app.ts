@@ -19,10 +19,14 @@ import metricsPlugin, { Metrics } from './http/plugins/metrics.js';
 import { logSerializers, REDACT_PATHS } from './http/redact.js';
 import accountRoutes from './http/routes/account.js';
 import authRoutes from './http/routes/auth.js';
+import emailRoutes from './http/routes/email.js';
 import oauthRoutes from './http/routes/oauth.js';
 import opsRoutes, { type Dependency } from './http/routes/ops.js';
 import { AccessTokens } from './services/access-tokens.js';
+import { LogMailer, SmtpMailer } from './mail/mailers.js';
 import { AccountService } from './services/account-service.js';
+import { AuditTrail, Observers } from './services/audit.js';
+import { EmailFlows } from './services/email-flows.js';
 import { AuthService } from './services/auth-service.js';
 import { ClientRegistry } from './services/client-registry.js';
 import { KeyRing } from './services/key-ring.js';
@@ -44,6 +48,7 @@ export interface Gatehouse {
   auth: AuthService;
   registration: RegistrationService;
   clients: ClientRegistry;
+  emailFlows: EmailFlows | undefined;
   metrics: Metrics;
   config: Readonly<Config>;
 }
@@ -129,11 +134,11 @@ async function assemble(
   };
   const window = config.rateLimit.lockoutWindowSeconds;
   const redisConfig = config.redis;
-  const attemptLimiter = (max: number, name: string): AttemptLimiter => {
+  const attemptLimiter = (max: number, name: string, windowSeconds = window): AttemptLimiter => {
     const limiter =
       redis && redisConfig
-        ? new RedisAttemptLimiter(redis, max, window, `${redisConfig.keyPrefix}${name}:`)
-        : new MemoryAttemptLimiter(max, window, name);
+        ? new RedisAttemptLimiter(redis, max, windowSeconds, `${redisConfig.keyPrefix}${name}:`)
+        : new MemoryAttemptLimiter(max, windowSeconds, name);
     if (!config.rateLimit.failOpen) return limiter;
     return new FailOpenAttemptLimiter(limiter, (err) => app.log.warn({ err: loggable(err) }, 'rate-limit store unavailable; failing open'));
   };
@@ -144,17 +149,41 @@ async function assemble(
   const metrics = new Metrics();
   const hasher = new PasswordHasher(config.password.argon2);
   const clients = new ClientRegistry(stores.clients);
-  const account = new AccountService(stores, hasher, throttle, config.password, clock);
-  const registration = new RegistrationService(stores.users, hasher, config.password, metrics, clock);
+  const observer = new Observers(metrics, new AuditTrail(stores.audit, clock));
+  const account = new AccountService(stores, hasher, throttle, config.password, observer, clock);
+  const mailer = !config.email.enabled
+    ? undefined
+    : config.email.smtpUrl
+      ? new SmtpMailer(config.email.smtpUrl, config.email.from)
+      : new LogMailer((fields, msg) => app.log.warn(fields, msg));
+  const emailFlows = mailer
+    ? new EmailFlows(
+        stores,
+        hasher,
+        mailer,
+        attemptLimiter(config.email.perAddressPerHour, 'mail-address', 3600),
+        observer,
+        clock,
+        {
+          publicUrl: config.publicUrl,
+          verifyTtlSeconds: config.email.verifyTokenTtlSeconds,
+          resetTtlSeconds: config.email.resetTokenTtlSeconds,
+          policy: config.password,
+        },
+        (err) => app.log.error({ err: loggable(err) }, 'mail delivery failed'),
+      )
+    : undefined;
+  const registration = new RegistrationService(stores.users, hasher, config.password, observer, clock);
   const auth = new AuthService(
     stores,
     hasher,
     new AccessTokens(keys, stores.sessions, tokenSettings, clock),
     throttle,
-    metrics,
+    observer,
     clock,
     {
       issuer: config.jwt.issuer,
+      requireVerifiedEmail: config.email.requireVerified,
       refreshTtlSeconds: config.refresh.ttlSeconds,
       reuseGraceSeconds: config.refresh.reuseGraceSeconds,
     },
@@ -189,7 +218,13 @@ async function assemble(
   });
   await app.register(metricsPlugin, { metrics });
   await app.register(docs, { config, version: VERSION });
-  await app.register(authRoutes, { auth, registration, config });
+  await app.register(authRoutes, {
+    auth,
+    registration,
+    emailFlows: config.email.verifyOnRegister ? emailFlows : undefined,
+    config,
+  });
+  if (emailFlows) await app.register(emailRoutes, { auth, emailFlows, config });
   await app.register(accountRoutes, { auth, account });
   await app.register(oauthRoutes, { auth, clients, config, publishesJwks: !keys.isSymmetric });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
@@ -200,17 +235,21 @@ async function assemble(
   // they expired or were revoked (the day keeps them visible for investigation).
   const pruner = setInterval(() => {
     const now = clock.now();
-    Promise.all([stores.sessions.prune(new Date(now.getTime() - 86_400_000)), stores.revokedTokens.prune(now)]).catch(
+    const dayAgo = new Date(now.getTime() - 86_400_000);
+    Promise.all([stores.sessions.prune(dayAgo), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo)]).catch(
       (err: unknown) => app.log.warn({ err: loggable(err) }, 'pruning expired sessions failed'),
     );
   }, 3_600_000);
   pruner.unref();
   app.addHook('onClose', async () => {
     clearInterval(pruner);
+    // Mails accepted before the close still go out.
+    await emailFlows?.drain();
+    if (mailer instanceof SmtpMailer) mailer.close();
     await stores.close();
     if (redis) await closeRedis(redis);
   });
 
   await app.ready();
-  return { app, stores, keys, auth, registration, clients, metrics, config };
+  return { app, stores, keys, auth, registration, clients, emailFlows, metrics, config };
 }

@@ -23,6 +23,8 @@ Commands:
                              register an OAuth client; prints its secret once
   clients list               registered OAuth clients (never their secrets)
   clients delete --id ID     remove a client
+  audit [--user ID] [--type T] [--limit N] [--json]
+                             the security audit trail, newest first
 
 Configuration comes from the environment and ./.env (see README).`;
 
@@ -98,6 +100,33 @@ async function main(argv: string[]): Promise<number> {
         ).register({ username: values.username!, email: values.email!, password }),
       );
       console.log(`created user ${user.id} (${user.username})`);
+      return 0;
+    }
+    case 'audit': {
+      const { values } = parseArgs({
+        args: [sub, ...rest].filter((a): a is string => a !== undefined),
+        options: {
+          user: { type: 'string' },
+          type: { type: 'string' },
+          limit: { type: 'string', default: '50' },
+          json: { type: 'boolean', default: false },
+        },
+        strict: true,
+      });
+      const limit = Number(values.limit);
+      const userId = values.user === undefined ? undefined : Number(values.user);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000 || (userId !== undefined && !Number.isInteger(userId))) {
+        console.error('audit: --limit takes 1-10000 and --user a numeric user id');
+        return 2;
+      }
+      const entries = await withStores(config, (stores) => stores.audit.list({ userId, type: values.type, limit }));
+      for (const e of entries) {
+        if (values.json) console.log(JSON.stringify({ ...e, at: e.at.toISOString() }));
+        else {
+          const detail = e.detail ? ` ${JSON.stringify(e.detail)}` : '';
+          console.log(`${e.at.toISOString()}  ${e.type.padEnd(24)} user=${e.userId ?? '-'} ip=${e.ip ?? '-'}${detail}`);
+        }
+      }
       return 0;
     }
     case 'clients': {

@@ -87,7 +87,7 @@ function tableNames(file: string): string[] {
   );
 }
 
-const EXPECTED_TABLES = ['__drizzle_migrations', 'oauth_clients', 'retired_refresh_tokens', 'revoked_tokens', 'sessions', 'signing_keys', 'users'];
+const EXPECTED_TABLES = ['__drizzle_migrations', 'email_tokens', 'oauth_clients', 'retired_refresh_tokens', 'revoked_tokens', 'security_events', 'sessions', 'signing_keys', 'users'];
 
 function journalEntries(): number {
   return (JSON.parse(readFileSync(JOURNAL, 'utf8')) as { entries: unknown[] }).entries.length;

@@ -96,7 +96,8 @@ test('ALGORITHM=HS256 without SECRET_KEY is a ConfigError naming SECRET_KEY', ()
 });
 
 test('in production an HS256 secret needs 32 bytes (bytes, not characters)', () => {
-  const prod = { NODE_ENV: 'production', ALGORITHM: 'HS256' };
+  // SMTP_URL too: production refuses to start without it while email flows are on.
+  const prod = { NODE_ENV: 'production', ALGORITHM: 'HS256', SMTP_URL: 'smtp://127.0.0.1:2525' };
   assertConfigError({ ...prod, SECRET_KEY: 'a'.repeat(31) }, 'SECRET_KEY');
   assert.equal(load({ ...prod, SECRET_KEY: 'a'.repeat(32) }).jwt.secretKey, 'a'.repeat(32));
   // 16 characters of two bytes each: 32 bytes, accepted; 15 of them plus one byte: 31, refused.
@@ -204,4 +205,20 @@ test('loadConfig does not read process.env when given an env object', () => {
     if (previous === undefined) delete process.env.PORT;
     else process.env.PORT = previous;
   }
+});
+
+test('email settings: production needs SMTP_URL while email flows are on; EMAIL_FLOWS=false runs without', () => {
+  assert.throws(() => loadConfig({ NODE_ENV: 'production' }, '/srv'), (e: unknown) => e instanceof ConfigError && e.variable === 'SMTP_URL');
+  assert.equal(loadConfig({ NODE_ENV: 'production', EMAIL_FLOWS: 'false' }, '/srv').email.enabled, false);
+  const c = loadConfig({ SMTP_URL: 'smtp://mail.example.com:587', MAIL_FROM: 'Auth <auth@example.com>' }, '/srv');
+  assert.equal(c.email.smtpUrl, 'smtp://mail.example.com:587');
+  assert.equal(c.email.verifyTokenTtlSeconds, 24 * 3600);
+  assert.equal(c.email.resetTokenTtlSeconds, 30 * 60);
+  assert.equal(c.email.verifyOnRegister, true);
+  assert.equal(c.email.requireVerified, false);
+  assert.throws(() => loadConfig({ SMTP_URL: 'http://x' }, '/srv'), (e: unknown) => e instanceof ConfigError && e.variable === 'SMTP_URL');
+  assert.throws(
+    () => loadConfig({ EMAIL_FLOWS: 'false', REQUIRE_VERIFIED_EMAIL: 'true' }, '/srv'),
+    (e: unknown) => e instanceof ConfigError && e.variable === 'REQUIRE_VERIFIED_EMAIL',
+  );
 });

@@ -34,12 +34,16 @@ const KNOWN_OPERATIONS = [
   'DELETE /sessions/{id}',
   'GET /.well-known/jwks.json',
   'GET /.well-known/oauth-authorization-server',
+  'GET /email/verify',
   'GET /healthz',
   'GET /me',
   'GET /metrics',
   'GET /openapi.json',
+  'GET /password/reset',
   'GET /readyz',
   'GET /sessions',
+  'POST /email/verify',
+  'POST /email/verify/request',
   'POST /login',
   'POST /logout',
   'POST /logout/all',
@@ -47,11 +51,26 @@ const KNOWN_OPERATIONS = [
   'POST /oauth/revoke',
   'POST /oauth/token',
   'POST /password/change',
+  'POST /password/forgot',
+  'POST /password/reset',
   'POST /refresh',
   'POST /register',
 ];
 /** POST routes that take a body (credentials or tokens): JSON and the OAuth2 form. */
-const BODY_POSTS = ['/login', '/logout', '/oauth/introspect', '/oauth/revoke', '/oauth/token', '/password/change', '/refresh', '/register'];
+const BODY_POSTS = [
+  '/email/verify',
+  '/email/verify/request',
+  '/login',
+  '/logout',
+  '/oauth/introspect',
+  '/oauth/revoke',
+  '/oauth/token',
+  '/password/change',
+  '/password/forgot',
+  '/password/reset',
+  '/refresh',
+  '/register',
+];
 /** POST routes that take no body at all. */
 const BODYLESS_POSTS = ['/logout/all'];
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];

@@ -60,6 +60,21 @@ export interface Config {
     /** When Redis is down: false (default) answers 503 on limited routes; true skips the limits. */
     failOpen: boolean;
   };
+  email: {
+    /** Off: no mail is ever sent, and the email endpoints answer 404. */
+    enabled: boolean;
+    /** smtp://user:pass@host:port or smtps://...; undefined in development logs the mail instead. */
+    smtpUrl: string | undefined;
+    from: string;
+    verifyOnRegister: boolean;
+    requireVerified: boolean;
+    verifyTokenTtlSeconds: number;
+    resetTokenTtlSeconds: number;
+    /** Per client IP, on /password/forgot and /email/verify/request. */
+    forgotPerHour: number;
+    /** Mails to one address per hour, whatever the IP (beyond it requests are answered but not sent). */
+    perAddressPerHour: number;
+  };
   http: {
     trustProxy: boolean | number | string[];
     corsOrigins: string[];
@@ -91,6 +106,32 @@ function parseDatabase(env: Env, cwd: string): DatabaseConfig {
     throw new ConfigError('DATABASE_URL', `unsupported scheme in "${url.split(':')[0]}:"; use file:<path> or postgres://`);
   }
   return { kind: 'sqlite', path: path.resolve(cwd, file) };
+}
+
+function parseEmail(env: Env, nodeEnv: Config['nodeEnv']): Config['email'] {
+  const enabled = bool(env, 'EMAIL_FLOWS', true);
+  const smtpUrl = str(env, 'SMTP_URL');
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^\s]+$/i.test(smtpUrl)) {
+    throw new ConfigError('SMTP_URL', 'expected smtp://[user:pass@]host:port or smtps://...');
+  }
+  if (enabled && smtpUrl === undefined && nodeEnv === 'production') {
+    throw new ConfigError('SMTP_URL', 'required in production while EMAIL_FLOWS is on (set EMAIL_FLOWS=false to run without email)');
+  }
+  const requireVerified = bool(env, 'REQUIRE_VERIFIED_EMAIL', false);
+  if (requireVerified && !enabled) {
+    throw new ConfigError('REQUIRE_VERIFIED_EMAIL', 'needs EMAIL_FLOWS on: nobody could ever verify');
+  }
+  return {
+    enabled,
+    smtpUrl,
+    from: str(env, 'MAIL_FROM', 'Gatehouse <no-reply@localhost>'),
+    verifyOnRegister: bool(env, 'EMAIL_VERIFY_ON_REGISTER', true),
+    requireVerified,
+    verifyTokenTtlSeconds: int(env, 'EMAIL_VERIFY_TOKEN_TTL_HOURS', 24, { min: 1, max: 720 }) * 3600,
+    resetTokenTtlSeconds: int(env, 'PASSWORD_RESET_TOKEN_TTL_MINUTES', 30, { min: 5, max: 1440 }) * 60,
+    forgotPerHour: int(env, 'RATE_LIMIT_FORGOT_PER_HOUR', 5, { min: 1 }),
+    perAddressPerHour: int(env, 'EMAIL_PER_ADDRESS_PER_HOUR', 3, { min: 1 }),
+  };
 }
 
 function parseRedis(env: Env): Config['redis'] {
@@ -216,6 +257,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       lockoutWindowSeconds: int(env, 'LOCKOUT_WINDOW_MINUTES', 15, { min: 1, max: 1440 }) * 60,
       failOpen: bool(env, 'RATE_LIMIT_FAIL_OPEN', false),
     },
+    email: parseEmail(env, nodeEnv),
     http: {
       trustProxy: parseTrustProxy(env),
       corsOrigins: list(env, 'CORS_ORIGINS'),

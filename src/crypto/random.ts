@@ -13,6 +13,11 @@ export function newRefreshToken(): string {
   return REFRESH_TOKEN_PREFIX + randomSecret(32);
 }
 
+/** Single-use email tokens (verification, reset): same strength, their own prefix. */
+export function newEmailToken(): string {
+  return 'ghm_' + randomSecret(32);
+}
+
 export function newId(): string {
   return randomUUID();
 }

@@ -9,7 +9,7 @@ import type { Principal, Session } from '../domain/types.js';
 import { AppError, invalidToken } from '../errors/index.js';
 import type { ClientContext } from './auth-service.js';
 import type { LoginThrottle } from './login-throttle.js';
-import type { Clock, Stores } from './ports.js';
+import type { AuthObserver, Clock, Stores } from './ports.js';
 
 export class AccountService {
   constructor(
@@ -17,6 +17,7 @@ export class AccountService {
     private readonly hasher: PasswordHasher,
     private readonly throttle: LoginThrottle,
     private readonly policy: PasswordPolicy,
+    private readonly observer: AuthObserver,
     private readonly clock: Clock,
   ) {}
 
@@ -25,13 +26,16 @@ export class AccountService {
   }
 
   /** Another user's session id answers exactly like an unknown one: 404. */
-  async revokeSession(principal: Principal, sessionId: string): Promise<void> {
+  async revokeSession(principal: Principal, sessionId: string, client?: ClientContext): Promise<void> {
     const revoked = await this.stores.sessions.revokeOwned(sessionId, principal.userId, this.clock.now(), 'revoked_by_user');
     if (!revoked) throw new AppError('not_found', 'No such session');
+    await this.observer.onEvent({ type: 'session_revoked', userId: principal.userId, client, detail: { session_id: sessionId } });
   }
 
-  async logoutAll(principal: Principal): Promise<number> {
-    return this.stores.sessions.revokeAllForUser(principal.userId, this.clock.now(), 'logout_all');
+  async logoutAll(principal: Principal, client?: ClientContext): Promise<number> {
+    const revoked = await this.stores.sessions.revokeAllForUser(principal.userId, this.clock.now(), 'logout_all');
+    await this.observer.onEvent({ type: 'logout_all', userId: principal.userId, client, detail: { sessions: revoked } });
+    return revoked;
   }
 
   /** Every other session ends; the caller's keeps working. */
@@ -41,12 +45,14 @@ export class AccountService {
     const user = await this.confirmPassword(principal, input.currentPassword, client);
     await this.stores.users.updatePasswordHash(user.id, await this.hasher.hash(input.newPassword));
     await this.stores.sessions.revokeAllForUser(user.id, this.clock.now(), 'password_changed', principal.sessionId);
+    await this.observer.onEvent({ type: 'password_changed', userId: user.id, client });
   }
 
   /** Removes the user and every session; the username and email become free again. */
   async deleteAccount(principal: Principal, password: string, client: ClientContext): Promise<void> {
     const user = await this.confirmPassword(principal, password, client);
     await this.stores.users.delete(user.id);
+    await this.observer.onEvent({ type: 'account_deleted', userId: user.id, client });
   }
 
   private async confirmPassword(principal: Principal, password: string, client: ClientContext) {

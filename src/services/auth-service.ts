@@ -46,6 +46,8 @@ export interface Introspection {
 export interface AuthServiceOptions {
   /** `iss` of our tokens, reported by introspection. */
   issuer: string;
+  /** REQUIRE_VERIFIED_EMAIL: refuse logins (403) until the address is verified. */
+  requireVerifiedEmail: boolean;
   refreshTtlSeconds: number;
   reuseGraceSeconds: number;
 }
@@ -76,9 +78,15 @@ export class AuthService {
 
     if (!user || !result.ok) {
       const locked = await this.throttle.recordFailure(key, client.ipKey);
-      this.observer.onEvent({ type: 'login', ok: false, reason: user ? 'wrong_password' : 'unknown_user' });
-      if (locked) this.observer.onEvent({ type: 'lockout', key });
+      const who = { userId: user?.id, client };
+      await this.observer.onEvent({ type: 'login_failed', ...who, detail: { reason: user ? 'wrong_password' : 'unknown_user' } });
+      if (locked) await this.observer.onEvent({ type: 'lockout', ...who });
       throw invalidCredentials();
+    }
+    if (this.options.requireVerifiedEmail && !user.emailVerified) {
+      // Only after the right password: the answer reveals nothing to a guesser.
+      await this.observer.onEvent({ type: 'login_failed', userId: user.id, client, detail: { reason: 'email_not_verified' } });
+      throw new AppError('email_not_verified', 'Verify your email address before logging in; POST /email/verify/request sends a new link');
     }
 
     await this.throttle.recordSuccess(key, client.ipKey);
@@ -86,7 +94,7 @@ export class AuthService {
       await this.stores.users.updatePasswordHash(user.id, await this.hasher.hash(input.password));
     }
     const tokens = await this.startSession(user, client, oauthClient);
-    this.observer.onEvent({ type: 'login', ok: true, userId: user.id });
+    await this.observer.onEvent({ type: 'login_succeeded', userId: user.id, client, detail: { client_id: oauthClient.id } });
     return tokens;
   }
 
@@ -95,7 +103,7 @@ export class AuthService {
    * the just-rotated token inside the grace window gets the very child it got the first
    * time (opened from the seal with the presented token), never a second live branch.
    */
-  async refresh(refreshToken: string, oauthClient: OAuthClient = DEFAULT_CLIENT): Promise<TokenPair> {
+  async refresh(refreshToken: string, oauthClient: OAuthClient = DEFAULT_CLIENT, client?: ClientContext): Promise<TokenPair> {
     const now = this.clock.now();
     const child = newRefreshToken();
     const outcome = await this.stores.sessions.rotate({
@@ -108,28 +116,29 @@ export class AuthService {
         decideRotation({ match, session, now, graceMs: this.options.reuseGraceSeconds * 1000, clientId: oauthClient.id }),
     });
     if (!outcome.found) {
-      this.observer.onEvent({ type: 'refresh', result: 'refused' });
+      await this.observer.onEvent({ type: 'refresh_refused', client, detail: { reason: 'unknown' } });
       throw invalidRefreshToken();
     }
     const { session, decision } = outcome;
+    const who = { userId: session.userId, client };
     let issued: string;
     switch (decision.kind) {
       case 'rotate':
         issued = child;
-        this.observer.onEvent({ type: 'refresh', result: 'rotated' });
+        await this.observer.onEvent({ type: 'refresh_rotated', ...who });
         break;
       case 'replay': {
         const same = outcome.seal === null ? undefined : openChild(refreshToken, outcome.seal);
         if (same === undefined) throw invalidRefreshToken();
         issued = same;
-        this.observer.onEvent({ type: 'refresh', result: 'replayed' });
+        await this.observer.onEvent({ type: 'refresh_replayed', ...who });
         break;
       }
       case 'reuse':
-        this.observer.onEvent({ type: 'refresh', result: 'reuse_detected' });
+        await this.observer.onEvent({ type: 'refresh_reuse_detected', ...who, detail: { session_id: session.id } });
         throw invalidRefreshToken();
       case 'refuse':
-        this.observer.onEvent({ type: 'refresh', result: 'refused' });
+        await this.observer.onEvent({ type: 'refresh_refused', ...who, detail: { reason: decision.reason } });
         throw invalidRefreshToken();
     }
     const user = await this.stores.users.findById(session.userId);
@@ -141,7 +150,7 @@ export class AuthService {
    * Revokes the caller's session at once. A refresh token in the body, when it belongs to
    * another session of the same user, is revoked too; anyone else's is ignored.
    */
-  async logout(principal: Principal, refreshToken?: string): Promise<void> {
+  async logout(principal: Principal, refreshToken?: string, client?: ClientContext): Promise<void> {
     const now = this.clock.now();
     await this.stores.sessions.revoke(principal.sessionId, now, 'logout');
     if (refreshToken) {
@@ -150,7 +159,7 @@ export class AuthService {
         await this.stores.sessions.revoke(owner.id, now, 'logout');
       }
     }
-    this.observer.onEvent({ type: 'logout', userId: principal.userId, sessionId: principal.sessionId });
+    await this.observer.onEvent({ type: 'logout', userId: principal.userId, client, detail: { session_id: principal.sessionId } });
   }
 
   authenticate(accessToken: string): Promise<Principal> {
@@ -168,17 +177,19 @@ export class AuthService {
    * RFC 7009. An access token is revoked by its jti (the session lives on); a refresh token
    * ends its session. Tokens of other clients, and tokens we do not know, change nothing.
    */
-  async revokeToken(token: string, oauthClient: OAuthClient, hint?: 'access_token' | 'refresh_token'): Promise<void> {
+  async revokeToken(token: string, oauthClient: OAuthClient, hint?: 'access_token' | 'refresh_token', client?: ClientContext): Promise<void> {
     const tryAccess = async () => {
       const claims = await this.tokens.inspect(token);
       if (!claims || claims.clientId !== oauthClient.id) return false;
       await this.stores.revokedTokens.revoke(claims.jti, new Date(claims.exp * 1000));
+      await this.observer.onEvent({ type: 'token_revoked', userId: Number(claims.sub), client, detail: { kind: 'access_token', client_id: oauthClient.id } });
       return true;
     };
     const tryRefresh = async () => {
       const session = await this.stores.sessions.findByRefreshHash(hashToken(token));
       if (!session || session.clientId !== oauthClient.id) return false;
       await this.stores.sessions.revoke(session.id, this.clock.now(), 'revoked_by_client');
+      await this.observer.onEvent({ type: 'token_revoked', userId: session.userId, client, detail: { kind: 'refresh_token', client_id: oauthClient.id, session_id: session.id } });
       return true;
     };
     // The hint orders the lookups (RFC 7009 §2.1); a wrong hint still finds the token.

@@ -31,6 +31,49 @@ export interface UserStore {
   updatePasswordHash(id: number, passwordHash: string): Promise<void>;
   /** Removes the user; their sessions go with them (foreign-key cascade). */
   delete(id: number): Promise<boolean>;
+  /** Marks the email verified, but only while the account still has that address. */
+  markEmailVerified(id: number, emailKey: string): Promise<boolean>;
+}
+
+export type EmailTokenPurpose = 'verify_email' | 'reset_password';
+
+export interface EmailTokenStore {
+  create(token: { hash: string; userId: number; purpose: EmailTokenPurpose; email: string; createdAt: Date; expiresAt: Date }): Promise<void>;
+  /**
+   * Atomically marks an unused, unexpired token of this purpose as used and returns whom
+   * it was for; undefined for anything else (unknown, used, expired, other purpose).
+   */
+  consume(hash: string, purpose: EmailTokenPurpose, now: Date): Promise<{ userId: number; email: string } | undefined>;
+  /** Marks the user's outstanding tokens of this purpose used (a reset supersedes them all). */
+  invalidateAll(userId: number, purpose: EmailTokenPurpose, now: Date): Promise<void>;
+  /** Deletes tokens that expired before `before`. */
+  prune(before: Date): Promise<number>;
+}
+
+export interface AuditEntry {
+  at: Date;
+  type: SecurityEventType;
+  userId: number | null;
+  ip: string | null;
+  userAgent: string | null;
+  /** Non-secret details only: reasons, ids. */
+  detail: Record<string, string | number | boolean> | null;
+}
+
+export interface AuditStore {
+  append(entry: AuditEntry): Promise<void>;
+  list(filter: { userId?: number | undefined; type?: string | undefined; limit: number }): Promise<Array<AuditEntry & { id: number }>>;
+}
+
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface Mailer {
+  send(message: MailMessage): Promise<void>;
 }
 
 export interface NewSession {
@@ -124,6 +167,8 @@ export interface Stores {
   revokedTokens: RevokedTokenStore;
   signingKeys: SigningKeyStore;
   clients: ClientStore;
+  emailTokens: EmailTokenStore;
+  audit: AuditStore;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -144,14 +189,36 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
-/** Security-relevant happenings; metrics now, the audit trail later. */
-export type AuthEvent =
-  | { type: 'register'; userId: number }
-  | { type: 'login'; ok: boolean; userId?: number; reason?: string }
-  | { type: 'lockout'; key: string }
-  | { type: 'refresh'; result: 'rotated' | 'replayed' | 'refused' | 'reuse_detected' }
-  | { type: 'logout'; userId: number; sessionId: string };
+/** Security-relevant happenings: counted in metrics, most of them kept in the audit trail. */
+export type SecurityEventType =
+  | 'registered'
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'lockout'
+  | 'logout'
+  | 'logout_all'
+  | 'session_revoked'
+  | 'refresh_rotated'
+  | 'refresh_replayed'
+  | 'refresh_refused'
+  | 'refresh_reuse_detected'
+  | 'token_revoked'
+  | 'password_changed'
+  | 'password_reset_requested'
+  | 'password_reset'
+  | 'email_verification_sent'
+  | 'email_verified'
+  | 'account_deleted';
+
+export interface SecurityEvent {
+  type: SecurityEventType;
+  userId?: number | undefined;
+  /** Who made the request, when known. */
+  client?: { ip: string; userAgent: string | null } | undefined;
+  /** Non-secret details only (a reason, a session id, a client id): never a token or password. */
+  detail?: Record<string, string | number | boolean>;
+}
 
 export interface AuthObserver {
-  onEvent(event: AuthEvent): void;
+  onEvent(event: SecurityEvent): void | Promise<void>;
 }

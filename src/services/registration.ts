@@ -27,6 +27,7 @@ export class RegistrationService {
     email: string;
     password: string;
     confirmPassword?: string | undefined;
+    client?: { ip: string; userAgent: string | null } | undefined;
   }): Promise<User> {
     const username = normalizeUsername(input.username);
     const email = input.email.normalize('NFKC').trim();
@@ -54,7 +55,7 @@ export class RegistrationService {
         passwordHash,
         createdAt: this.clock.now(),
       });
-      this.observer.onEvent({ type: 'register', userId: user.id });
+      await this.observer.onEvent({ type: 'registered', userId: user.id, client: input.client });
       return user;
     } catch (error) {
       if (error instanceof DuplicateError) {

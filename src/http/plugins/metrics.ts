@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AuthEvent, AuthObserver } from '../../services/ports.js';
+import type { AuthObserver, SecurityEvent } from '../../services/ports.js';
 
 export class Metrics implements AuthObserver {
   readonly registry = new Registry();
@@ -57,22 +57,28 @@ export class Metrics implements AuthObserver {
     collectDefaultMetrics({ register: this.registry, prefix: 'gatehouse_' });
   }
 
-  onEvent(event: AuthEvent): void {
+  onEvent(event: SecurityEvent): void {
     switch (event.type) {
-      case 'login':
-        this.logins.inc({ result: event.ok ? 'ok' : 'failed' });
+      case 'login_succeeded':
+        this.logins.inc({ result: 'ok' });
         break;
-      case 'refresh':
-        this.refreshes.inc({ result: event.result });
-        if (event.result === 'reuse_detected') this.reuseDetections.inc();
+      case 'login_failed':
+        this.logins.inc({ result: 'failed' });
+        break;
+      case 'refresh_rotated':
+      case 'refresh_replayed':
+      case 'refresh_refused':
+      case 'refresh_reuse_detected':
+        this.refreshes.inc({ result: event.type.slice('refresh_'.length) });
+        if (event.type === 'refresh_reuse_detected') this.reuseDetections.inc();
         break;
       case 'lockout':
         this.lockouts.inc();
         break;
-      case 'register':
+      case 'registered':
         this.registrations.inc();
         break;
-      case 'logout':
+      default:
         break;
     }
   }

@@ -64,7 +64,7 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
       },
     },
     async (request, reply) => {
-      await account.revokeSession(principalOf(request), request.params.id);
+      await account.revokeSession(principalOf(request), request.params.id, clientContext(request));
       return reply.code(204).send(null);
     },
   );
@@ -81,7 +81,7 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
       },
     },
     async (request) => {
-      const revoked = await account.logoutAll(principalOf(request));
+      const revoked = await account.logoutAll(principalOf(request), clientContext(request));
       return { message: 'Logged out of every session', revoked };
     },
   );

@@ -7,6 +7,7 @@ import type { User } from '../../domain/types.js';
 import { AppError } from '../../errors/index.js';
 import type { AuthService, ClientContext } from '../../services/auth-service.js';
 import type { RegistrationService } from '../../services/registration.js';
+import type { EmailFlows } from '../../services/email-flows.js';
 import { clientKey } from '../client-ip.js';
 import { authenticate, principalOf } from '../plugins/authenticate.js';
 import { LoginBody, LogoutBody, RefreshBody, RefreshQuery, RegisterBody, TokenResponse, UserOut } from '../schemas/auth.js';
@@ -15,6 +16,8 @@ import { problems } from '../schemas/common.js';
 export interface AuthRoutesOptions {
   auth: AuthService;
   registration: RegistrationService;
+  /** Set when verification mails go out at registration. */
+  emailFlows: EmailFlows | undefined;
   config: Readonly<Config>;
 }
 
@@ -48,7 +51,7 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 
 export default async function authRoutes(instance: FastifyInstance, opts: AuthRoutesOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-  const { auth, registration, config } = opts;
+  const { auth, registration, emailFlows, config } = opts;
   const perMinute = (max: number) => ({ rateLimit: { max, timeWindow: 60_000 } });
 
   app.post(
@@ -68,7 +71,8 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
     },
     async (request, reply) => {
       const { username, email, password, confirm_password } = request.body;
-      const user = await registration.register({ username, email, password, confirmPassword: confirm_password });
+      const user = await registration.register({ username, email, password, confirmPassword: confirm_password, client: clientContext(request) });
+      if (emailFlows) await emailFlows.requestVerification(user, clientContext(request));
       return reply.code(201).send({ message: 'User created successfully' as const, user: userOut(user) });
     },
   );
@@ -124,7 +128,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
           errors: [{ field: 'refresh_token', message: 'is required' }],
         });
       }
-      const tokens = await auth.refresh(token);
+      const tokens = await auth.refresh(token, undefined, clientContext(request));
       noStore(reply);
       return tokens;
     },
@@ -146,7 +150,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
       },
     },
     async (request) => {
-      await auth.logout(principalOf(request), request.body.refresh_token);
+      await auth.logout(principalOf(request), request.body.refresh_token, clientContext(request));
       return { message: 'Successfully logged out' as const };
     },
   );

@@ -168,7 +168,7 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
         return auth.login({ username: body.username, password: body.password }, clientContext(request), client);
       }
       if (!body.refresh_token) throw invalidRequest('refresh_token is required');
-      return auth.refresh(body.refresh_token, client);
+      return auth.refresh(body.refresh_token, client, clientContext(request));
     },
   );
 
@@ -192,7 +192,7 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
       if (!body.token) throw invalidRequest('token is required');
       const client = await clients.authenticate(clientCredentials(request, body));
       const hint = body.token_type_hint === 'access_token' || body.token_type_hint === 'refresh_token' ? body.token_type_hint : undefined;
-      await auth.revokeToken(body.token, client, hint);
+      await auth.revokeToken(body.token, client, hint, clientContext(request));
       noStore(reply);
       return {};
     },

@@ -4,8 +4,8 @@
  */
 import type { JWK } from 'jose';
 import type { GrantType, OAuthClient, Session, User } from '../../domain/types.js';
-import type { SigningKeyRecord } from '../../services/ports.js';
-import type { oauthClients, sessions, signingKeys, users } from './schema/sqlite.js';
+import type { AuditEntry, SecurityEventType, SigningKeyRecord } from '../../services/ports.js';
+import type { oauthClients, securityEvents, sessions, signingKeys, users } from './schema/sqlite.js';
 
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
@@ -65,3 +65,20 @@ export const toClient = (row: ClientRow): OAuthClient => ({
 });
 
 export const clientRow = (client: OAuthClient): ClientRow => ({ ...client, grantTypes: JSON.stringify(client.grantTypes) });
+
+export type AuditRow = typeof securityEvents.$inferSelect;
+
+export const toAuditEntry = (row: AuditRow): AuditEntry & { id: number } => ({
+  id: row.id,
+  at: row.at,
+  type: row.type as SecurityEventType,
+  userId: row.userId,
+  ip: row.ip,
+  userAgent: row.userAgent,
+  detail: row.detail === null ? null : (JSON.parse(row.detail) as AuditEntry['detail']),
+});
+
+export const auditRow = (entry: AuditEntry): Omit<AuditRow, 'id'> => ({
+  ...entry,
+  detail: entry.detail === null ? null : JSON.stringify(entry.detail),
+});

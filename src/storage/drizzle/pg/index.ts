@@ -1,6 +1,8 @@
 /** The PostgreSQL implementation of every store, over one pooled connection. */
 import type { Stores } from '../../../services/ports.js';
+import { PgAuditStore } from './audit.js';
 import { PgClientStore } from './clients.js';
+import { PgEmailTokenStore } from './email-tokens.js';
 import { openPg } from './connection.js';
 import { migratePg } from './migrate.js';
 import { PgRevokedTokenStore } from './revoked-tokens.js';
@@ -23,6 +25,8 @@ export async function createPgStores(url: string, poolSize: number, options: { m
     revokedTokens: new PgRevokedTokenStore(conn.db),
     signingKeys: new PgSigningKeyStore(conn.db),
     clients: new PgClientStore(conn.db),
+    emailTokens: new PgEmailTokenStore(conn.db),
+    audit: new PgAuditStore(conn.db),
     async ping() {
       await conn.pool.query('SELECT 1');
     },

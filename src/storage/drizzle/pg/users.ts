@@ -1,4 +1,4 @@
-import { eq, or } from 'drizzle-orm';
+import { and, eq, or } from 'drizzle-orm';
 import type { User } from '../../../domain/types.js';
 import { toUser } from '../mappers.js';
 import { DuplicateError, type NewUser, type UserStore } from '../../../services/ports.js';
@@ -35,6 +35,15 @@ export class PgUserStore implements UserStore {
       .where(or(eq(users.usernameKey, key), eq(users.emailKey, key)))
       .limit(1);
     return row ? toUser(row) : undefined;
+  }
+
+  async markEmailVerified(id: number, emailKey: string): Promise<boolean> {
+    const rows = await this.db
+      .update(users)
+      .set({ emailVerified: true, updatedAt: new Date() })
+      .where(and(eq(users.id, id), eq(users.emailKey, emailKey)))
+      .returning({ id: users.id });
+    return rows.length > 0;
   }
 
   async delete(id: number): Promise<boolean> {

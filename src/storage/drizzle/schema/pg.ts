@@ -87,3 +87,35 @@ export const oauthClients = pgTable('oauth_clients', {
   audience: text('audience'),
   createdAt: at('created_at').notNull(),
 });
+
+/** Single-use email tokens (verification, password reset), stored only as SHA-256 hashes. */
+export const emailTokens = pgTable(
+  'email_tokens',
+  {
+    hash: text('hash').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose').notNull(),
+    email: text('email').notNull(),
+    createdAt: at('created_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    usedAt: at('used_at'),
+  },
+  (t) => [index('email_tokens_user_id_idx').on(t.userId)],
+);
+
+/** Append-only security audit trail. No foreign key: entries outlive deleted accounts. */
+export const securityEvents = pgTable(
+  'security_events',
+  {
+    id: integer('id').primaryKey().generatedByDefaultAsIdentity(),
+    at: at('at').notNull(),
+    type: text('type').notNull(),
+    userId: integer('user_id'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    detail: text('detail'),
+  },
+  (t) => [index('security_events_user_id_idx').on(t.userId), index('security_events_at_idx').on(t.at)],
+);

@@ -93,3 +93,37 @@ export const oauthClients = sqliteTable('oauth_clients', {
   audience: text('audience'),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
 });
+
+/** Single-use email tokens (verification, password reset), stored only as SHA-256 hashes. */
+export const emailTokens = sqliteTable(
+  'email_tokens',
+  {
+    hash: text('hash').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    purpose: text('purpose').notNull(),
+    /** The address the token was sent to: a verification proves this one. */
+    email: text('email').notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    usedAt: integer('used_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('email_tokens_user_id_idx').on(t.userId)],
+);
+
+/** Append-only security audit trail. No foreign key: entries outlive deleted accounts. */
+export const securityEvents = sqliteTable(
+  'security_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+    type: text('type').notNull(),
+    userId: integer('user_id'),
+    ip: text('ip'),
+    userAgent: text('user_agent'),
+    /** JSON with non-secret details (reason, session id, client id). */
+    detail: text('detail'),
+  },
+  (t) => [index('security_events_user_id_idx').on(t.userId), index('security_events_at_idx').on(t.at)],
+);

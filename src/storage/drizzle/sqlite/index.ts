@@ -1,6 +1,8 @@
 /** The SQLite implementation of every store, over one better-sqlite3 connection. */
 import type { Stores } from '../../../services/ports.js';
+import { SqliteAuditStore } from './audit.js';
 import { SqliteClientStore } from './clients.js';
+import { SqliteEmailTokenStore } from './email-tokens.js';
 import { openSqlite } from './connection.js';
 import { migrateSqlite } from './migrate.js';
 import { SqliteRevokedTokenStore } from './revoked-tokens.js';
@@ -20,6 +22,8 @@ export function createSqliteStores(file: string, options: { migrate?: boolean } 
     revokedTokens: new SqliteRevokedTokenStore(conn.db),
     signingKeys: new SqliteSigningKeyStore(conn),
     clients: new SqliteClientStore(conn.db),
+    emailTokens: new SqliteEmailTokenStore(conn.db),
+    audit: new SqliteAuditStore(conn.db),
     async ping() {
       ping.get();
     },

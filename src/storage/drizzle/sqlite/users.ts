@@ -1,4 +1,4 @@
-import { eq, or, sql } from 'drizzle-orm';
+import { and, eq, or, sql } from 'drizzle-orm';
 import type { User } from '../../../domain/types.js';
 import { toUser } from '../mappers.js';
 import { DuplicateError, type NewUser, type UserStore } from '../../../services/ports.js';
@@ -44,6 +44,15 @@ export class SqliteUserStore implements UserStore {
   async findByLogin(key: string): Promise<User | undefined> {
     const row = this.byLogin.get({ key });
     return row ? toUser(row) : undefined;
+  }
+
+  async markEmailVerified(id: number, emailKey: string): Promise<boolean> {
+    const result = this.db
+      .update(users)
+      .set({ emailVerified: true, updatedAt: new Date() })
+      .where(and(eq(users.id, id), eq(users.emailKey, emailKey)))
+      .run();
+    return result.changes > 0;
   }
 
   async delete(id: number): Promise<boolean> {
