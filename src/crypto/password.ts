@@ -3,6 +3,7 @@
  * thread pool, so a login never blocks the event loop.
  */
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import { availableParallelism } from 'node:os';
 
 // Algorithm is an ambient const enum, which verbatimModuleSyntax cannot read at run time.
 const ARGON2ID = 2 satisfies Algorithm.Argon2id;
@@ -23,11 +24,34 @@ const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/;
 
 export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly params: Argon2Params) {}
+  /**
+   * At most `maxConcurrent` (default: the cores) hashes run at once. More would not go
+   * faster (argon2 is CPU-bound), and it would take every libuv thread, queuing the
+   * WebCrypto signature checks and file I/O of other requests behind slow hashes.
+   */
+  constructor(
+    private readonly params: Argon2Params,
+    private readonly maxConcurrent = availableParallelism(),
+  ) {}
 
   hash(password: string): Promise<string> {
-    return hash(password, { algorithm: ARGON2ID, ...this.params });
+    return this.limited(() => hash(password, { algorithm: ARGON2ID, ...this.params }));
+  }
+
+  private async limited<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running < this.maxConcurrent) this.running++;
+    // Otherwise wait: a finishing hash hands its slot straight to the next in line.
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
   }
 
   async verify(storedHash: string, password: string): Promise<VerifyResult> {
@@ -35,7 +59,7 @@ export class PasswordHasher {
     if (!match) return { ok: false, needsRehash: false };
     let ok: boolean;
     try {
-      ok = await verify(storedHash, password);
+      ok = await this.limited(() => verify(storedHash, password));
     } catch {
       return { ok: false, needsRehash: false };
     }
@@ -53,7 +77,8 @@ export class PasswordHasher {
    */
   async verifyDummy(password: string): Promise<false> {
     this.dummyHash ??= this.hash('gatehouse-dummy-password-for-timing');
-    await verify(await this.dummyHash, password).catch(() => false);
+    const dummy = await this.dummyHash;
+    await this.limited(() => verify(dummy, password)).catch(() => false);
     return false;
   }
 }

@@ -5,6 +5,7 @@ import type { AccessClaims, OAuthClient, Principal, User } from '../domain/types
 import { invalidToken } from '../errors/index.js';
 import type { KeyRing } from './key-ring.js';
 import type { Clock, SessionStore } from './ports.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 export class AccessTokens {
   constructor(
@@ -12,6 +13,7 @@ export class AccessTokens {
     private readonly sessions: SessionStore,
     private readonly settings: TokenSettings & { audience: string; ttlSeconds: number },
     private readonly clock: Clock,
+    private readonly cache = new VerifiedTokenCache(10_000),
   ) {}
 
   get ttlSeconds(): number {
@@ -43,14 +45,26 @@ export class AccessTokens {
    */
   async authenticate(token: string): Promise<Principal> {
     const now = this.clock.now();
-    let claims;
-    try {
-      claims = await verifyAccessToken(token, (kid) => this.keys.verifyKey(kid), this.settings, now);
-    } catch (error) {
-      if (error instanceof TokenVerificationError) {
-        throw invalidToken(error.reason === 'expired' ? 'The access token has expired' : undefined);
+    let claims = this.cache.get(token, Math.floor(now.getTime() / 1000), this.settings.clockSkewSeconds, (kid) => this.keys.isUsable(kid));
+    if (!claims) {
+      let usedKid: string | undefined;
+      try {
+        claims = await verifyAccessToken(
+          token,
+          (kid) => {
+            usedKid = kid;
+            return this.keys.verifyKey(kid);
+          },
+          this.settings,
+          now,
+        );
+      } catch (error) {
+        if (error instanceof TokenVerificationError) {
+          throw invalidToken(error.reason === 'expired' ? 'The access token has expired' : undefined);
+        }
+        throw error;
       }
-      throw error;
+      if (usedKid !== undefined) this.cache.set(token, claims, usedKid);
     }
     if (!(await this.sessions.isAccessAllowed(claims.sid, claims.jti, now))) {
       throw invalidToken('The access token has been revoked');

@@ -124,6 +124,11 @@ export class KeyRing {
     return this.reloading;
   }
 
+  /** Is this kid still one that verifies (published, not expired)? No I/O. */
+  isUsable(kid: string): boolean {
+    return this.usable(kid) !== undefined;
+  }
+
   private usable(kid: string): LoadedKey | undefined {
     const key = this.verifying.get(kid);
     if (!key) return undefined;
