@@ -27,6 +27,7 @@ import { LogMailer, SmtpMailer } from './mail/mailers.js';
 import { AccountService } from './services/account-service.js';
 import { AuditTrail, Observers } from './services/audit.js';
 import { EmailFlows } from './services/email-flows.js';
+import { LegacyTokens } from './services/legacy-tokens.js';
 import { AuthService } from './services/auth-service.js';
 import { ClientRegistry } from './services/client-registry.js';
 import { KeyRing } from './services/key-ring.js';
@@ -187,7 +188,14 @@ async function assemble(
       refreshTtlSeconds: config.refresh.ttlSeconds,
       reuseGraceSeconds: config.refresh.reuseGraceSeconds,
     },
+    config.legacy
+      ? new LegacyTokens({ ...config.legacy, clockSkewSeconds: config.jwt.clockSkewSeconds }, clock)
+      : undefined,
   );
+  if (config.legacy) {
+    const until = config.legacy.until ? `until ${config.legacy.until.toISOString()}` : 'with no end date (set LEGACY_TOKENS_UNTIL)';
+    app.log.warn(`transition mode: tokens of the original service are accepted ${until}`);
+  }
 
   // Errors first, so every plugin below answers failures as problem details.
   await app.register(errors);

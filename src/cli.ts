@@ -7,6 +7,8 @@ import { createKeyRing } from './app.js';
 import { RegistrationService } from './services/registration.js';
 import { ClientRegistry } from './services/client-registry.js';
 import type { GrantType } from './domain/types.js';
+import { importLegacyUsers } from './services/legacy-import.js';
+import { LegacyDatabaseError, legacyPath, readLegacyDatabase } from './storage/legacy/prisma-sqlite.js';
 import { systemClock, type Stores } from './services/ports.js';
 import { openStores } from './storage/index.js';
 import { AppError } from './errors/index.js';
@@ -23,6 +25,9 @@ Commands:
                              register an OAuth client; prints its secret once
   clients list               registered OAuth clients (never their secrets)
   clients delete --id ID     remove a client
+  import --from file:./BOT.sqlite [--dry-run]
+                             copy users (bcrypt hashes, ids where free) and blacklisted
+                             tokens from the original FastAPI service's database
   audit [--user ID] [--type T] [--limit N] [--json]
                              the security audit trail, newest first
 
@@ -100,6 +105,31 @@ async function main(argv: string[]): Promise<number> {
         ).register({ username: values.username!, email: values.email!, password }),
       );
       console.log(`created user ${user.id} (${user.username})`);
+      return 0;
+    }
+    case 'import': {
+      const { values } = parseArgs({
+        args: [sub, ...rest].filter((a): a is string => a !== undefined),
+        options: { from: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+        strict: true,
+      });
+      if (!values.from) {
+        console.error('import needs --from file:./BOT.sqlite (or a path to the database)');
+        return 2;
+      }
+      const source = legacyPath(values.from);
+      if (config.database.kind === 'sqlite' && config.database.path === source) {
+        console.error('import: --from is Gatehouse\'s own database; point DATABASE_URL somewhere else');
+        return 2;
+      }
+      const data = readLegacyDatabase(source);
+      const dryRun = values['dry-run'];
+      const report = await withStores(config, (stores) => importLegacyUsers(stores.imports, data, new Date(), dryRun));
+      const verb = dryRun ? 'would import' : 'imported';
+      console.log(`${dryRun ? '[dry run, nothing written] ' : ''}${data.users.length} users read: ${verb} ${report.imported} (${report.keptIds} with their original id), ${report.alreadyPresent} already present, ${report.conflicts.length} skipped`);
+      for (const c of report.conflicts) console.log(`  skipped user ${c.id} (${c.username}): ${c.reason}`);
+      console.log(`${verb} ${report.revokedTokens} unexpired blacklisted tokens`);
+      if (report.imported === 0 && report.revokedTokens === 0) console.log('nothing new to import');
       return 0;
     }
     case 'audit': {
@@ -191,6 +221,8 @@ main(process.argv.slice(2)).then(
     // One clear line, no stack trace: configuration and input errors name what is wrong.
     if (error instanceof ConfigError) {
       console.error(`gatehouse: configuration error: ${error.message}`);
+    } else if (error instanceof LegacyDatabaseError) {
+      console.error(`gatehouse: import failed, nothing written: ${error.message}`);
     } else if (error instanceof AppError) {
       const fields = error.extra.errors?.map((e) => `${e.field} ${e.message}`).join('; ');
       console.error(`gatehouse: ${error.detail}${fields ? `: ${fields}` : ''}`);

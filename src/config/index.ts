@@ -60,6 +60,13 @@ export interface Config {
     /** When Redis is down: false (default) answers 503 on limited routes; true skips the limits. */
     failOpen: boolean;
   };
+  /** Transition mode: the original service's tokens stay valid until they expire. */
+  legacy: {
+    secretKey: string;
+    algorithm: 'HS256' | 'HS384' | 'HS512';
+    until: Date | undefined;
+    accessTtlSeconds: number;
+  } | undefined;
   email: {
     /** Off: no mail is ever sent, and the email endpoints answer 404. */
     enabled: boolean;
@@ -106,6 +113,23 @@ function parseDatabase(env: Env, cwd: string): DatabaseConfig {
     throw new ConfigError('DATABASE_URL', `unsupported scheme in "${url.split(':')[0]}:"; use file:<path> or postgres://`);
   }
   return { kind: 'sqlite', path: path.resolve(cwd, file) };
+}
+
+function parseLegacy(env: Env): Config['legacy'] {
+  const secretKey = str(env, 'LEGACY_SECRET_KEY');
+  if (secretKey === undefined) return undefined;
+  const untilText = str(env, 'LEGACY_TOKENS_UNTIL');
+  let until: Date | undefined;
+  if (untilText !== undefined) {
+    until = new Date(untilText);
+    if (Number.isNaN(until.getTime())) throw new ConfigError('LEGACY_TOKENS_UNTIL', `"${untilText}" is not an ISO 8601 date`);
+  }
+  return {
+    secretKey,
+    algorithm: oneOf(env, 'LEGACY_ALGORITHM', ['HS256', 'HS384', 'HS512'] as const, 'HS256'),
+    until,
+    accessTtlSeconds: Math.round(positiveNumber(env, 'LEGACY_ACCESS_TOKEN_EXPIRE_MINUTES', 30) * 60),
+  };
 }
 
 function parseEmail(env: Env, nodeEnv: Config['nodeEnv']): Config['email'] {
@@ -257,6 +281,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       lockoutWindowSeconds: int(env, 'LOCKOUT_WINDOW_MINUTES', 15, { min: 1, max: 1440 }) * 60,
       failOpen: bool(env, 'RATE_LIMIT_FAIL_OPEN', false),
     },
+    legacy: parseLegacy(env),
     email: parseEmail(env, nodeEnv),
     http: {
       trustProxy: parseTrustProxy(env),

@@ -3,6 +3,7 @@
  * thread pool, so a login never blocks the event loop.
  */
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
+import { verify as bcryptVerify } from '@node-rs/bcrypt';
 import { availableParallelism } from 'node:os';
 
 // Algorithm is an ambient const enum, which verbatimModuleSyntax cannot read at run time.
@@ -21,6 +22,7 @@ export interface VerifyResult {
 }
 
 const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/;
+const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 
 export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
@@ -55,6 +57,7 @@ export class PasswordHasher {
   }
 
   async verify(storedHash: string, password: string): Promise<VerifyResult> {
+    if (BCRYPT.test(storedHash)) return this.verifyLegacyBcrypt(storedHash, password);
     const match = PHC.exec(storedHash);
     if (!match) return { ok: false, needsRehash: false };
     let ok: boolean;
@@ -69,6 +72,17 @@ export class PasswordHasher {
       Number(t) !== this.params.timeCost ||
       Number(p) !== this.params.parallelism;
     return { ok, needsRehash: ok && needsRehash };
+  }
+
+  /**
+   * Hashes imported from the original FastAPI service (passlib bcrypt). passlib encoded the
+   * password as UTF-8 and bcrypt used its first 72 bytes, so the same is done here: every
+   * password that worked there works here. A match always asks for a rehash (argon2id).
+   */
+  private async verifyLegacyBcrypt(storedHash: string, password: string): Promise<VerifyResult> {
+    const bytes = Buffer.from(password, 'utf8').subarray(0, 72);
+    const ok = await this.limited(() => bcryptVerify(bytes, storedHash)).catch(() => false);
+    return { ok, needsRehash: ok };
   }
 
   /**

@@ -54,4 +54,6 @@ export interface Principal {
   sessionId: string;
   tokenId: string;
   claims: AccessClaims;
+  /** An original-service token accepted in transition mode (no Gatehouse session behind it). */
+  legacy?: boolean;
 }

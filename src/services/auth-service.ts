@@ -3,12 +3,13 @@
  * detection), logout, and the current user. Auth rules only: no HTTP, no SQL.
  */
 import type { PasswordHasher } from '../crypto/password.js';
-import { newId, newRefreshToken, hashToken } from '../crypto/random.js';
+import { REFRESH_TOKEN_PREFIX, newId, newRefreshToken, hashToken } from '../crypto/random.js';
 import { openChild, sealChild } from '../crypto/refresh-seal.js';
 import { loginKey } from '../domain/identity.js';
 import { decideRotation } from '../domain/refresh-rotation.js';
 import type { OAuthClient, Principal, User } from '../domain/types.js';
 import { DEFAULT_CLIENT } from './client-registry.js';
+import type { LegacyTokens } from './legacy-tokens.js';
 import { AppError, invalidCredentials, invalidToken } from '../errors/index.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -61,6 +62,8 @@ export class AuthService {
     private readonly observer: AuthObserver,
     private readonly clock: Clock,
     private readonly options: AuthServiceOptions,
+    /** Transition mode (LEGACY_SECRET_KEY): the original service's JWTs. */
+    private readonly legacy?: LegacyTokens,
   ) {}
 
   async login(
@@ -104,6 +107,9 @@ export class AuthService {
    * time (opened from the seal with the presented token), never a second live branch.
    */
   async refresh(refreshToken: string, oauthClient: OAuthClient = DEFAULT_CLIENT, client?: ClientContext): Promise<TokenPair> {
+    if (this.legacy && !refreshToken.startsWith(REFRESH_TOKEN_PREFIX) && oauthClient.id === DEFAULT_CLIENT.id) {
+      return this.exchangeLegacyRefresh(this.legacy, refreshToken, client);
+    }
     const now = this.clock.now();
     const child = newRefreshToken();
     const outcome = await this.stores.sessions.rotate({
@@ -152,6 +158,12 @@ export class AuthService {
    */
   async logout(principal: Principal, refreshToken?: string, client?: ClientContext): Promise<void> {
     const now = this.clock.now();
+    if (principal.legacy) {
+      // An original-service token has no session: it joins the revoked list until it expires.
+      await this.stores.revokedTokens.revoke(principal.tokenId, new Date(principal.claims.exp * 1000));
+      await this.observer.onEvent({ type: 'logout', userId: principal.userId, client, detail: { legacy: true } });
+      return;
+    }
     await this.stores.sessions.revoke(principal.sessionId, now, 'logout');
     if (refreshToken) {
       const owner = await this.stores.sessions.findByRefreshHash(hashToken(refreshToken));
@@ -162,8 +174,35 @@ export class AuthService {
     await this.observer.onEvent({ type: 'logout', userId: principal.userId, client, detail: { session_id: principal.sessionId } });
   }
 
-  authenticate(accessToken: string): Promise<Principal> {
-    return this.tokens.authenticate(accessToken);
+  async authenticate(accessToken: string): Promise<Principal> {
+    try {
+      return await this.tokens.authenticate(accessToken);
+    } catch (error) {
+      if (!this.legacy || !(error instanceof AppError) || error.code !== 'invalid_token') throw error;
+      const legacy = await this.legacy.verify(accessToken, 'access');
+      if (!legacy || (await this.stores.revokedTokens.isRevoked(legacy.id))) throw error;
+      const user = await this.stores.users.findByLogin(loginKey(legacy.username));
+      if (!user) throw error;
+      return {
+        userId: user.id,
+        sessionId: '',
+        tokenId: legacy.id,
+        legacy: true,
+        claims: { sub: String(user.id), sid: '', jti: legacy.id, username: user.username, exp: legacy.exp, iat: 0, aud: '', clientId: 'legacy' },
+      };
+    }
+  }
+
+  /** An original-service refresh token buys one Gatehouse session, once. */
+  private async exchangeLegacyRefresh(legacy: LegacyTokens, token: string, client?: ClientContext): Promise<TokenPair> {
+    const claims = await legacy.verify(token, 'refresh');
+    // The revoke doubles as the "once": it fails for a blacklisted or already exchanged token.
+    if (!claims || !(await this.stores.revokedTokens.revoke(claims.id, new Date(claims.exp * 1000)))) throw invalidRefreshToken();
+    const user = await this.stores.users.findByLogin(loginKey(claims.username));
+    if (!user) throw invalidRefreshToken();
+    const tokens = await this.startSession(user, client, DEFAULT_CLIENT);
+    await this.observer.onEvent({ type: 'login_succeeded', userId: user.id, client, detail: { legacy_refresh_exchange: true } });
+    return tokens;
   }
 
   async currentUser(principal: Principal): Promise<User> {
@@ -232,7 +271,7 @@ export class AuthService {
     };
   }
 
-  private async startSession(user: User, client: ClientContext, oauthClient: OAuthClient): Promise<TokenPair> {
+  private async startSession(user: User, client: ClientContext | undefined, oauthClient: OAuthClient): Promise<TokenPair> {
     const now = this.clock.now();
     const refreshToken = newRefreshToken();
     const session = await this.stores.sessions.create({
@@ -240,8 +279,8 @@ export class AuthService {
       userId: user.id,
       clientId: oauthClient.id,
       refreshHash: hashToken(refreshToken),
-      userAgent: client.userAgent?.slice(0, 512) ?? null,
-      ip: client.ip,
+      userAgent: client?.userAgent?.slice(0, 512) ?? null,
+      ip: client?.ip ?? null,
       createdAt: now,
       expiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
     });

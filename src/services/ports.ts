@@ -50,6 +50,34 @@ export interface EmailTokenStore {
   prune(before: Date): Promise<number>;
 }
 
+/** A user of the original FastAPI service, keys already normalised. */
+export interface LegacyUser {
+  id: number;
+  username: string;
+  usernameKey: string;
+  email: string;
+  emailKey: string;
+  /** passlib bcrypt ($2b$...). */
+  passwordHash: string;
+}
+
+export interface ImportReport {
+  /** Users written (kept id or new id). */
+  imported: number;
+  keptIds: number;
+  /** Already here from an earlier import (same username and email): left alone. */
+  alreadyPresent: number;
+  /** Skipped: the username or the email belongs to another Gatehouse account. */
+  conflicts: Array<{ id: number; username: string; reason: string }>;
+  /** Blacklisted original tokens carried over (unexpired ones only). */
+  revokedTokens: number;
+}
+
+export interface ImportStore {
+  /** All of it in one transaction (rolled back when dryRun): nothing is ever half-written. */
+  importLegacy(input: { users: LegacyUser[]; revokedTokens: Array<{ jti: string; expiresAt: Date }>; now: Date; dryRun: boolean }): Promise<ImportReport>;
+}
+
 export interface AuditEntry {
   at: Date;
   type: SecurityEventType;
@@ -129,7 +157,9 @@ export interface SessionStore {
 }
 
 export interface RevokedTokenStore {
-  revoke(jti: string, expiresAt: Date): Promise<void>;
+  /** True when this call revoked it (false: it already was). */
+  revoke(jti: string, expiresAt: Date): Promise<boolean>;
+  isRevoked(jti: string): Promise<boolean>;
   prune(now: Date): Promise<number>;
 }
 
@@ -169,6 +199,7 @@ export interface Stores {
   clients: ClientStore;
   emailTokens: EmailTokenStore;
   audit: AuditStore;
+  imports: ImportStore;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;

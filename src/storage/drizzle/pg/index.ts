@@ -3,6 +3,7 @@ import type { Stores } from '../../../services/ports.js';
 import { PgAuditStore } from './audit.js';
 import { PgClientStore } from './clients.js';
 import { PgEmailTokenStore } from './email-tokens.js';
+import { PgImportStore } from './legacy-import.js';
 import { openPg } from './connection.js';
 import { migratePg } from './migrate.js';
 import { PgRevokedTokenStore } from './revoked-tokens.js';
@@ -27,6 +28,7 @@ export async function createPgStores(url: string, poolSize: number, options: { m
     clients: new PgClientStore(conn.db),
     emailTokens: new PgEmailTokenStore(conn.db),
     audit: new PgAuditStore(conn.db),
+    imports: new PgImportStore(conn.db),
     async ping() {
       await conn.pool.query('SELECT 1');
     },

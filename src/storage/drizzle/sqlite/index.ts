@@ -3,6 +3,7 @@ import type { Stores } from '../../../services/ports.js';
 import { SqliteAuditStore } from './audit.js';
 import { SqliteClientStore } from './clients.js';
 import { SqliteEmailTokenStore } from './email-tokens.js';
+import { SqliteImportStore } from './legacy-import.js';
 import { openSqlite } from './connection.js';
 import { migrateSqlite } from './migrate.js';
 import { SqliteRevokedTokenStore } from './revoked-tokens.js';
@@ -24,6 +25,7 @@ export function createSqliteStores(file: string, options: { migrate?: boolean } 
     clients: new SqliteClientStore(conn.db),
     emailTokens: new SqliteEmailTokenStore(conn.db),
     audit: new SqliteAuditStore(conn.db),
+    imports: new SqliteImportStore(conn),
     async ping() {
       ping.get();
     },

@@ -1,0 +1,78 @@
+import { eq, or, sql } from 'drizzle-orm';
+import type { ImportReport, ImportStore, LegacyUser } from '../../../services/ports.js';
+import { revokedTokens, users } from '../schema/pg.js';
+import type { PgDb } from './connection.js';
+
+type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
+
+/** What happened to one user: left alone, skipped (why), deferred, or written. */
+type Outcome = 'present' | 'id_taken' | string | { keptId: boolean };
+
+class DryRun extends Error {
+  constructor(readonly report: ImportReport) {
+    super('dry run');
+  }
+}
+
+export class PgImportStore implements ImportStore {
+  constructor(private readonly db: PgDb) {}
+
+  async importLegacy(input: Parameters<ImportStore['importLegacy']>[0]): Promise<ImportReport> {
+    try {
+      return await this.db.transaction(async (tx) => {
+        // One importer at a time; concurrent sign-ups wait on the users table briefly.
+        await tx.execute(sql`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`);
+        const report: ImportReport = { imported: 0, keptIds: 0, alreadyPresent: 0, conflicts: [], revokedTokens: 0 };
+        // Users whose id is free go first, with their id; the others take new ids after,
+        // so no imported user displaces another from its original id.
+        const deferred: LegacyUser[] = [];
+        const tally = (user: LegacyUser, outcome: Outcome) => {
+          if (outcome === 'present') report.alreadyPresent++;
+          else if (outcome === 'id_taken') deferred.push(user);
+          else if (typeof outcome === 'string') report.conflicts.push({ id: user.id, username: user.username, reason: outcome });
+          else {
+            report.imported++;
+            if (outcome.keptId) report.keptIds++;
+          }
+        };
+        for (const user of input.users) tally(user, await this.placeUser(tx, user, input.now, true));
+        // Explicit ids do not advance the identity sequence: move it past them before new ids are drawn.
+        await tx.execute(sql`SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST((SELECT max(id) FROM users), 1))`);
+        for (const user of deferred) tally(user, await this.placeUser(tx, user, input.now, false));
+        for (const token of input.revokedTokens) {
+          const rows = await tx.insert(revokedTokens).values(token).onConflictDoNothing().returning({ jti: revokedTokens.jti });
+          report.revokedTokens += rows.length;
+        }
+        if (input.dryRun) throw new DryRun(report);
+        return report;
+      });
+    } catch (error) {
+      if (error instanceof DryRun) return error.report;
+      throw error;
+    }
+  }
+
+  private async placeUser(tx: Tx, user: LegacyUser, now: Date, keepIdOnly: boolean): Promise<Outcome> {
+    const clash = await tx
+      .select({ id: users.id, usernameKey: users.usernameKey, emailKey: users.emailKey })
+      .from(users)
+      .where(or(eq(users.usernameKey, user.usernameKey), eq(users.emailKey, user.emailKey)));
+    if (clash.some((c) => c.usernameKey === user.usernameKey && c.emailKey === user.emailKey)) return 'present';
+    if (clash.some((c) => c.usernameKey === user.usernameKey)) return 'username belongs to another account';
+    if (clash.length > 0) return 'email belongs to another account';
+    const [taken] = await tx.select({ id: users.id }).from(users).where(eq(users.id, user.id));
+    const idFree = taken === undefined;
+    if (!idFree && keepIdOnly) return 'id_taken';
+    await tx.insert(users).values({
+      ...(idFree ? { id: user.id } : {}),
+      username: user.username,
+      usernameKey: user.usernameKey,
+      email: user.email,
+      emailKey: user.emailKey,
+      passwordHash: user.passwordHash,
+      createdAt: now,
+      updatedAt: now,
+    });
+    return { keptId: idFree };
+  }
+}

@@ -1,0 +1,76 @@
+import { eq, or } from 'drizzle-orm';
+import type { ImportReport, ImportStore, LegacyUser } from '../../../services/ports.js';
+import { revokedTokens, users } from '../schema/sqlite.js';
+import type { SqliteConnection } from './connection.js';
+
+/** What happened to one user: left alone, skipped (why), deferred, or written. */
+type Outcome = 'present' | 'id_taken' | string | { keptId: boolean };
+
+class DryRun extends Error {
+  constructor(readonly report: ImportReport) {
+    super('dry run');
+  }
+}
+
+export class SqliteImportStore implements ImportStore {
+  constructor(private readonly conn: SqliteConnection) {}
+
+  async importLegacy(input: Parameters<ImportStore['importLegacy']>[0]): Promise<ImportReport> {
+    const db = this.conn.db;
+    const run = this.conn.raw.transaction((): ImportReport => {
+      const report: ImportReport = { imported: 0, keptIds: 0, alreadyPresent: 0, conflicts: [], revokedTokens: 0 };
+      // Users whose id is free go first, with their id; the others take new ids after,
+      // so no imported user displaces another from its original id.
+      const deferred: LegacyUser[] = [];
+      const tally = (user: LegacyUser, outcome: Outcome) => {
+        if (outcome === 'present') report.alreadyPresent++;
+        else if (outcome === 'id_taken') deferred.push(user);
+        else if (typeof outcome === 'string') report.conflicts.push({ id: user.id, username: user.username, reason: outcome });
+        else {
+          report.imported++;
+          if (outcome.keptId) report.keptIds++;
+        }
+      };
+      for (const user of input.users) tally(user, this.placeUser(user, input.now, true));
+      for (const user of deferred) tally(user, this.placeUser(user, input.now, false));
+      for (const token of input.revokedTokens) {
+        report.revokedTokens += db.insert(revokedTokens).values(token).onConflictDoNothing().run().changes;
+      }
+      if (input.dryRun) throw new DryRun(report);
+      return report;
+    });
+    try {
+      return run.immediate();
+    } catch (error) {
+      if (error instanceof DryRun) return error.report;
+      throw error;
+    }
+  }
+
+  private placeUser(user: LegacyUser, now: Date, keepIdOnly: boolean): Outcome {
+    const db = this.conn.db;
+    const clash = db
+      .select({ id: users.id, usernameKey: users.usernameKey, emailKey: users.emailKey })
+      .from(users)
+      .where(or(eq(users.usernameKey, user.usernameKey), eq(users.emailKey, user.emailKey)))
+      .all();
+    if (clash.some((c) => c.usernameKey === user.usernameKey && c.emailKey === user.emailKey)) return 'present';
+    if (clash.some((c) => c.usernameKey === user.usernameKey)) return 'username belongs to another account';
+    if (clash.length > 0) return 'email belongs to another account';
+    const idFree = db.select({ id: users.id }).from(users).where(eq(users.id, user.id)).get() === undefined;
+    if (!idFree && keepIdOnly) return 'id_taken';
+    db.insert(users)
+      .values({
+        ...(idFree ? { id: user.id } : {}),
+        username: user.username,
+        usernameKey: user.usernameKey,
+        email: user.email,
+        emailKey: user.emailKey,
+        passwordHash: user.passwordHash,
+        createdAt: now,
+        updatedAt: now,
+      })
+      .run();
+    return { keptId: idFree };
+  }
+}
