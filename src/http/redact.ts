@@ -6,15 +6,26 @@ export const REDACT_PATHS = [
   'req.headers.cookie',
   'res.headers["set-cookie"]',
   '*.password',
+  '*.confirm_password',
+  '*.current_password',
+  '*.new_password',
   '*.refresh_token',
   '*.access_token',
+  '*.token',
+  '*.client_secret',
 ];
 
-const SECRET_PARAMS = /([?&](?:refresh_token|access_token|token|password|code)=)[^&#]*/gi;
-
-/** Query strings may carry the deprecated `?refresh_token=`: mask its value. */
+/**
+ * Query strings may carry the deprecated `?refresh_token=` (and anything a client puts
+ * there). Every value is masked, whatever its name: names can be percent-encoded
+ * (`refresh%5Ftoken`) and still be accepted, so no list of names is safe.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_PARAMS, '$1[redacted]');
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const names = [...new URLSearchParams(url.slice(q + 1)).keys()];
+  if (names.length === 0) return url.slice(0, q);
+  return `${url.slice(0, q)}?${names.map((n) => `${encodeURIComponent(n)}=[redacted]`).join('&')}`;
 }
 
 export const logSerializers = {

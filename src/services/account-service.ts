@@ -62,7 +62,9 @@ export class AccountService {
     await this.throttle.assertAllowed(key, client.ipKey);
     const result = await this.hasher.verify(user.passwordHash, password);
     if (!result.ok) {
-      await this.throttle.recordFailure(key, client.ipKey);
+      const locked = await this.throttle.recordFailure(key, client.ipKey);
+      await this.observer.onEvent({ type: 'login_failed', userId: user.id, client, detail: { reason: 'wrong_password_reentered' } });
+      if (locked) await this.observer.onEvent({ type: 'lockout', userId: user.id, client });
       throw new AppError('wrong_password', 'The password is incorrect');
     }
     return user;

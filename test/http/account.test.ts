@@ -97,6 +97,10 @@ test('wrong current passwords are throttled like failed logins', async (t) => {
     statuses.push(res.statusCode);
   }
   assert.deepEqual(statuses, [...Array(10).fill(403), 429]);
+  // Audited like failed logins: ten failures, one lockout.
+  const entries = await app.stores.audit.list({ limit: 100 });
+  assert.equal(entries.filter((e) => e.type === 'login_failed' && e.detail?.reason === 'wrong_password_reentered').length, 10);
+  assert.equal(entries.filter((e) => e.type === 'lockout').length, 1);
 });
 
 test('DELETE /me with the password removes the user and every session; the names are free again', async (t) => {
