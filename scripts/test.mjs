@@ -15,7 +15,7 @@ const PG_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CI = process.env.CI === 'true' || process.env.CI === '1';
 // Suites whose behaviour depends on the store; the rest (config, CLI, browser...) run once.
-const DATABASE_SUITES = ['test/http', 'test/storage', 'test/cluster'];
+const DATABASE_SUITES = ['test/http', 'test/storage', 'test/cluster', 'test/adversarial'];
 
 function collect(target) {
   if (statSync(target).isFile()) return target.endsWith('.test.ts') ? [target] : [];

@@ -111,10 +111,13 @@ async function assemble(
     // Fastify takes a hop count too; its typings only list the other forms.
     trustProxy: config.http.trustProxy as FastifyServerOptions['trustProxy'],
     bodyLimit: config.http.bodyLimitBytes,
-    // Slow clients cannot hold a request open forever.
-    connectionTimeout: 30_000,
+    // Slow clients cannot hold a request open: the whole request (headers and body) must
+    // arrive within 30 s, headers within 10 s (set on the server below); an idle socket
+    // closes after 75 s, just past the 72 s keep-alive that load balancers (60 s) expect.
+    connectionTimeout: 75_000,
     requestTimeout: 30_000,
     keepAliveTimeout: 72_000,
+    maxRequestsPerSocket: 10_000,
     routerOptions: { maxParamLength: 200 },
     // One line per request, written in onResponse below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
@@ -125,6 +128,7 @@ async function assemble(
     },
   };
   const app: FastifyInstance = Fastify(fastifyOptions);
+  app.server.headersTimeout = 10_000;
 
   const tokenSettings = {
     algorithm: config.jwt.algorithm,

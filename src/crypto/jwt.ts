@@ -54,12 +54,20 @@ export async function signAccessToken(
 /** Resolves a verification key by `kid`; undefined when the kid is unknown. */
 export type KeyResolver = (kid: string | undefined) => Promise<VerifyKey | undefined>;
 
+/**
+ * JWS compact serialisation is three unpadded base64url parts (RFC 7515 §7.1). Base64
+ * decoders forgive padding and stray characters, so without this check `token + '=='`
+ * would verify as a second spelling of the same token.
+ */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 export async function verifyAccessToken(
   token: string,
   resolveKey: KeyResolver,
   settings: TokenSettings,
   now: Date,
 ): Promise<AccessClaims> {
+  if (!COMPACT_JWS.test(token)) throw new TokenVerificationError('malformed');
   let payload;
   try {
     ({ payload } = await jwtVerify(
