@@ -86,6 +86,11 @@ export interface Config {
     trustProxy: boolean | number | string[];
     corsOrigins: string[];
     bodyLimitBytes: number;
+    /** Slow clients: headers must arrive within this, the whole request within the next. */
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    /** An idle (keep-alive) socket is closed after this. */
+    idleTimeoutMs: number;
   };
 }
 
@@ -246,6 +251,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       parallelism: int(env, 'ARGON2_PARALLELISM', 1, { min: 1, max: 16 }),
     },
   };
+  if (int(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', 30) <= int(env, 'HTTP_HEADERS_TIMEOUT_SECONDS', 10)) {
+    throw new ConfigError('HTTP_REQUEST_TIMEOUT_SECONDS', 'must be longer than HTTP_HEADERS_TIMEOUT_SECONDS');
+  }
   if (password.minLength > password.maxLength) {
     throw new ConfigError('PASSWORD_MIN_LENGTH', `must not exceed PASSWORD_MAX_LENGTH (${password.maxLength})`);
   }
@@ -287,6 +295,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       trustProxy: parseTrustProxy(env),
       corsOrigins: list(env, 'CORS_ORIGINS'),
       bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16_384, { min: 1024, max: 1_048_576 }),
+      headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_SECONDS', 10, { min: 1, max: 300 }) * 1000,
+      requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', 30, { min: 2, max: 600 }) * 1000,
+      idleTimeoutMs: int(env, 'HTTP_IDLE_TIMEOUT_SECONDS', 75, { min: 1, max: 3600 }) * 1000,
     },
   };
   return deepFreeze(config);
