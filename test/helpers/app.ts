@@ -172,3 +172,18 @@ export function redisEnv(): Record<string, string> {
   redisRun++;
   return { REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `ghtest:${process.pid}:${Date.now()}:${redisRun}:` };
 }
+
+/** A read-only connection kept open for many queries (sqlRows opens one per call). */
+export async function sqlReader(t: TestContext, dir: string): Promise<<T = Record<string, unknown>>(query: string) => Promise<T[]>> {
+  if (DIALECT === 'sqlite') {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(dir, 'gatehouse.sqlite'), { readonly: true });
+    t.after(() => db.close());
+    return async <T>(query: string) => db.prepare(query).all() as T[];
+  }
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL, options: `-c search_path=${schemaFor(dir)}` });
+  await client.connect();
+  t.after(() => client.end());
+  return async <T>(query: string) => (await client.query(query)).rows as T[];
+}
