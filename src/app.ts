@@ -9,7 +9,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { readFileSync } from 'node:fs';
 import type { ServerOptions } from 'node:http';
-import type { DestinationStream } from 'pino';
+import pino, { type DestinationStream } from 'pino';
 import type { Config } from './config/index.js';
 import { PasswordHasher } from './crypto/password.js';
 import { AppError } from './errors/index.js';
@@ -102,12 +102,16 @@ async function assemble(
   const keys = createKeyRing(config, stores.signingKeys, clock);
   await keys.init();
 
+  // Log lines are written asynchronously (batched while a write is in flight), not with a
+  // blocking write per request; the buffer is flushed on close. A kill -9 can lose the
+  // last lines, never a database write.
+  const logDestination = options.logStream ? undefined : pino.destination({ dest: 1, sync: false });
   const fastifyOptions: FastifyServerOptions = {
     logger: {
       level: config.logLevel,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: logSerializers,
-      ...(options.logStream ? { stream: options.logStream } : {}),
+      stream: options.logStream ?? logDestination,
     } as FastifyServerOptions['logger'],
     // Fastify takes a hop count too; its typings only list the other forms.
     trustProxy: config.http.trustProxy as FastifyServerOptions['trustProxy'],
@@ -262,6 +266,7 @@ async function assemble(
     if (mailer instanceof SmtpMailer) mailer.close();
     await stores.close();
     if (redis) await closeRedis(redis);
+    logDestination?.flushSync();
   });
 
   await app.ready();

@@ -54,6 +54,8 @@ export interface Principal {
   sessionId: string;
   tokenId: string;
   claims: AccessClaims;
+  /** The caller as of this request (loaded by the revocation check itself). */
+  user: User;
   /** An original-service token accepted in transition mode (no Gatehouse session behind it). */
   legacy?: boolean;
 }

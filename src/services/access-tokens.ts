@@ -66,10 +66,9 @@ export class AccessTokens {
       }
       if (usedKid !== undefined) this.cache.set(token, claims, usedKid);
     }
-    if (!(await this.sessions.isAccessAllowed(claims.sid, claims.jti, now))) {
-      throw invalidToken('The access token has been revoked');
-    }
-    return { userId: Number(claims.sub), sessionId: claims.sid, tokenId: claims.jti, claims };
+    const user = await this.sessions.findLiveSessionUser(claims.sid, claims.jti, now);
+    if (!user) throw invalidToken('The access token has been revoked');
+    return { userId: user.id, sessionId: claims.sid, tokenId: claims.jti, claims, user };
   }
 
   /**
@@ -90,7 +89,7 @@ export class AccessTokens {
     }
   }
 
-  isActive(claims: AccessClaims): Promise<boolean> {
-    return this.sessions.isAccessAllowed(claims.sid, claims.jti, this.clock.now());
+  async isActive(claims: AccessClaims): Promise<boolean> {
+    return (await this.sessions.findLiveSessionUser(claims.sid, claims.jti, this.clock.now())) !== undefined;
   }
 }

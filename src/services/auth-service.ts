@@ -10,7 +10,7 @@ import { decideRotation } from '../domain/refresh-rotation.js';
 import type { OAuthClient, Principal, User } from '../domain/types.js';
 import { DEFAULT_CLIENT } from './client-registry.js';
 import type { LegacyTokens } from './legacy-tokens.js';
-import { AppError, invalidCredentials, invalidToken } from '../errors/index.js';
+import { AppError, invalidCredentials } from '../errors/index.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuthObserver, Clock, Stores } from './ports.js';
@@ -185,6 +185,7 @@ export class AuthService {
       if (!user) throw error;
       return {
         userId: user.id,
+        user,
         sessionId: '',
         tokenId: legacy.id,
         legacy: true,
@@ -205,11 +206,9 @@ export class AuthService {
     return tokens;
   }
 
-  async currentUser(principal: Principal): Promise<User> {
-    const user = await this.stores.users.findById(principal.userId);
-    // Deleted between the token check and now: the token speaks for nobody.
-    if (!user) throw invalidToken();
-    return user;
+  /** The caller, as loaded by this request's revocation check (no second query). */
+  currentUser(principal: Principal): User {
+    return principal.user;
   }
 
   /**

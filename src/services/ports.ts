@@ -141,10 +141,11 @@ export interface SessionStore {
   /** The session whose *current* refresh token has this hash (logout, revocation, introspection). */
   findByRefreshHash(hash: string): Promise<Session | undefined>;
   /**
-   * The per-request revocation check: is the session live and the token id not revoked?
-   * One indexed lookup.
+   * The per-request revocation check, which also loads the caller: the session's user
+   * when the session is live and the token id not revoked, else undefined. One query on
+   * primary keys (sessions, users, revoked_tokens).
    */
-  isAccessAllowed(sessionId: string, tokenId: string, now: Date): Promise<boolean>;
+  findLiveSessionUser(sessionId: string, tokenId: string, now: Date): Promise<User | undefined>;
   revoke(sessionId: string, now: Date, reason: string): Promise<boolean>;
   /** Revokes one session only if it belongs to `userId` (else false: not yours, or gone). */
   revokeOwned(sessionId: string, userId: number, now: Date, reason: string): Promise<boolean>;

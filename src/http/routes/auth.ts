@@ -166,6 +166,6 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
         response: { 200: UserOut, ...problems(401) },
       },
     },
-    async (request) => userOut(await auth.currentUser(principalOf(request))),
+    async (request) => userOut(auth.currentUser(principalOf(request))),
   );
 }

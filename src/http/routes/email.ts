@@ -64,7 +64,7 @@ export default async function emailRoutes(instance: FastifyInstance, opts: Email
       const client = clientContext(request);
       if (request.headers.authorization) {
         const principal = await auth.authenticate(bearerToken(request));
-        await emailFlows.requestVerification(await auth.currentUser(principal), client);
+        await emailFlows.requestVerification(auth.currentUser(principal), client);
       } else {
         if (!request.body.email) {
           throw new AppError('validation_failed', 'The request has invalid fields', {

@@ -21,6 +21,25 @@ export const toUser = (row: UserRow): User => ({
   createdAt: row.createdAt,
 });
 
+/** The raw row of the per-request session+user query (snake_case, driver types). */
+export interface LiveUserRow {
+  id: number;
+  username: string;
+  email: string;
+  email_verified: number | boolean;
+  password_hash: string;
+  created_at: number | Date;
+}
+
+export const liveUser = (row: LiveUserRow): User => ({
+  id: row.id,
+  username: row.username,
+  email: row.email,
+  emailVerified: Boolean(row.email_verified),
+  passwordHash: row.password_hash,
+  createdAt: row.created_at instanceof Date ? row.created_at : new Date(row.created_at),
+});
+
 export const toSession = (row: SessionRow): Session => ({
   id: row.id,
   userId: row.userId,

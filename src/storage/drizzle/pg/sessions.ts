@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
 import type { TokenMatch } from '../../../domain/refresh-rotation.js';
-import type { Session } from '../../../domain/types.js';
-import { toSession, type SessionRow as Row } from '../mappers.js';
+import type { Session, User } from '../../../domain/types.js';
+import { liveUser, toSession, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
 import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
 import { retiredRefreshTokens, sessions } from '../schema/pg.js';
 import type { PgConnection, PgDb } from './connection.js';
@@ -92,16 +92,18 @@ export class PgSessionStore implements SessionStore {
     return row ? toSession(row) : undefined;
   }
 
-  async isAccessAllowed(sessionId: string, tokenId: string, now: Date): Promise<boolean> {
+  async findLiveSessionUser(sessionId: string, tokenId: string, now: Date): Promise<User | undefined> {
     // A named statement: parsed and planned once per connection.
-    const result = await this.conn.pool.query({
-      name: 'gatehouse_access_check',
-      text: `SELECT 1 FROM sessions
-              WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2
+    const result = await this.conn.pool.query<LiveUserRow>({
+      name: 'gatehouse_live_session_user',
+      text: `SELECT u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at
+               FROM sessions s JOIN users u ON u.id = s.user_id
+              WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
                 AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $3)`,
       values: [sessionId, now, tokenId],
     });
-    return result.rowCount === 1;
+    const row = result.rows[0];
+    return row ? liveUser(row) : undefined;
   }
 
   async revoke(sessionId: string, now: Date, reason: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
 import type { TokenMatch } from '../../../domain/refresh-rotation.js';
-import type { Session } from '../../../domain/types.js';
-import { toSession, type SessionRow as Row } from '../mappers.js';
+import type { Session, User } from '../../../domain/types.js';
+import { liveUser, toSession, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
 import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
 import { retiredRefreshTokens, sessions } from '../schema/sqlite.js';
 import type { SqliteConnection } from './connection.js';
@@ -11,9 +11,10 @@ export class SqliteSessionStore implements SessionStore {
 
   constructor(private readonly conn: SqliteConnection) {
     // The per-request revocation check: one primary-key lookup plus one on revoked_tokens.
-    this.accessCheck = conn.raw.prepare<[string, number, string], { ok: number }>(
-      `SELECT 1 AS ok FROM sessions
-        WHERE id = ? AND revoked_at IS NULL AND expires_at > ?
+    this.accessCheck = conn.raw.prepare<[string, number, string], LiveUserRow>(
+      `SELECT u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ?
           AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?)`,
     );
   }
@@ -104,8 +105,9 @@ export class SqliteSessionStore implements SessionStore {
     return row ? toSession(row) : undefined;
   }
 
-  async isAccessAllowed(sessionId: string, tokenId: string, now: Date): Promise<boolean> {
-    return this.accessCheck.get(sessionId, now.getTime(), tokenId) !== undefined;
+  async findLiveSessionUser(sessionId: string, tokenId: string, now: Date): Promise<User | undefined> {
+    const row = this.accessCheck.get(sessionId, now.getTime(), tokenId);
+    return row ? liveUser(row) : undefined;
   }
 
   async revoke(sessionId: string, now: Date, reason: string): Promise<boolean> {
