@@ -181,7 +181,9 @@ export class AuthService {
       if (!this.legacy || !(error instanceof AppError) || error.code !== 'invalid_token') throw error;
       const legacy = await this.legacy.verify(accessToken, 'access');
       if (!legacy || (await this.stores.revokedTokens.isRevoked(legacy.id))) throw error;
-      const user = await this.stores.users.findByLogin(loginKey(legacy.username));
+      // Only a user imported under that exact original username: never whoever holds the
+      // same name in Gatehouse (the import skips, and reports, such clashes).
+      const user = await this.stores.users.findByLegacyUsername(legacy.username);
       if (!user) throw error;
       return {
         userId: user.id,
@@ -199,7 +201,7 @@ export class AuthService {
     const claims = await legacy.verify(token, 'refresh');
     // The revoke doubles as the "once": it fails for a blacklisted or already exchanged token.
     if (!claims || !(await this.stores.revokedTokens.revoke(claims.id, new Date(claims.exp * 1000)))) throw invalidRefreshToken();
-    const user = await this.stores.users.findByLogin(loginKey(claims.username));
+    const user = await this.stores.users.findByLegacyUsername(claims.username);
     if (!user) throw invalidRefreshToken();
     const tokens = await this.startSession(user, client, DEFAULT_CLIENT);
     await this.observer.onEvent({ type: 'login_succeeded', userId: user.id, client, detail: { legacy_refresh_exchange: true } });

@@ -15,7 +15,7 @@ export interface LegacySource {
 export async function importLegacyUsers(store: ImportStore, source: LegacySource, now: Date, dryRun: boolean): Promise<ImportReport> {
   const users = source.users.map((u) => {
     const username = normalizeUsername(u.username.trim());
-    return { id: u.id, username, usernameKey: usernameKey(username), email: u.email.trim(), emailKey: emailKey(u.email), passwordHash: u.password };
+    return { id: u.id, legacyUsername: u.username, username, usernameKey: usernameKey(username), email: u.email.trim(), emailKey: emailKey(u.email), passwordHash: u.password };
   });
   const revokedTokens = source.blacklist
     .filter((b) => b.expiresAt.getTime() > now.getTime())

@@ -28,6 +28,8 @@ export interface UserStore {
   findById(id: number): Promise<User | undefined>;
   /** By username key or email key. */
   findByLogin(key: string): Promise<User | undefined>;
+  /** The user imported under this exact username of the original service. */
+  findByLegacyUsername(username: string): Promise<User | undefined>;
   updatePasswordHash(id: number, passwordHash: string): Promise<void>;
   /** Removes the user; their sessions go with them (foreign-key cascade). */
   delete(id: number): Promise<boolean>;
@@ -53,6 +55,8 @@ export interface EmailTokenStore {
 /** A user of the original FastAPI service, keys already normalised. */
 export interface LegacyUser {
   id: number;
+  /** Exactly as the original service had it: its tokens name users by it. */
+  legacyUsername: string;
   username: string;
   usernameKey: string;
   email: string;

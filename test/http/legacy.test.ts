@@ -140,6 +140,11 @@ test('transition mode: live original tokens work, blacklisted ones are refused, 
   assert.equal((await me(app, await originalToken('alice', -60))).statusCode, 401, 'expired');
   const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('10m').sign(new TextEncoder().encode('not-the-secret'));
   assert.equal((await me(app, forged)).statusCode, 401, 'wrong secret');
+  // Original tokens name users by their original username, exactly; a Gatehouse account
+  // that merely has a matching name is never reachable with them.
+  await register(app, { username: 'mallory', email: 'mallory@example.com' });
+  assert.equal((await me(app, await originalToken('mallory', 25 * 60))).statusCode, 401, 'not an imported user');
+  assert.equal((await me(app, await originalToken('ALICE', 25 * 60))).statusCode, 401, 'not the exact original username');
   const refreshAsAccess = await originalToken('alice', 7 * 86_400);
   assert.equal((await me(app, refreshAsAccess)).statusCode, 401, 'a refresh token is no access token');
 

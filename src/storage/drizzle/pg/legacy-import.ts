@@ -57,6 +57,7 @@ export class PgImportStore implements ImportStore {
       .select({ id: users.id, usernameKey: users.usernameKey, emailKey: users.emailKey })
       .from(users)
       .where(or(eq(users.usernameKey, user.usernameKey), eq(users.emailKey, user.emailKey)));
+    // Present: imported before (a later login may have changed the hash, never these keys).
     if (clash.some((c) => c.usernameKey === user.usernameKey && c.emailKey === user.emailKey)) return 'present';
     if (clash.some((c) => c.usernameKey === user.usernameKey)) return 'username belongs to another account';
     if (clash.length > 0) return 'email belongs to another account';
@@ -66,6 +67,7 @@ export class PgImportStore implements ImportStore {
     await tx.insert(users).values({
       ...(idFree ? { id: user.id } : {}),
       username: user.username,
+      legacyUsername: user.legacyUsername,
       usernameKey: user.usernameKey,
       email: user.email,
       emailKey: user.emailKey,

@@ -37,6 +37,11 @@ export class PgUserStore implements UserStore {
     return row ? toUser(row) : undefined;
   }
 
+  async findByLegacyUsername(username: string): Promise<User | undefined> {
+    const [row] = await this.db.select().from(users).where(eq(users.legacyUsername, username));
+    return row ? toUser(row) : undefined;
+  }
+
   async markEmailVerified(id: number, emailKey: string): Promise<boolean> {
     const rows = await this.db
       .update(users)

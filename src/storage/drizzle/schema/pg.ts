@@ -13,6 +13,8 @@ export const users = pgTable('users', {
   emailKey: text('email_key').notNull().unique(),
   passwordHash: text('password_hash').notNull(),
   emailVerified: boolean('email_verified').notNull().default(false),
+  /** The username in the original FastAPI service, exactly (set by `gatehouse import`). */
+  legacyUsername: text('legacy_username').unique(),
   createdAt: at('created_at').notNull(),
   updatedAt: at('updated_at').notNull(),
 });

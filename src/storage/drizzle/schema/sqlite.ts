@@ -11,6 +11,8 @@ export const users = sqliteTable('users', {
   emailKey: text('email_key').notNull().unique(),
   passwordHash: text('password_hash').notNull(),
   emailVerified: integer('email_verified', { mode: 'boolean' }).notNull().default(false),
+  /** The username in the original FastAPI service, exactly (set by `gatehouse import`). */
+  legacyUsername: text('legacy_username').unique(),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });

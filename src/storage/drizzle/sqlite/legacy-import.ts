@@ -54,6 +54,7 @@ export class SqliteImportStore implements ImportStore {
       .from(users)
       .where(or(eq(users.usernameKey, user.usernameKey), eq(users.emailKey, user.emailKey)))
       .all();
+    // Present: imported before (a later login may have changed the hash, never these keys).
     if (clash.some((c) => c.usernameKey === user.usernameKey && c.emailKey === user.emailKey)) return 'present';
     if (clash.some((c) => c.usernameKey === user.usernameKey)) return 'username belongs to another account';
     if (clash.length > 0) return 'email belongs to another account';
@@ -63,6 +64,7 @@ export class SqliteImportStore implements ImportStore {
       .values({
         ...(idFree ? { id: user.id } : {}),
         username: user.username,
+        legacyUsername: user.legacyUsername,
         usernameKey: user.usernameKey,
         email: user.email,
         emailKey: user.emailKey,

@@ -46,6 +46,11 @@ export class SqliteUserStore implements UserStore {
     return row ? toUser(row) : undefined;
   }
 
+  async findByLegacyUsername(username: string): Promise<User | undefined> {
+    const row = this.db.select().from(users).where(eq(users.legacyUsername, username)).get();
+    return row ? toUser(row) : undefined;
+  }
+
   async markEmailVerified(id: number, emailKey: string): Promise<boolean> {
     const result = this.db
       .update(users)
