@@ -2,9 +2,10 @@
 // every request, as the ceiling of any route that verifies every token from scratch.
 // The public key is imported once at start-up; the tokens are pre-generated here with the
 // same header and claims as Gatehouse's access tokens and written to TOKENS_FILE (one a
-// line) so that the load generator can send each one exactly once (a "cold" floor).
+// line) so that the load generator can send each one exactly once (a "cold" floor); with
+// TOKENS=0 none are made.
 // Prints "READY <port>" once listening and the tokens are written.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import { SignJWT, exportJWK, generateKeyPair, importJWK, jwtVerify } from 'jose';
@@ -14,13 +15,26 @@ const tokensFile = process.env.TOKENS_FILE;
 const issuer = 'http://127.0.0.1:8000';
 const audience = 'gatehouse';
 
-const { publicKey, privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
-const jwk = await exportJWK(publicKey);
+// KEY_FILE (optional) keeps the key pair, so that a second floor process (the bench measures
+// the floors before and after the server) verifies the tokens the first one signed.
+const keyFile = process.env.KEY_FILE;
+let jwk;
+let privateKey;
+if (keyFile && existsSync(keyFile)) {
+  const saved = JSON.parse(readFileSync(keyFile, 'utf8'));
+  jwk = saved.publicJwk;
+  privateKey = await importJWK(saved.privateJwk, 'EdDSA');
+} else {
+  const pair = await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true });
+  jwk = await exportJWK(pair.publicKey);
+  privateKey = pair.privateKey;
+  if (keyFile) writeFileSync(keyFile, JSON.stringify({ publicJwk: jwk, privateJwk: await exportJWK(privateKey) }));
+}
 const kid = 'bench-key';
 // As a server would: import the published JWK once, at start-up.
 const verifyKey = await importJWK({ ...jwk, alg: 'EdDSA', kid }, 'EdDSA');
 
-if (tokensFile) {
+if (tokensFile && count > 0) {
   const now = Math.floor(Date.now() / 1000);
   const lines = [];
   for (let i = 0; i < count; i++) {

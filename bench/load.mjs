@@ -5,7 +5,8 @@
 // spec.kind says how requests are made:
 //   static    one fixed request (method, path, headers, body)
 //   hot       GET spec.path with the Bearer tokens of spec.tokensFile, round robin (each
-//             connection walks the whole list; requests are pre-built, no per-request JS)
+//             connection walks the whole list from its own offset; requests are pre-built,
+//             no per-request JS)
 //   cold      GET spec.path, each token of spec.tokensFile sent exactly once (a shared
 //             cursor); the run is sized by count (spec.amount <= number of tokens)
 //   refresh   POST /refresh, each request with a refresh token taken from a shared pool
@@ -46,9 +47,19 @@ function buildOptions(spec, collected) {
       return { ...base, url: spec.url + spec.path, method: spec.method ?? 'GET', headers: spec.headers ?? {}, ...(spec.body ? { body: spec.body } : {}) };
     case 'hot': {
       const tokens = readLines(spec.tokensFile);
+      const request = (t) => ({ method: 'GET', path: spec.path, headers: { authorization: `Bearer ${t}` } });
+      const connections = base.connections;
+      let client = 0;
       return {
         ...base,
-        requests: tokens.map((t) => ({ method: 'GET', path: spec.path, headers: { authorization: `Bearer ${t}` } })),
+        requests: tokens.map(request),
+        // Each connection starts at its own offset in the list: were they all to walk it in
+        // step, every token would arrive on 32 connections at once, which no real set of
+        // clients does (and which defeats any cache on its first pass).
+        setupClient(c) {
+          const offset = Math.floor((client++ * tokens.length) / connections) % tokens.length;
+          c.setRequests([...tokens.slice(offset), ...tokens.slice(0, offset)].map(request));
+        },
       };
     }
     case 'cold': {
@@ -147,15 +158,27 @@ async function run(spec) {
   const collected = {};
   const opts = buildOptions(spec, collected);
   const latencies = [];
+  let responses = 0;
+  let okResponses = 0;
+  let lastResponse = 0n;
   const cpu0 = process.cpuUsage();
   const started = process.hrtime.bigint();
   const result = await new Promise((resolve, reject) => {
     const instance = autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
     instance.on('response', (_client, statusCode, _bytes, responseTime) => {
-      if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+      responses++;
+      lastResponse = process.hrtime.bigint();
+      if (statusCode >= 200 && statusCode < 300) {
+        okResponses++;
+        latencies.push(responseTime);
+      }
     });
   });
   const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  // autocannon notices the end of a run only on its 1-second sampling tick, so its
+  // `duration` can be up to a second long for a run sized by count: the rate is taken
+  // from the time of the last response instead.
+  const active = Number(lastResponse - started) / 1e9;
   const cpu = process.cpuUsage(cpu0);
   const sorted = Float64Array.from(latencies).sort();
   const total = result.requests.total;
@@ -168,12 +191,13 @@ async function run(spec) {
     kind: spec.kind,
     connections: spec.connections,
     overallRate: spec.overallRate ?? null,
-    duration: result.duration,
+    duration: Math.round(active * 100) / 100,
+    autocannonDuration: result.duration,
     wall,
     total,
     ok,
-    rps: total / result.duration,
-    okRps: ok / result.duration,
+    rps: responses / active,
+    okRps: okResponses / active,
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,

@@ -31,14 +31,21 @@ function category(frame) {
   return url;
 }
 
-export function summarize(profile, top = 25) {
+/**
+ * @param windows optional [[startUs, endUs], ...] on the monotonic clock the profile uses
+ *   (process.hrtime's): only samples inside them count (the measured runs, not the setup).
+ */
+export function summarize(profile, top = 25, windows = undefined) {
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   // Self time per node from the samples and their time deltas (microseconds).
   const selfUs = new Map();
   const { samples = [], timeDeltas = [] } = profile;
+  let t = profile.startTime;
   for (let i = 0; i < samples.length; i++) {
+    t += timeDeltas[i] ?? 0;
+    if (windows && !windows.some(([a, b]) => t >= a && t <= b)) continue;
     const dt = timeDeltas[i + 1] ?? 0;
     selfUs.set(samples[i], (selfUs.get(samples[i]) ?? 0) + dt);
   }
@@ -74,7 +81,7 @@ export function summarize(profile, top = 25) {
       .map(([k, us]) => `| \`${k.replace(/\|/g, '\\|')}\` | ${ms(us)} | ${share(us)} |`),
   ].join('\n');
   return [
-    `Main thread only (argon2 runs on libuv threads and is not sampled). Profiled ${ms(total)} ms, of which ${ms(idle)} ms idle; shares below are of the ${ms(busy)} ms busy.`,
+    `Main thread only (argon2 runs on libuv threads and is not sampled). ${windows ? `Samples inside the ${windows.length} measured run(s) only (set-up and warm-up excluded): ` : ''}${ms(total)} ms sampled, of which ${ms(idle)} ms idle; shares below are of the ${ms(busy)} ms busy.`,
     '',
     '### Self time by package or file',
     '',
@@ -84,9 +91,9 @@ export function summarize(profile, top = 25) {
     '',
     table('function', byFn, top),
     '',
-    '### Top functions by inclusive time',
+    '### Gatehouse\'s own functions (dist/) by inclusive time',
     '',
-    table('function', incl, top),
+    table('function', new Map([...incl].filter(([k]) => / dist\//.test(k))), top),
   ].join('\n');
 }
 
