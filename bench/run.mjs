@@ -14,7 +14,8 @@
 // Other flags: --duration S (10), --warmup S (2), --connections N (32), --no-build,
 // --skip-floors, --sessions N (10000), --fill-seconds S (100), --me-rate R (1000),
 // --out FILE, --keep (keep the temp dir and the server log), --wait-quiet S (120: how long
-// to wait for the machine's CPU to be < 15 % busy before starting).
+// to wait for the machine's CPU to be < 15 % busy before starting), --db-dir DIR (where the
+// fresh SQLite file goes, e.g. /dev/shm to take disk flushes out of the figures).
 import { spawn, spawnSync, fork, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, openSync, closeSync, readFileSync, writeFileSync, rmSync, mkdirSync, readdirSync, statSync } from 'node:fs';
@@ -50,6 +51,7 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'wait-quiet': { type: 'string', default: '120' },
+    'db-dir': { type: 'string' },
     'max-seconds': { type: 'string', default: '600' },
   },
   strict: true,
@@ -183,16 +185,34 @@ function machineTicks() {
   return { busy: total - idle, total };
 }
 
-/** Starts measuring the server's and the whole machine's CPU; stop() gives cores used. */
+/** CPU seconds used so far by each PostgreSQL and Redis server process (with --pg). */
+function dbCpu() {
+  const out = new Map();
+  if (!args.pg) return out;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim();
+      if (comm === 'postgres' || comm.startsWith('redis-server')) out.set(d, procCpuSeconds(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** Starts measuring the server's, the databases' and the whole machine's CPU; stop() gives cores used. */
 function cpuMeter(pid) {
   const s0 = procCpuSeconds(pid);
+  const d0 = dbCpu();
   const m0 = machineTicks();
   const w0 = Date.now();
   return () => {
     const wall = (Date.now() - w0) / 1000;
     const m1 = machineTicks();
+    let db = 0;
+    for (const [p, c] of dbCpu()) db += c - (d0.get(p) ?? 0);
     return {
       serverCores: (procCpuSeconds(pid) - s0) / wall,
+      ...(args.pg ? { dbCores: db / wall } : {}),
       machineCores: ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * CORES,
     };
   };
@@ -306,7 +326,15 @@ async function main() {
     env.REDIS_KEY_PREFIX = `gatehouse-bench-${runId}:`;
     pgCleanup = () => cleanupPg(args['pg-url'], schema, args['redis-url'], env.REDIS_KEY_PREFIX);
   } else {
-    env.DATABASE_URL = `file:${path.join(tmp, 'gatehouse.sqlite')}`;
+    // --db-dir /dev/shm puts the database on tmpfs (fsync costs nothing there): for
+    // telling disk-flush time from CPU time, not for the committed figures.
+    const dbDir = args['db-dir'] ? mkdtempSync(path.join(args['db-dir'], 'gatehouse-bench-')) : tmp;
+    if (args['db-dir']) {
+      const prev = pgCleanup;
+      pgCleanup = async () => { await prev(); rmSync(dbDir, { recursive: true, force: true }); };
+      results.notes.push(`The SQLite database was in ${args['db-dir']} (--db-dir), not in the temp directory.`);
+    }
+    env.DATABASE_URL = `file:${path.join(dbDir, 'gatehouse.sqlite')}`;
   }
   let profDir;
   if (args['cpu-prof']) {
@@ -375,7 +403,7 @@ async function main() {
     const win0 = nowUs();
     const r = await load({ ...base, ...spec, duration: DURATION });
     Object.assign(r, meter());
-    windows.push([win0, nowUs()]);
+    windows.push({ name, span: [win0, nowUs()] });
     r.warmupNon2xx = warm.non2xx + warm.errors + warm.timeouts;
     results.scenarios[name] = r;
     log(`  ${fmtRate(r.okRps)} req/s, p50 ${fmtMs(r.latencyMs.p50)} ms, p99 ${fmtMs(r.latencyMs.p99)} ms, non-2xx ${r.non2xx}, server ${r.serverCores.toFixed(2)} cores, load generator ${r.loadgenCores.toFixed(2)} cores`);
@@ -409,7 +437,7 @@ async function main() {
     const win0 = nowUs();
     const r = await load({ ...base, kind: 'refresh', poolFile, collectFile: runOut, collectMax: 400000, duration: DURATION });
     Object.assign(r, meter());
-    windows.push([win0, nowUs()]);
+    windows.push({ name: 'refresh', span: [win0, nowUs()] });
     r.warmupNon2xx = warm.non2xx + warm.errors + warm.timeouts;
     const c = JSON.parse(readFileSync(runOut, 'utf8'));
     r.poolLeft = c.pool.length;
@@ -431,7 +459,7 @@ async function main() {
     const win0 = nowUs();
     const r = await load({ ...base, kind: 'cold', path: '/me', tokensFile: coldFile, start: warmN, amount: n });
     Object.assign(r, meter());
-    windows.push([win0, nowUs()]);
+    windows.push({ name: 'me-cold', span: [win0, nowUs()] });
     r.warmupNon2xx = warm.non2xx + warm.errors + warm.timeouts;
     results.scenarios['me-cold'] = r;
     log(`  ${fmtRate(r.okRps)} req/s over ${r.duration} s, p50 ${fmtMs(r.latencyMs.p50)} ms, p99 ${fmtMs(r.latencyMs.p99)} ms, non-2xx ${r.non2xx}, server ${r.serverCores.toFixed(2)} cores`);
@@ -457,7 +485,7 @@ async function main() {
     const meRun = await load({ url, kind: 'hot', path: '/me', tokensFile: hotFile, connections: ME_CONNECTIONS, overallRate: ME_RATE, duration: DURATION });
     const lr = await loginRun;
     Object.assign(meRun, meter());
-    windows.push([win0, nowUs()]);
+    windows.push({ name: 'me-under-login', span: [win0, nowUs()] });
     meRun.login = lr;
     results.sessions += lr.ok;
     results.scenarios['me-under-login'] = meRun;
@@ -468,7 +496,7 @@ async function main() {
   log(`RSS at the end of the load: ${results.rss.endOfLoad.rssMb.toFixed(1)} MB`);
 
   // ---- sessions up to the target (logins: argon2-bound, so capped in time)
-  if (full || only.includes('login')) {
+  if (full || (only.includes('login') && !args['cpu-prof'])) {
     const fillStart = Date.now();
     const rate = results.scenarios.login?.okRps || 100;
     while (results.sessions < SESSIONS_TARGET && (Date.now() - fillStart) / 1000 < FILL_SECONDS) {
@@ -497,11 +525,14 @@ async function main() {
     files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
     if (files[0]) {
       const { summarize } = await import('./profile-summary.mjs');
-      profile = { file: path.relative(ROOT, files[0]), text: summarize(JSON.parse(readFileSync(files[0], 'utf8')), 30, windows) };
+      const data = JSON.parse(readFileSync(files[0], 'utf8'));
+      // One section per measured run (set-up and warm-ups left out).
+      const text = windows.map((w) => `## ${w.name}\n\n${summarize(data, 25, [w.span])}`).join('\n\n');
+      profile = { file: path.relative(ROOT, files[0]), text };
     }
   }
 
-  const report = render(facts, results, profile);
+  const report = render(facts, results);
   process.stdout.write(`\n${report.table}\n`);
   const out = args.out ?? (full ? path.join(BENCH, args.pg ? 'results-pg.md' : 'results.md') : undefined);
   if (out) {
@@ -509,8 +540,8 @@ async function main() {
     log(`wrote ${path.relative(ROOT, out)}`);
   }
   if (profile) {
-    const pf = path.join(BENCH, `profile-${dbKind}-${only.join('+')}.md`);
-    writeFileSync(pf, `<!-- generated by \`${cli}\`; do not edit -->\n# CPU profile of the server: ${only.join(', ')} (${dbKind})\n\n${profile.text}\n`);
+    const pf = path.join(BENCH, `profile-${dbKind}${args.only ? `-${only.join('+')}` : ''}.md`);
+    writeFileSync(pf, `<!-- generated by \`${cli}\`; do not edit -->\n# CPU profile of the server (${dbKind}, LOG_LEVEL=${logLevel}, git ${machineFacts().git})\n\nnode --cpu-prof on the server process; samples of each measured run only. Profiling slows the server, so the rates of such a run are not the benchmark's.\n\n${profile.text}\n`);
     log(`wrote ${path.relative(ROOT, pf)} (profile ${profile.file}, not committed)`);
   }
   log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
@@ -596,7 +627,7 @@ function fmtMs(x) { return x == null ? '—' : x >= 100 ? x.toFixed(0) : x >= 10
 function pct(x) { return x == null || Number.isNaN(x) ? '—' : `${(x * 100).toFixed(1)} %`; }
 function mb(x) { return x == null ? '—' : `${x.toFixed(1)} MB`; }
 
-function render(facts, res, profile) {
+function render(facts, res) {
   const f = res.floors;
   const hello = f.hello?.okRps;
   const jose = f.jose?.okRps;
@@ -641,7 +672,7 @@ function render(facts, res, profile) {
   const noisy = [
     ...(f.rounds ?? []).flatMap((rd, i) => [[`floor /hello (${i ? 'after' : 'before'})`, rd.hello], [`floor jose (${i ? 'after' : 'before'})`, rd.jose]]),
     ...Object.entries(s)]
-    .map(([k, r]) => [k, r.machineCores === undefined ? 0 : r.machineCores - r.serverCores - r.loadgenCores - (r.login?.loadgenCores ?? 0)])
+    .map(([k, r]) => [k, r.machineCores === undefined ? 0 : r.machineCores - r.serverCores - (r.dbCores ?? 0) - r.loadgenCores - (r.login?.loadgenCores ?? 0)])
     .filter(([, o]) => o > 0.25);
   if (noisy.length) {
     verdicts.push({ note: true, what: `noise: other processes on the machine used ${noisy.map(([k, o]) => `${o.toFixed(2)} cores during ${k}`).join(', ')} (of ${CORES}); those figures are low by about that share` });
@@ -650,7 +681,7 @@ function render(facts, res, profile) {
   const mdTable = (hdr, body) => [`| ${hdr.join(' | ')} |`, `|${hdr.map(() => '---').join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
   const other = (r) => (r.machineCores === undefined ? '—'
-    : Math.max(0, r.machineCores - r.serverCores - r.loadgenCores - (r.login?.loadgenCores ?? 0)).toFixed(2));
+    : Math.max(0, r.machineCores - r.serverCores - (r.dbCores ?? 0) - r.loadgenCores - (r.login?.loadgenCores ?? 0)).toFixed(2));
   const floorRows = [];
   (f.rounds ?? []).forEach((rd, i) => {
     const when = i === 0 ? 'before' : 'after';
@@ -675,7 +706,7 @@ function render(facts, res, profile) {
     ...Object.entries(s),
   ].map(([k, r]) => [k, String(r.total), String(r.duration), String(r.connections) + (r.overallRate ? ` @ ${r.overallRate}/s` : ''),
     fmtMs(r.latencyMs.p90), fmtMs(r.latencyMs.max), String(r.latencyMs.autocannonP99 ?? '—'), JSON.stringify(r.statusCodes),
-    r.serverCores?.toFixed(2) ?? '—', r.loadgenCores.toFixed(2) + (r.login ? ` + ${r.login.loadgenCores.toFixed(2)}` : ''), other(r)]);
+    r.serverCores?.toFixed(2) ?? '—', ...(args.pg ? [r.dbCores?.toFixed(2) ?? '—'] : []), r.loadgenCores.toFixed(2) + (r.login ? ` + ${r.login.loadgenCores.toFixed(2)}` : ''), other(r)]);
 
   const envShown = Object.entries(res.serverEnv).filter(([, v]) => v !== undefined && v !== null)
     .map(([k, v]) => `${k}=${k === 'PORT' ? '(free port)' : k === 'DATABASE_URL' && dbKind === 'sqlite' ? 'file:(fresh temp file)' : v}`);
@@ -709,7 +740,7 @@ function render(facts, res, profile) {
     '',
     '## Details',
     '',
-    mdTable(['run', 'requests', 'seconds', 'connections', 'p90 ms', 'max ms', 'autocannon p99 ms', 'status codes', 'server cores', 'load generator cores', 'other processes\' cores'], detailRows),
+    mdTable(['run', 'requests', 'seconds', 'connections', 'p90 ms', 'max ms', 'autocannon p99 ms', 'status codes', 'server cores', ...(args.pg ? ['PostgreSQL + Redis cores'] : []), 'load generator cores', 'other processes\' cores'], detailRows),
     '',
     `Server environment: \`${envShown.join(' ')}\``,
     '',
@@ -720,11 +751,10 @@ function render(facts, res, profile) {
     '- Cold `/me`: the access tokens minted by the `/refresh` runs, each sent once (so its length depends on the refresh rate); the jose floor likewise sends each of its pre-signed tokens once.',
     '- `/login` cycles the 100 users; `/register` sends a unique username per request. Each verify or hash is one argon2id at the default cost; the bound is cores ÷ single-verify time.',
     `- \`/me\` under \`/login\`: ${CONNECTIONS} connections of logins, and /me at a fixed ${ME_RATE} req/s on ${ME_CONNECTIONS} connections from another process, started 1 s after the logins.`,
-    '- Server cores: CPU time of the server process (all threads) ÷ wall time of the measured run; load generator cores likewise for the autocannon process; other processes\' cores: the rest of the machine\'s busy time (/proc/stat) over the same run (noise from outside the benchmark).',
+    `- Server cores: CPU time of the server process (all threads) ÷ wall time of the measured run; load generator cores likewise for the autocannon process${args.pg ? '; PostgreSQL + Redis cores for every postgres and redis-server process' : ''}; other processes' cores: the rest of the machine's busy time (/proc/stat) over the same run (noise from outside the benchmark).`,
     ...res.notes.map((n) => `- ${n}`),
     '',
   ];
-  if (profile) md.push('## CPU profile', '', profile.text, '');
 
   const txt = [header, ...rows].map((r) => r.map((c, i) => String(c).replace(/\*\*/g, '').padEnd([40, 9, 7, 7, 16, 13, 11, 8, 12, 7, 6][i] ?? 8)).join(' ')).join('\n');
   const txtFloors = floorRows.map((r) => `  floor ${r[0].replace(/`/g, '')}: ${r[1]}${r[1].startsWith('bound') ? '/s' : ' req/s'}, p50 ${r[2]} ms`).join('\n');
