@@ -46,7 +46,9 @@ async function buildOriginalDatabase(dir: string, blacklisted: string[]): Promis
   const insert = db.prepare('INSERT INTO "User" (id, username, email, password) VALUES (?, ?, ?, ?)');
   for (const u of ORIGINAL_USERS) {
     // passlib's bcrypt: UTF-8, 72-byte limit, $2b$, cost 12.
-    insert.run(u.id, u.username, u.email, await bcryptHash(Buffer.from(u.password, 'utf8').subarray(0, 72), { cost: 12 }));
+    // This bcrypt library writes the $2y$ prefix; passlib writes $2b$ for the same algorithm.
+    const hash = (await bcryptHash(Buffer.from(u.password, 'utf8').subarray(0, 72), 12)).replace(/^\$2y\$/, '$2b$');
+    insert.run(u.id, u.username, u.email, hash);
   }
   const black = db.prepare('INSERT INTO "BlacklistedToken" (token, "expiresAt") VALUES (?, ?)');
   // Prisma stores DateTime on SQLite as epoch milliseconds.
