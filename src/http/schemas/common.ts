@@ -17,7 +17,6 @@ export const Problem = Type.Object(
   { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' },
 );
 
-export const Message = Type.Object({ message: Type.String() });
 
 export const problemRef = Type.Unsafe<Record<string, unknown>>(Type.Ref('Problem'));
 
