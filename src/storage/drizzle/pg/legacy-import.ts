@@ -1,18 +1,10 @@
 import { eq, or, sql } from 'drizzle-orm';
 import type { ImportReport, ImportStore, LegacyUser } from '../../../services/ports.js';
+import { DryRun, ImportTally, type Outcome } from '../import-tally.js';
 import { revokedTokens, users } from '../schema/pg.js';
 import type { PgDb } from './connection.js';
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
-
-/** What happened to one user: left alone, skipped (why), deferred, or written. */
-type Outcome = 'present' | 'id_taken' | string | { keptId: boolean };
-
-class DryRun extends Error {
-  constructor(readonly report: ImportReport) {
-    super('dry run');
-  }
-}
 
 export class PgImportStore implements ImportStore {
   constructor(private readonly db: PgDb) {}
@@ -22,29 +14,19 @@ export class PgImportStore implements ImportStore {
       return await this.db.transaction(async (tx) => {
         // One importer at a time; concurrent sign-ups wait on the users table briefly.
         await tx.execute(sql`LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE`);
-        const report: ImportReport = { imported: 0, keptIds: 0, alreadyPresent: 0, conflicts: [], revokedTokens: 0 };
-        // Users whose id is free go first, with their id; the others take new ids after,
+        // Users whose id is free go first, with it; the others take new ids afterwards,
         // so no imported user displaces another from its original id.
-        const deferred: LegacyUser[] = [];
-        const tally = (user: LegacyUser, outcome: Outcome) => {
-          if (outcome === 'present') report.alreadyPresent++;
-          else if (outcome === 'id_taken') deferred.push(user);
-          else if (typeof outcome === 'string') report.conflicts.push({ id: user.id, username: user.username, reason: outcome });
-          else {
-            report.imported++;
-            if (outcome.keptId) report.keptIds++;
-          }
-        };
-        for (const user of input.users) tally(user, await this.placeUser(tx, user, input.now, true));
+        const tally = new ImportTally();
+        for (const user of input.users) tally.count(user, await this.placeUser(tx, user, input.now, true));
         // Explicit ids do not advance the identity sequence: move it past them before new ids are drawn.
         await tx.execute(sql`SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST((SELECT max(id) FROM users), 1))`);
-        for (const user of deferred) tally(user, await this.placeUser(tx, user, input.now, false));
+        for (const user of tally.deferred) tally.count(user, await this.placeUser(tx, user, input.now, false));
         for (const token of input.revokedTokens) {
           const rows = await tx.insert(revokedTokens).values(token).onConflictDoNothing().returning({ jti: revokedTokens.jti });
-          report.revokedTokens += rows.length;
+          tally.report.revokedTokens += rows.length;
         }
-        if (input.dryRun) throw new DryRun(report);
-        return report;
+        if (input.dryRun) throw new DryRun(tally.report);
+        return tally.report;
       });
     } catch (error) {
       if (error instanceof DryRun) return error.report;

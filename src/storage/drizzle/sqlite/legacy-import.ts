@@ -1,16 +1,8 @@
 import { eq, or } from 'drizzle-orm';
 import type { ImportReport, ImportStore, LegacyUser } from '../../../services/ports.js';
+import { DryRun, ImportTally, type Outcome } from '../import-tally.js';
 import { revokedTokens, users } from '../schema/sqlite.js';
 import type { SqliteConnection } from './connection.js';
-
-/** What happened to one user: left alone, skipped (why), deferred, or written. */
-type Outcome = 'present' | 'id_taken' | string | { keptId: boolean };
-
-class DryRun extends Error {
-  constructor(readonly report: ImportReport) {
-    super('dry run');
-  }
-}
 
 export class SqliteImportStore implements ImportStore {
   constructor(private readonly conn: SqliteConnection) {}
@@ -18,26 +10,16 @@ export class SqliteImportStore implements ImportStore {
   async importLegacy(input: Parameters<ImportStore['importLegacy']>[0]): Promise<ImportReport> {
     const db = this.conn.db;
     const run = this.conn.raw.transaction((): ImportReport => {
-      const report: ImportReport = { imported: 0, keptIds: 0, alreadyPresent: 0, conflicts: [], revokedTokens: 0 };
-      // Users whose id is free go first, with their id; the others take new ids after,
+      // Users whose id is free go first, with it; the others take new ids afterwards,
       // so no imported user displaces another from its original id.
-      const deferred: LegacyUser[] = [];
-      const tally = (user: LegacyUser, outcome: Outcome) => {
-        if (outcome === 'present') report.alreadyPresent++;
-        else if (outcome === 'id_taken') deferred.push(user);
-        else if (typeof outcome === 'string') report.conflicts.push({ id: user.id, username: user.username, reason: outcome });
-        else {
-          report.imported++;
-          if (outcome.keptId) report.keptIds++;
-        }
-      };
-      for (const user of input.users) tally(user, this.placeUser(user, input.now, true));
-      for (const user of deferred) tally(user, this.placeUser(user, input.now, false));
+      const tally = new ImportTally();
+      for (const user of input.users) tally.count(user, this.placeUser(user, input.now, true));
+      for (const user of tally.deferred) tally.count(user, this.placeUser(user, input.now, false));
       for (const token of input.revokedTokens) {
-        report.revokedTokens += db.insert(revokedTokens).values(token).onConflictDoNothing().run().changes;
+        tally.report.revokedTokens += db.insert(revokedTokens).values(token).onConflictDoNothing().run().changes;
       }
-      if (input.dryRun) throw new DryRun(report);
-      return report;
+      if (input.dryRun) throw new DryRun(tally.report);
+      return tally.report;
     });
     try {
       return run.immediate();

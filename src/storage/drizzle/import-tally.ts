@@ -1,0 +1,31 @@
+/**
+ * Book-keeping shared by both dialects' legacy imports: how each user's placement is
+ * counted, the two-pass order (free ids first), and the dry run that rolls back.
+ */
+import type { ImportReport, LegacyUser } from '../../services/ports.js';
+
+/** What happened to one user: left alone, skipped (why), deferred, or written. */
+export type Outcome = 'present' | 'id_taken' | string | { keptId: boolean };
+
+/** Thrown inside the transaction to roll a dry run back while keeping its report. */
+export class DryRun extends Error {
+  constructor(readonly report: ImportReport) {
+    super('dry run');
+  }
+}
+
+export class ImportTally {
+  readonly report: ImportReport = { imported: 0, keptIds: 0, alreadyPresent: 0, conflicts: [], revokedTokens: 0 };
+  /** Users whose original id was taken: placed after every user that keeps its id. */
+  readonly deferred: LegacyUser[] = [];
+
+  count(user: LegacyUser, outcome: Outcome): void {
+    if (outcome === 'present') this.report.alreadyPresent++;
+    else if (outcome === 'id_taken') this.deferred.push(user);
+    else if (typeof outcome === 'string') this.report.conflicts.push({ id: user.id, username: user.username, reason: outcome });
+    else {
+      this.report.imported++;
+      if (outcome.keptId) this.report.keptIds++;
+    }
+  }
+}
