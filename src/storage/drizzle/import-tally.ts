@@ -29,3 +29,12 @@ export class ImportTally {
     }
   }
 }
+
+/** Why an imported user cannot go in as new, from the accounts sharing its keys (or undefined). */
+export function clashWith(user: LegacyUser, clash: Array<{ usernameKey: string; emailKey: string }>): Outcome | undefined {
+  // Present: imported before (a later login may have changed the hash, never these keys).
+  if (clash.some((c) => c.usernameKey === user.usernameKey && c.emailKey === user.emailKey)) return 'present';
+  if (clash.some((c) => c.usernameKey === user.usernameKey)) return 'username belongs to another account';
+  if (clash.length > 0) return 'email belongs to another account';
+  return undefined;
+}

@@ -4,7 +4,7 @@
  */
 import type { JWK } from 'jose';
 import type { GrantType, OAuthClient, Session, User } from '../../domain/types.js';
-import type { AuditEntry, SecurityEventType, SigningKeyRecord } from '../../services/ports.js';
+import type { AuditEntry, RotationRequest, SecurityEventType, SigningKeyRecord } from '../../services/ports.js';
 import type { oauthClients, securityEvents, sessions, signingKeys, users } from './schema/sqlite.js';
 
 export type UserRow = typeof users.$inferSelect;
@@ -52,6 +52,17 @@ export const toSession = (row: SessionRow): Session => ({
   expiresAt: row.expiresAt,
   rotatedAt: row.rotatedAt,
   revokedAt: row.revokedAt,
+});
+
+/** The columns a rotation sets: the current hash becomes the previous one, the child current. */
+export const rotatedSession = (row: SessionRow, request: RotationRequest): Partial<SessionRow> => ({
+  previousHash: row.refreshHash,
+  refreshHash: request.childHash,
+  childSeal: request.childSeal,
+  generation: row.generation + 1,
+  rotatedAt: request.now,
+  lastUsedAt: request.now,
+  expiresAt: request.childExpiresAt,
 });
 
 export const toSigningKey = (row: SigningKeyRow): SigningKeyRecord => ({

@@ -1,6 +1,6 @@
 import { eq, or, sql } from 'drizzle-orm';
 import type { ImportReport, ImportStore, LegacyUser } from '../../../services/ports.js';
-import { DryRun, ImportTally, type Outcome } from '../import-tally.js';
+import { DryRun, ImportTally, clashWith, type Outcome } from '../import-tally.js';
 import { revokedTokens, users } from '../schema/pg.js';
 import type { PgDb } from './connection.js';
 
@@ -39,10 +39,8 @@ export class PgImportStore implements ImportStore {
       .select({ id: users.id, usernameKey: users.usernameKey, emailKey: users.emailKey })
       .from(users)
       .where(or(eq(users.usernameKey, user.usernameKey), eq(users.emailKey, user.emailKey)));
-    // Present: imported before (a later login may have changed the hash, never these keys).
-    if (clash.some((c) => c.usernameKey === user.usernameKey && c.emailKey === user.emailKey)) return 'present';
-    if (clash.some((c) => c.usernameKey === user.usernameKey)) return 'username belongs to another account';
-    if (clash.length > 0) return 'email belongs to another account';
+    const refused = clashWith(user, clash);
+    if (refused) return refused;
     const [taken] = await tx.select({ id: users.id }).from(users).where(eq(users.id, user.id));
     const idFree = taken === undefined;
     if (!idFree && keepIdOnly) return 'id_taken';

@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
 import type { TokenMatch } from '../../../domain/refresh-rotation.js';
 import type { Session, User } from '../../../domain/types.js';
-import { liveUser, toSession, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
+import { liveUser, rotatedSession, toSession, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
 import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
 import { retiredRefreshTokens, sessions } from '../schema/pg.js';
 import type { PgConnection, PgDb } from './connection.js';
@@ -43,15 +43,7 @@ export class PgSessionStore implements SessionStore {
           }
           const [updated] = await tx
             .update(sessions)
-            .set({
-              previousHash: row.refreshHash,
-              refreshHash: request.childHash,
-              childSeal: request.childSeal,
-              generation: row.generation + 1,
-              rotatedAt: now,
-              lastUsedAt: now,
-              expiresAt: request.childExpiresAt,
-            })
+            .set(rotatedSession(row, request))
             .where(eq(sessions.id, row.id))
             .returning();
           return { found: true, session: toSession(updated!), decision, seal: null } as const;

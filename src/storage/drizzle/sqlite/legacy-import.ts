@@ -1,6 +1,6 @@
 import { eq, or } from 'drizzle-orm';
 import type { ImportReport, ImportStore, LegacyUser } from '../../../services/ports.js';
-import { DryRun, ImportTally, type Outcome } from '../import-tally.js';
+import { DryRun, ImportTally, clashWith, type Outcome } from '../import-tally.js';
 import { revokedTokens, users } from '../schema/sqlite.js';
 import type { SqliteConnection } from './connection.js';
 
@@ -36,10 +36,8 @@ export class SqliteImportStore implements ImportStore {
       .from(users)
       .where(or(eq(users.usernameKey, user.usernameKey), eq(users.emailKey, user.emailKey)))
       .all();
-    // Present: imported before (a later login may have changed the hash, never these keys).
-    if (clash.some((c) => c.usernameKey === user.usernameKey && c.emailKey === user.emailKey)) return 'present';
-    if (clash.some((c) => c.usernameKey === user.usernameKey)) return 'username belongs to another account';
-    if (clash.length > 0) return 'email belongs to another account';
+    const refused = clashWith(user, clash);
+    if (refused) return refused;
     const idFree = db.select({ id: users.id }).from(users).where(eq(users.id, user.id)).get() === undefined;
     if (!idFree && keepIdOnly) return 'id_taken';
     db.insert(users)
