@@ -4,7 +4,6 @@
  */
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { readFileSync } from 'node:fs';
@@ -17,6 +16,7 @@ import { clientKey } from './http/client-ip.js';
 import docs from './http/plugins/docs.js';
 import errors, { loggable } from './http/plugins/errors.js';
 import metricsPlugin, { Metrics } from './http/plugins/metrics.js';
+import securityHeaders from './http/plugins/security-headers.js';
 import { logSerializers, REDACT_PATHS } from './http/redact.js';
 import accountRoutes from './http/routes/account.js';
 import authRoutes from './http/routes/auth.js';
@@ -209,12 +209,11 @@ async function assemble(
 
   // Errors first, so every plugin below answers failures as problem details.
   await app.register(errors);
-  await app.register(helmet, {
-    // Everything but /docs is JSON, which needs nothing; Swagger UI sets its own CSP.
-    contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-  });
-  app.addHook('onResponse', async (request, reply) => {
+  await app.register(securityHeaders);
+  // Hooks on every request take a callback, not an async function: no promise per request.
+  app.addHook('onResponse', (request, reply, done) => {
     request.log.info({ req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    done();
   });
   if (config.http.corsOrigins.length > 0) {
     await app.register(cors, { origin: config.http.corsOrigins, credentials: false, maxAge: 600 });

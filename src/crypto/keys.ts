@@ -1,5 +1,5 @@
 /** Signing-key material: generation, import, and the public half for the JWKS. */
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import type { SigningAlgorithm } from '../config/index.js';
 
@@ -12,9 +12,12 @@ export interface GeneratedKey {
   privateJwk: JWK;
 }
 
-/** What jose signs and verifies with (a CryptoKey, or raw bytes for HMAC). */
-export type VerifyKey = Awaited<ReturnType<typeof importJWK>>;
-export type SignKey = VerifyKey;
+/**
+ * What crypto/jwt.ts signs and verifies with: node:crypto key objects, imported once when
+ * the key ring loads a key (never per request).
+ */
+export type VerifyKey = KeyObject;
+export type SignKey = KeyObject;
 
 /** RFC 7638 thumbprint-like kid: stable, derived from the public key, reveals nothing. */
 function kidFor(publicJwk: JWK): string {
@@ -35,12 +38,16 @@ export async function generateSigningKey(alg: AsymmetricAlgorithm): Promise<Gene
   };
 }
 
+/** jose checks that the JWK is a key for `alg`; node:crypto holds it for signing. */
 export async function importSigningKey(privateJwk: JWK, alg: AsymmetricAlgorithm): Promise<SignKey> {
-  return (await importJWK(privateJwk, alg)) as SignKey;
+  await importJWK(privateJwk, alg);
+  return createPrivateKey({ key: privateJwk as JsonWebKey, format: 'jwk' });
 }
 
 export async function importVerifyKey(publicJwk: JWK, alg: AsymmetricAlgorithm): Promise<VerifyKey> {
-  return (await importJWK(publicJwk, alg)) as VerifyKey;
+  const publicOnly = publicJwkOf(publicJwk);
+  await importJWK(publicOnly, alg);
+  return createPublicKey({ key: publicOnly as JsonWebKey, format: 'jwk' });
 }
 
 /** The fields a JWKS may carry; never `d`, `p`, `q`... of a private key. */
@@ -51,6 +58,6 @@ export function publicJwkOf(jwk: JWK): JWK {
   ) as JWK;
 }
 
-export function hmacKey(secret: string): Uint8Array {
-  return new TextEncoder().encode(secret);
+export function hmacKey(secret: string): KeyObject {
+  return createSecretKey(Buffer.from(secret, 'utf8'));
 }

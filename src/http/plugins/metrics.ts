@@ -87,12 +87,14 @@ export class Metrics implements AuthObserver {
 export default fp(
   async function metricsPlugin(app: FastifyInstance, opts: { metrics: Metrics }) {
     const { metrics } = opts;
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       // The route template, never the raw URL: bounded label cardinality.
       const route = request.routeOptions.url ?? 'unmatched';
-      metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+      const status = reply.statusCode;
+      metrics.requests.inc({ method: request.method, route, status: String(status) });
       metrics.latency.observe({ method: request.method, route }, reply.elapsedTime / 1000);
-      if (reply.statusCode === 429) metrics.rateLimited.inc({ route });
+      if (status === 429) metrics.rateLimited.inc({ route });
+      done();
     });
   },
   { name: 'gatehouse-metrics' },
