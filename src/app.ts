@@ -210,9 +210,17 @@ async function assemble(
   // Errors first, so every plugin below answers failures as problem details.
   await app.register(errors);
   await app.register(securityHeaders);
+  // One access line per request. Its fields are chosen by logSerializers.req (no headers,
+  // every query value masked), so it skips the redaction pass that every other line gets:
+  // on a cached-token GET /me that pass alone cost a tenth of the request (profiled).
+  // Same destination, same line shape (level, time, pid, hostname, reqId) as app.log.
+  const accessLog = pino({ level: config.logLevel }, options.logStream ?? logDestination);
   // Hooks on every request take a callback, not an async function: no promise per request.
   app.addHook('onResponse', (request, reply, done) => {
-    request.log.info({ req: request, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    accessLog.info(
+      { reqId: request.id, req: logSerializers.req(request), status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+      'request',
+    );
     done();
   });
   if (config.http.corsOrigins.length > 0) {
