@@ -3,10 +3,14 @@ import type { OAuthClient } from '../../../domain/types.js';
 import { clientRow, toClient } from '../mappers.js';
 import { DuplicateError, type ClientStore } from '../../../services/ports.js';
 import { oauthClients } from '../schema/sqlite.js';
-import { uniqueViolation, type SqliteDb } from './connection.js';
+import { uniqueViolation, type SqliteConnection } from './connection.js';
 
 export class SqliteClientStore implements ClientStore {
-  constructor(private readonly db: SqliteDb) {}
+  constructor(private readonly conn: SqliteConnection) {}
+
+  private get db() {
+    return this.conn.db;
+  }
 
   async create(client: OAuthClient): Promise<void> {
     try {
@@ -15,6 +19,7 @@ export class SqliteClientStore implements ClientStore {
       if (uniqueViolation(error)) throw new DuplicateError('client');
       throw error;
     }
+    await this.conn.durable();
   }
 
   async find(id: string): Promise<OAuthClient | undefined> {
@@ -27,6 +32,8 @@ export class SqliteClientStore implements ClientStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    return this.db.delete(oauthClients).where(eq(oauthClients.id, id)).run().changes > 0;
+    const deleted = this.db.delete(oauthClients).where(eq(oauthClients.id, id)).run().changes > 0;
+    await this.conn.durable();
+    return deleted;
   }
 }

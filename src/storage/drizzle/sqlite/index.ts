@@ -4,7 +4,7 @@ import { SqliteAuditStore } from './audit.js';
 import { SqliteClientStore } from './clients.js';
 import { SqliteEmailTokenStore } from './email-tokens.js';
 import { SqliteImportStore } from './legacy-import.js';
-import { openSqlite } from './connection.js';
+import { openSqlite, type SqliteOptions } from './connection.js';
 import { migrateSqlite } from './migrate.js';
 import { SqliteRevokedTokenStore } from './revoked-tokens.js';
 import { SqliteSessionStore } from './sessions.js';
@@ -13,24 +13,31 @@ import { SqliteUserStore } from './users.js';
 
 export { migrateSqlite } from './migrate.js';
 
-export function createSqliteStores(file: string, options: { migrate?: boolean } = {}): Stores {
-  const conn = openSqlite(file);
-  if (options.migrate ?? true) migrateSqlite(conn.raw);
+export function createSqliteStores(file: string, options: { migrate?: boolean } & SqliteOptions = {}): Stores {
+  const conn = openSqlite(file, options);
+  if (options.migrate ?? true) {
+    try {
+      migrateSqlite(conn.raw);
+    } catch (error) {
+      void conn.close();
+      throw error;
+    }
+  }
   const ping = conn.raw.prepare('SELECT 1');
   return {
-    users: new SqliteUserStore(conn.db),
+    users: new SqliteUserStore(conn),
     sessions: new SqliteSessionStore(conn),
-    revokedTokens: new SqliteRevokedTokenStore(conn.db),
+    revokedTokens: new SqliteRevokedTokenStore(conn),
     signingKeys: new SqliteSigningKeyStore(conn),
-    clients: new SqliteClientStore(conn.db),
-    emailTokens: new SqliteEmailTokenStore(conn.db),
-    audit: new SqliteAuditStore(conn.db),
+    clients: new SqliteClientStore(conn),
+    emailTokens: new SqliteEmailTokenStore(conn),
+    audit: new SqliteAuditStore(conn),
     imports: new SqliteImportStore(conn),
     async ping() {
+      // A failed WAL fsync means no write can be acknowledged any more: not ready.
+      if (conn.failure) throw conn.failure;
       ping.get();
     },
-    async close() {
-      if (conn.raw.open) conn.raw.close();
-    },
+    close: () => conn.close(),
   };
 }

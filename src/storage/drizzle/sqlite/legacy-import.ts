@@ -21,12 +21,15 @@ export class SqliteImportStore implements ImportStore {
       if (input.dryRun) throw new DryRun(tally.report);
       return tally.report;
     });
+    let report: ImportReport;
     try {
-      return run.immediate();
+      report = run.immediate();
     } catch (error) {
       if (error instanceof DryRun) return error.report;
       throw error;
     }
+    await this.conn.durable();
+    return report;
   }
 
   private placeUser(user: LegacyUser, now: Date, keepIdOnly: boolean): Outcome {

@@ -5,6 +5,10 @@
  * processes starting at once both try to create the tables. Here the whole check-and-apply
  * runs under BEGIN IMMEDIATE: the second process waits on SQLite's write lock
  * (busy_timeout), then finds nothing left to do. Same bookkeeping table as drizzle-kit.
+ *
+ * It runs with synchronous=FULL (restored afterwards): the connection otherwise runs with
+ * NORMAL and leaves the fsync to the stores' asynchronous barrier (see connection.ts), and
+ * a migration is a rare start-up write that may as well be durable when this returns.
  */
 import type Database from 'better-sqlite3';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
@@ -33,5 +37,11 @@ export function migrateSqlite(db: Database.Database, folder = SQLITE_MIGRATIONS)
     }
     return applied;
   });
-  return { applied: apply.immediate() };
+  const previous = db.pragma('synchronous', { simple: true }) as number;
+  db.pragma('synchronous = FULL');
+  try {
+    return { applied: apply.immediate() };
+  } finally {
+    db.pragma(`synchronous = ${Number(previous)}`);
+  }
 }

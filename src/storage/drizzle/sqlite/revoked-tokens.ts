@@ -1,13 +1,19 @@
 import { eq, lt } from 'drizzle-orm';
 import type { RevokedTokenStore } from '../../../services/ports.js';
 import { revokedTokens } from '../schema/sqlite.js';
-import type { SqliteDb } from './connection.js';
+import type { SqliteConnection } from './connection.js';
 
 export class SqliteRevokedTokenStore implements RevokedTokenStore {
-  constructor(private readonly db: SqliteDb) {}
+  constructor(private readonly conn: SqliteConnection) {}
+
+  private get db() {
+    return this.conn.db;
+  }
 
   async revoke(jti: string, expiresAt: Date): Promise<boolean> {
-    return this.db.insert(revokedTokens).values({ jti, expiresAt }).onConflictDoNothing().run().changes > 0;
+    const revoked = this.db.insert(revokedTokens).values({ jti, expiresAt }).onConflictDoNothing().run().changes > 0;
+    await this.conn.durable();
+    return revoked;
   }
 
   async isRevoked(jti: string): Promise<boolean> {
@@ -15,6 +21,8 @@ export class SqliteRevokedTokenStore implements RevokedTokenStore {
   }
 
   async prune(now: Date): Promise<number> {
-    return this.db.delete(revokedTokens).where(lt(revokedTokens.expiresAt, now)).run().changes;
+    const pruned = this.db.delete(revokedTokens).where(lt(revokedTokens.expiresAt, now)).run().changes;
+    await this.conn.durable();
+    return pruned;
   }
 }

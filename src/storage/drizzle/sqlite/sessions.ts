@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
+import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { TokenMatch } from '../../../domain/refresh-rotation.js';
 import type { Session, User } from '../../../domain/types.js';
 import { liveUser, rotatedSession, toSession, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
@@ -6,10 +6,85 @@ import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from 
 import { retiredRefreshTokens, sessions } from '../schema/sqlite.js';
 import type { SqliteConnection } from './connection.js';
 
+/** The columns rotatedSession() (mappers.ts) sets; the prepared rotation writes exactly these. */
+export const ROTATED_COLUMNS = ['previousHash', 'refreshHash', 'childSeal', 'generation', 'rotatedAt', 'lastUsedAt', 'expiresAt'] as const satisfies ReadonlyArray<keyof Row>;
+
+const ph = sql.placeholder;
+
+/**
+ * `SET column = ?` for each column, the value bound at execution under the column's own
+ * name. drizzle wraps each set() value in a Param carrying the column's encoder, so a Date
+ * given at execution is stored as integer milliseconds exactly like a literal Date; its
+ * types just do not admit placeholders in set().
+ */
+function setPlaceholders<K extends keyof Row>(columns: readonly K[]): Pick<Row, K> {
+  return Object.fromEntries(columns.map((column) => [column, ph(column)])) as unknown as Pick<Row, K>;
+}
+
 export class SqliteSessionStore implements SessionStore {
   private readonly accessCheck;
+  // Prepared once (drizzle's .prepare(): SQL built here, rows mapped by the schema as
+  // before): no statement is built per request on the login and refresh paths.
+  private readonly insert;
+  private readonly byToken;
+  private readonly byRetired;
+  private readonly retire;
+  private readonly rotateRow;
+  private readonly touch;
+  private readonly revokeForReuse;
+  private readonly rotation;
 
   constructor(private readonly conn: SqliteConnection) {
+    const db = conn.db;
+    this.insert = db
+      .insert(sessions)
+      .values({
+        id: ph('id'),
+        userId: ph('userId'),
+        clientId: ph('clientId'),
+        refreshHash: ph('refreshHash'),
+        userAgent: ph('userAgent'),
+        ip: ph('ip'),
+        createdAt: ph('createdAt'),
+        lastUsedAt: ph('createdAt'),
+        expiresAt: ph('expiresAt'),
+      })
+      .returning()
+      .prepare();
+    this.byToken = db
+      .select()
+      .from(sessions)
+      .where(or(eq(sessions.refreshHash, ph('hash')), eq(sessions.previousHash, ph('hash'))))
+      .prepare();
+    this.byRetired = db
+      .select({ session: sessions })
+      .from(retiredRefreshTokens)
+      .innerJoin(sessions, eq(sessions.id, retiredRefreshTokens.sessionId))
+      .where(eq(retiredRefreshTokens.hash, ph('hash')))
+      .prepare();
+    this.retire = db
+      .insert(retiredRefreshTokens)
+      .values({ hash: ph('hash'), sessionId: ph('sessionId'), retiredAt: ph('retiredAt') })
+      .onConflictDoNothing()
+      .prepare();
+    this.rotateRow = db
+      .update(sessions)
+      .set(setPlaceholders(ROTATED_COLUMNS))
+      .where(eq(sessions.id, ph('id')))
+      .returning()
+      .prepare();
+    this.touch = db
+      .update(sessions)
+      .set(setPlaceholders(['lastUsedAt']))
+      .where(eq(sessions.id, ph('id')))
+      .prepare();
+    this.revokeForReuse = db
+      .update(sessions)
+      .set({ ...setPlaceholders(['revokedAt']), revokeReason: 'refresh_token_reuse' })
+      .where(eq(sessions.id, ph('id')))
+      .prepare();
+    // The transaction wrapper too is built once, run with .immediate() (see rotate()).
+    this.rotation = conn.raw.transaction((request: RotationRequest) => this.rotateLocked(request));
     // The per-request revocation check: one primary-key lookup plus one on revoked_tokens.
     this.accessCheck = conn.raw.prepare<[string, number, string], LiveUserRow>(
       `SELECT u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at
@@ -24,71 +99,59 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async create(session: NewSession): Promise<Session> {
-    const [row] = this.db
-      .insert(sessions)
-      .values({ ...session, lastUsedAt: session.createdAt })
-      .returning()
-      .all();
+    const row = this.insert.get({
+      id: session.id,
+      userId: session.userId,
+      clientId: session.clientId,
+      refreshHash: session.refreshHash,
+      userAgent: session.userAgent ?? null,
+      ip: session.ip ?? null,
+      createdAt: session.createdAt,
+      expiresAt: session.expiresAt,
+    });
+    await this.conn.durable();
     return toSession(row!);
+  }
+
+  /** The body of the rotation's transaction (see rotate()). */
+  private rotateLocked(request: RotationRequest): RotationOutcome {
+    const found = this.locate(request.presentedHash);
+    if (!found) return { found: false };
+    const { row, match } = found;
+    const session = toSession(row);
+    const decision = request.decide(match, session);
+    const now = request.now;
+    switch (decision.kind) {
+      case 'rotate': {
+        if (row.previousHash !== null) this.retire.run({ hash: row.previousHash, sessionId: row.id, retiredAt: now });
+        const updated = this.rotateRow.get({ ...rotatedSession(row, request), id: row.id });
+        return { found: true, session: toSession(updated!), decision, seal: null };
+      }
+      case 'replay':
+        this.touch.run({ lastUsedAt: now, id: row.id });
+        return { found: true, session, decision, seal: row.childSeal };
+      case 'reuse':
+        this.revokeForReuse.run({ revokedAt: now, id: row.id });
+        return { found: true, session: { ...session, revokedAt: now }, decision, seal: null };
+      case 'refuse':
+        return { found: true, session, decision, seal: null };
+    }
   }
 
   async rotate(request: RotationRequest): Promise<RotationOutcome> {
     // BEGIN IMMEDIATE takes SQLite's write lock before reading, so refreshes of a session
     // (from this process or another) run one after the other against fresh state.
-    const run = this.conn.raw.transaction((): RotationOutcome => {
-      const found = this.locate(request.presentedHash);
-      if (!found) return { found: false };
-      const { row, match } = found;
-      const session = toSession(row);
-      const decision = request.decide(match, session);
-      const now = request.now;
-      switch (decision.kind) {
-        case 'rotate': {
-          if (row.previousHash !== null) {
-            this.db
-              .insert(retiredRefreshTokens)
-              .values({ hash: row.previousHash, sessionId: row.id, retiredAt: now })
-              .onConflictDoNothing()
-              .run();
-          }
-          const [updated] = this.db
-            .update(sessions)
-            .set(rotatedSession(row, request))
-            .where(eq(sessions.id, row.id))
-            .returning()
-            .all();
-          return { found: true, session: toSession(updated!), decision, seal: null };
-        }
-        case 'replay':
-          this.db.update(sessions).set({ lastUsedAt: now }).where(eq(sessions.id, row.id)).run();
-          return { found: true, session, decision, seal: row.childSeal };
-        case 'reuse':
-          this.db
-            .update(sessions)
-            .set({ revokedAt: now, revokeReason: 'refresh_token_reuse' })
-            .where(eq(sessions.id, row.id))
-            .run();
-          return { found: true, session: { ...session, revokedAt: now }, decision, seal: null };
-        case 'refuse':
-          return { found: true, session, decision, seal: null };
-      }
-    });
-    return run.immediate();
+    const outcome = this.rotation.immediate(request);
+    // Whatever the outcome, the answer may rest on commits not flushed yet (this one, or
+    // the rotation a replay hands back): flush before answering.
+    await this.conn.durable();
+    return outcome;
   }
 
   private locate(hash: string): { row: Row; match: TokenMatch } | undefined {
-    const byToken = this.db
-      .select()
-      .from(sessions)
-      .where(or(eq(sessions.refreshHash, hash), eq(sessions.previousHash, hash)))
-      .get();
+    const byToken = this.byToken.get({ hash });
     if (byToken) return { row: byToken, match: byToken.refreshHash === hash ? 'current' : 'previous' };
-    const retired = this.db
-      .select({ session: sessions })
-      .from(retiredRefreshTokens)
-      .innerJoin(sessions, eq(sessions.id, retiredRefreshTokens.sessionId))
-      .where(eq(retiredRefreshTokens.hash, hash))
-      .get();
+    const retired = this.byRetired.get({ hash });
     return retired ? { row: retired.session, match: 'retired' } : undefined;
   }
 
@@ -108,6 +171,7 @@ export class SqliteSessionStore implements SessionStore {
       .set({ revokedAt: now, revokeReason: reason })
       .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
       .run();
+    await this.conn.durable();
     return result.changes > 0;
   }
 
@@ -117,6 +181,7 @@ export class SqliteSessionStore implements SessionStore {
       .set({ revokedAt: now, revokeReason: reason })
       .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
       .run();
+    await this.conn.durable();
     return result.changes > 0;
   }
 
@@ -126,6 +191,7 @@ export class SqliteSessionStore implements SessionStore {
       .set({ revokedAt: now, revokeReason: reason })
       .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep === undefined ? undefined : ne(sessions.id, keep)))
       .run();
+    await this.conn.durable();
     return result.changes;
   }
 
@@ -144,6 +210,7 @@ export class SqliteSessionStore implements SessionStore {
       .delete(sessions)
       .where(or(lt(sessions.expiresAt, before), and(isNotNull(sessions.revokedAt), lt(sessions.revokedAt, before))))
       .run();
+    await this.conn.durable();
     return result.changes;
   }
 }

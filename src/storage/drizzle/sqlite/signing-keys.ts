@@ -21,6 +21,7 @@ export class SqliteSigningKeyStore implements SigningKeyStore {
       .from(signingKeys)
       .where(and(eq(signingKeys.alg, key.alg), isNull(signingKeys.retiredAt)))
       .get();
+    await this.conn.durable();
     return toSigningKey(active!);
   }
 
@@ -35,5 +36,6 @@ export class SqliteSigningKeyStore implements SigningKeyStore {
         db.insert(signingKeys).values(signingKeyRow(key)).run();
       })
       .immediate();
+    await this.conn.durable();
   }
 }
