@@ -80,7 +80,7 @@ export function createKeyRing(config: Readonly<Config>, store: SigningKeyStore, 
 
 export async function buildGatehouse(config: Readonly<Config>, options: BuildOptions = {}): Promise<Gatehouse> {
   const clock = options.clock ?? systemClock;
-  const stores = options.stores ?? (await openStores(config.database));
+  const stores = options.stores ?? (await openStores(config.database, { server: true }));
   // With REDIS_URL every instance shares the limit counters; without it each counts its own.
   const redis = config.redis ? await connectRedis(config.redis.url) : undefined;
   try {

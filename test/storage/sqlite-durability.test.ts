@@ -345,3 +345,34 @@ test('the prepared rotation writes exactly the columns rotatedSession sets, as i
     { revoked_at: later.getTime(), revoke_reason: 'refresh_token_reuse' },
   );
 });
+
+test('with background checkpoints, a worker thread moves the WAL into the database file; the commits never do', { skip }, async (t) => {
+  const file = dbFile(t);
+  const conn = openSqlite(file, { backgroundCheckpoints: true });
+  let closed = false;
+  t.after(async () => {
+    if (!closed) await conn.close();
+  });
+  assert.equal(conn.raw.pragma('wal_autocheckpoint', { simple: true }), 8_000, 'the commit-time checkpoint is only a backstop');
+  conn.raw.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, blob BLOB)');
+  await conn.durable();
+  const before = statSync(file).size;
+  const insert = conn.raw.prepare('INSERT INTO filler (blob) VALUES (?)');
+  // ~1 200 pages: past the default 1 000-page threshold, far below the backstop.
+  for (let i = 0; i < 300; i++) {
+    conn.raw.transaction(() => {
+      for (let j = 0; j < 4; j++) insert.run(Buffer.alloc(3000, i));
+    })();
+  }
+  await conn.durable();
+  assert.ok(statSync(file).size - before < 64 * 1024, 'no commit copied the WAL into the database file');
+  // The worker checkpoints every 200 ms.
+  const deadline = Date.now() + 10_000;
+  while (statSync(file).size - before < 1000 * 4096 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(statSync(file).size - before >= 1000 * 4096, `the database file grew by ${statSync(file).size - before} bytes`);
+  await conn.close();
+  closed = true;
+  const reopened = new Database(file, { readonly: true });
+  assert.equal((reopened.prepare('SELECT count(*) AS n FROM filler').get() as { n: number }).n, 1200);
+  reopened.close();
+});

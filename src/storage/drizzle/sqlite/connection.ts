@@ -22,6 +22,7 @@ import { closeSync, fsync as fsyncCallback, fsyncSync, mkdirSync, openSync, real
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as schema from '../schema/sqlite.js';
+import { BACKSTOP_CHECKPOINT_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
 
 export type SqliteDb = BetterSQLite3Database<typeof schema>;
 
@@ -43,6 +44,13 @@ export interface SqliteConnection {
 export interface SqliteOptions {
   /** The fsync of the -wal descriptor; injectable so tests can observe or fail it. */
   fsync?: (fd: number) => Promise<void>;
+  /**
+   * Checkpoint the WAL from a worker thread instead of inside commits (checkpointer.ts).
+   * The server turns it on; short-lived commands and most tests do not need the thread.
+   */
+  backgroundCheckpoints?: boolean;
+  /** Where the checkpointer reports a failed round (it retries on the next one). */
+  onCheckpointError?: (message: string) => void;
 }
 
 const fsyncAsync = promisify(fsyncCallback);
@@ -183,6 +191,12 @@ export function openSqlite(file: string, options: SqliteOptions = {}): SqliteCon
     throw error;
   }
 
+  let checkpointer: Checkpointer | undefined;
+  if (options.backgroundCheckpoints) {
+    raw.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+    checkpointer = startCheckpointer(walFile.slice(0, -'-wal'.length), { onError: options.onCheckpointError });
+  }
+
   const fsync = options.fsync ?? fsyncAsync;
   let closed = false;
   let closing: Promise<void> | undefined;
@@ -199,6 +213,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): SqliteCon
         // Writes not yet flushed get their fsync before the descriptor goes (and no fsync
         // is left running on a descriptor number the process may reuse).
         await group.drain();
+        await checkpointer?.stop();
         closed = true;
         raw.close();
         closeSync(walFd);
