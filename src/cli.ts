@@ -3,7 +3,6 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config/index.js';
 import { PasswordHasher } from './crypto/password.js';
-import { createKeyRing } from './app.js';
 import { RegistrationService } from './services/registration.js';
 import { ClientRegistry } from './services/client-registry.js';
 import type { GrantType } from './domain/types.js';
@@ -70,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'keys': {
       if (sub !== 'rotate') break;
+      // The HTTP stack (app.js) is loaded only by the commands that use it.
+      const { createKeyRing } = await import('./app.js');
       const kid = await withStores(config, async (stores) => {
         const ring = createKeyRing(config, stores.signingKeys, systemClock);
         await ring.init();

@@ -3,7 +3,6 @@
  * thread pool, so a login never blocks the event loop.
  */
 import { hash, verify, type Algorithm } from '@node-rs/argon2';
-import { verify as bcryptVerify } from '@node-rs/bcrypt';
 import { availableParallelism } from 'node:os';
 
 // Algorithm is an ambient const enum, which verbatimModuleSyntax cannot read at run time.
@@ -81,6 +80,8 @@ export class PasswordHasher {
    */
   private async verifyLegacyBcrypt(storedHash: string, password: string): Promise<VerifyResult> {
     const bytes = Buffer.from(password, 'utf8').subarray(0, 72);
+    // Loaded on the first imported hash only: most servers never see one.
+    const { verify: bcryptVerify } = await import('@node-rs/bcrypt');
     const ok = await this.limited(() => bcryptVerify(bytes, storedHash)).catch(() => false);
     return { ok, needsRehash: ok };
   }

@@ -3,16 +3,22 @@
  * (clearly marked) with the mail's text so the link can be followed. Never in production:
  * config refuses to start there without SMTP_URL while email flows are on.
  */
-import nodemailer from 'nodemailer';
+import { createRequire } from 'node:module';
+import type * as Nodemailer from 'nodemailer';
 import type { MailMessage, Mailer } from '../services/ports.js';
 
+const require = createRequire(import.meta.url);
+
 export class SmtpMailer implements Mailer {
-  private readonly transport;
+  private readonly transport: Nodemailer.Transporter;
 
   constructor(
     smtpUrl: string,
     private readonly from: string,
   ) {
+    // Loaded only when SMTP is configured (nodemailer costs a server without it several
+    // MB), and synchronously, so a malformed SMTP_URL still stops the start-up.
+    const nodemailer = require('nodemailer') as typeof Nodemailer;
     this.transport = nodemailer.createTransport(smtpUrl);
   }
 

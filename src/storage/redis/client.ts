@@ -4,12 +4,14 @@
  * RATE_LIMIT_FAIL_OPEN, a skipped limit) instead of requests piling up; reconnection
  * continues in the background and service resumes by itself.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export type RedisClient = Redis;
 
 export async function connectRedis(url: string, options: { waitMs?: number } = {}): Promise<Redis> {
-  const redis = new Redis(url, {
+  // Loaded here, only with REDIS_URL: ioredis costs a server without Redis several MB.
+  const { Redis: IORedis } = await import('ioredis');
+  const redis = new IORedis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
