@@ -1,11 +1,18 @@
 /** Picks the store implementation for the configured database. */
 import type { DatabaseConfig } from '../config/index.js';
 import type { Stores } from '../services/ports.js';
-import { createPgStores } from './drizzle/pg/index.js';
-import { createSqliteStores } from './drizzle/sqlite/index.js';
 
-/** Opens the database and applies pending migrations (under a lock) before returning. */
-export async function openStores(database: DatabaseConfig): Promise<Stores> {
-  if (database.kind === 'sqlite') return createSqliteStores(database.path);
+/**
+ * Opens the database and applies pending migrations (under a lock) before returning.
+ * Only the configured dialect's stores and driver are loaded: pg and drizzle's
+ * node-postgres driver are several MB of memory that a SQLite server never uses.
+ */
+export async function openStores(database: DatabaseConfig, options: { server?: boolean } = {}): Promise<Stores> {
+  if (database.kind === 'sqlite') {
+    const { createSqliteStores } = await import('./drizzle/sqlite/index.js');
+    // A long-running server checkpoints the WAL off its event loop; commands do not need to.
+    return createSqliteStores(database.path, { backgroundCheckpoints: options.server ?? false });
+  }
+  const { createPgStores } = await import('./drizzle/pg/index.js');
   return createPgStores(database.url, database.poolSize);
 }
