@@ -74,6 +74,8 @@ const CORES = availableParallelism();
 const runId = `${Date.now().toString(36).slice(-5)}${randomBytes(2).toString('hex')}`;
 const PASSWORD = 'Bench-Password-1';
 const BIG = '100000000';
+/** The node flags `npm start` (package.json) and the `gatehouse` bin run the server with. */
+const SERVER_NODE_FLAGS = /node ((?:--\S+ )*)dist\/cli\.js serve/.exec(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.start)[1].trim().split(' ').filter(Boolean);
 
 const cli = process.env.npm_lifecycle_event === 'bench'
   ? `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`
@@ -344,8 +346,8 @@ async function main() {
   results.serverEnv = { ...env, PATH: undefined, HOME: undefined };
   const logFile = path.join(tmp, 'server.log');
   const logFd = openSync(logFile, 'w');
-  log(`server: node dist/cli.js serve on 127.0.0.1:${port} (${dbKind}, log to ${args.keep ? logFile : 'a temp file'})`);
-  server = track(spawn(process.execPath, [...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), path.join(ROOT, 'dist/cli.js'), 'serve'], { cwd: tmp, env, stdio: ['ignore', logFd, logFd] }));
+  log(`server: node ${SERVER_NODE_FLAGS.join(' ')} dist/cli.js serve on 127.0.0.1:${port} (${dbKind}, log to ${args.keep ? logFile : 'a temp file'})`);
+  server = track(spawn(process.execPath, [...SERVER_NODE_FLAGS, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), path.join(ROOT, 'dist/cli.js'), 'serve'], { cwd: tmp, env, stdio: ['ignore', logFd, logFd] }));
   closeSync(logFd);
   let serverExited = null;
   server.once('exit', (code, signal) => { serverExited = { code, signal }; });
@@ -719,7 +721,7 @@ function render(facts, res) {
     `Date: ${facts.date}; git ${facts.git}  `,
     `Machine: ${facts.cores} cores (${facts.model}), ${facts.memGb.toFixed(0)} GiB, Linux ${facts.kernel}, Node ${facts.node}, autocannon ${facts.autocannon}  `,
     `CPU busy with other processes just before the run: ${(res.busyBefore * 100).toFixed(0)} %; load average before / after: ${res.loadavg.before.map((x) => x.toFixed(2)).join(' ')} / ${res.loadavg.after.map((x) => x.toFixed(2)).join(' ')}  `,
-    `Server: \`node dist/cli.js serve\` (a child process), database ${dbKind}, LOG_LEVEL=${logLevel}${logLevel === 'info' ? ' (the default: one JSON line per request, to a file)' : ' (--quiet-logs)'}, argon2 at its defaults, ${(res.logBytes / 2 ** 20).toFixed(1)} MiB of log written  `,
+    `Server: \`node ${SERVER_NODE_FLAGS.join(' ')} dist/cli.js serve\` (a child process, as \`npm start\` runs it), database ${dbKind}, LOG_LEVEL=${logLevel}${logLevel === 'info' ? ' (the default: one JSON line per request, to a file)' : ' (--quiet-logs)'}, argon2 at its defaults, ${(res.logBytes / 2 ** 20).toFixed(1)} MiB of log written  `,
     `Load: autocannon in a separate process per run, ${CONNECTIONS} connections, ${WARMUP} s warm-up then ${DURATION} s per scenario (cold /me sized by token count); latencies of 2xx answers`,
     '',
     '## Results',
