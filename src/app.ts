@@ -17,6 +17,7 @@ import docs from './http/plugins/docs.js';
 import errors, { loggable } from './http/plugins/errors.js';
 import metricsPlugin, { Metrics } from './http/plugins/metrics.js';
 import securityHeaders from './http/plugins/security-headers.js';
+import { lazyChildLogger } from './http/lazy-request-logger.js';
 import { logSerializers, REDACT_PATHS } from './http/redact.js';
 import accountRoutes from './http/routes/account.js';
 import authRoutes from './http/routes/auth.js';
@@ -126,6 +127,7 @@ async function assemble(
     routerOptions: { maxParamLength: 200 },
     // One line per request, written in onResponse below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
     return503OnClosing: true,
     ajv: {
       // Unknown fields are rejected, never silently dropped; no type coercion of bodies.
