@@ -1,7 +1,9 @@
 /**
  * kill -9 under load: every registration, rotation and revocation that was answered 2xx
- * before the crash is still there after a restart (SQLite WAL with synchronous=FULL;
- * PostgreSQL commits before the answer).
+ * before the crash is still there after a restart (SQLite: every write is answered only
+ * after an fsync of the WAL that covers its commit, see storage/drizzle/sqlite/connection.ts;
+ * PostgreSQL commits before the answer). A kill -9 cannot tell that fsync from none (the
+ * kernel keeps the WAL); test/storage/sqlite-durability.test.ts checks the barrier itself.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
