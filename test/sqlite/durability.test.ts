@@ -2,7 +2,8 @@
  * The SQLite durability barrier (src/storage/drizzle/sqlite/connection.ts): commits run
  * with synchronous=NORMAL and each write awaits an asynchronous fsync of the -wal file,
  * shared between concurrent writers (group commit). Real SQLite files throughout; only the
- * fsync call is wrapped, to observe it, hold it back, or make it fail.
+ * fsync call is wrapped, to observe it, hold it back, or make it fail. SQLite only: this
+ * folder is not among the suites the test runner repeats on PostgreSQL.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -19,7 +20,6 @@ import { createSqliteStores } from '../../src/storage/drizzle/sqlite/index.js';
 import { ROTATED_COLUMNS } from '../../src/storage/drizzle/sqlite/sessions.js';
 
 const realFsync = promisify(fsyncCallback);
-const skip = process.env.TEST_DATABASE === 'postgres' ? 'SQLite only' : false;
 
 function dbFile(t: TestContext): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'gatehouse-durability-'));
@@ -128,7 +128,7 @@ test('GroupCommit: a failed flush rejects its callers, the queued ones, and ever
   assert.ok(group.failure);
 });
 
-test('the connection runs synchronous=NORMAL in WAL mode and fsyncs the -wal file it keeps open', { skip }, async (t) => {
+test('the connection runs synchronous=NORMAL in WAL mode and fsyncs the -wal file it keeps open', async (t) => {
   const file = dbFile(t);
   const fds: number[] = [];
   const conn = openSqlite(file, {
@@ -149,7 +149,7 @@ test('the connection runs synchronous=NORMAL in WAL mode and fsyncs the -wal fil
   await conn.close();
 });
 
-test('a write is acknowledged only after an fsync that started after its commit', { skip }, async (t) => {
+test('a write is acknowledged only after an fsync that started after its commit', async (t) => {
   const file = dbFile(t);
   const gate = gatedFsync();
   const stores = createSqliteStores(file, { fsync: gate.fsync });
@@ -217,7 +217,7 @@ async function findUser(stores: Stores, name: string, gate: ReturnType<typeof ga
   return user!;
 }
 
-test('many concurrent writes share few fsyncs, all resolve, and are all there after reopening', { skip }, async (t) => {
+test('many concurrent writes share few fsyncs, all resolve, and are all there after reopening', async (t) => {
   const file = dbFile(t);
   let fsyncs = 0;
   const stores = createSqliteStores(file, {
@@ -250,7 +250,7 @@ test('many concurrent writes share few fsyncs, all resolve, and are all there af
   assert.equal(await reopened.revokedTokens.isRevoked('jti-299'), true);
 });
 
-test('an fsync error fails the write (never acknowledged), every write after it, and readiness', { skip }, async (t) => {
+test('an fsync error fails the write (never acknowledged), every write after it, and readiness', async (t) => {
   const file = dbFile(t);
   const gate = gatedFsync();
   const stores = createSqliteStores(file, { fsync: gate.fsync });
@@ -269,7 +269,7 @@ test('an fsync error fails the write (never acknowledged), every write after it,
   assert.ok(await stores.users.findByLogin('dave'), 'reads still work');
 });
 
-test('close waits for a running fsync before closing the descriptor', { skip }, async (t) => {
+test('close waits for a running fsync before closing the descriptor', async (t) => {
   const file = dbFile(t);
   const gate = gatedFsync();
   const stores = createSqliteStores(file, { fsync: gate.fsync });
@@ -290,7 +290,7 @@ test('close waits for a running fsync before closing the descriptor', { skip }, 
   assert.ok(await reopened.users.findByLogin('frank'));
 });
 
-test('the prepared rotation writes exactly the columns rotatedSession sets, as integer milliseconds', { skip }, async (t) => {
+test('the prepared rotation writes exactly the columns rotatedSession sets, as integer milliseconds', async (t) => {
   const row = { refreshHash: 'a', generation: 1 } as SessionRow;
   const request = { presentedHash: 'a', now: new Date(), childHash: 'b', childSeal: 's', childExpiresAt: new Date(), decide: () => ({ kind: 'rotate' }) as const };
   assert.deepEqual([...ROTATED_COLUMNS].sort(), Object.keys(rotatedSession(row, request)).sort());
@@ -346,7 +346,7 @@ test('the prepared rotation writes exactly the columns rotatedSession sets, as i
   );
 });
 
-test('with background checkpoints, a worker thread moves the WAL into the database file; the commits never do', { skip }, async (t) => {
+test('with background checkpoints, a worker thread moves the WAL into the database file; the commits never do', async (t) => {
   const file = dbFile(t);
   const conn = openSqlite(file, { backgroundCheckpoints: true });
   let closed = false;
