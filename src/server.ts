@@ -4,7 +4,7 @@ import type { Config } from './config/index.js';
 import { lowerThreadPoolPriority } from './runtime/thread-pool.js';
 
 export async function serve(config: Readonly<Config>): Promise<void> {
-  // First, before any worker thread exists: hashing must not delay the event loop.
+  // Before the stores start their own threads: hashing must not delay the event loop.
   const lowered = await lowerThreadPoolPriority();
   const { app } = await buildGatehouse(config);
   app.log.debug({ threads: lowered }, 'thread-pool threads run below the event loop\'s priority');

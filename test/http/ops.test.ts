@@ -64,3 +64,17 @@ test('CORS answers only the configured origins', async (t) => {
   // Not echoed and not a wildcard: no allow-origin header at all for an unlisted origin.
   assert.equal(denied.headers['access-control-allow-origin'], undefined);
 });
+
+test('HTML pages also carry the document-only headers; JSON answers do not', async (t) => {
+  const app = await buildTestApp(t);
+  const page = await app.app.inject({ method: 'GET', url: '/email/verify?token=ghm_not-a-real-token' });
+  assert.match(String(page.headers['content-type']), /^text\/html/);
+  assert.equal(page.headers['cross-origin-opener-policy'], 'same-origin');
+  assert.equal(page.headers['x-content-type-options'], 'nosniff');
+  assert.equal(page.headers['x-frame-options'], 'SAMEORIGIN');
+  const json = await app.app.inject({ method: 'GET', url: '/healthz' });
+  assert.equal(json.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains');
+  assert.equal(json.headers['referrer-policy'], 'no-referrer');
+  assert.equal(json.headers['cross-origin-opener-policy'], undefined);
+  assert.equal(json.headers['x-xss-protection'], undefined);
+});
