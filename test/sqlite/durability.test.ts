@@ -45,7 +45,7 @@ function track(promise: Promise<unknown>): { done: boolean; error: unknown } {
 }
 
 /** An fsync the test releases (or fails) by hand, one call at a time. */
-function gatedFsync(passThrough = true) {
+function gatedFsync() {
   const calls: Array<{ fd: number; release: () => Promise<void>; fail: (error: Error) => void; before: number | undefined }> = [];
   let onStart: ((fd: number) => number | undefined) | undefined;
   let open = false;
@@ -56,7 +56,7 @@ function gatedFsync(passThrough = true) {
         fd,
         before,
         // Resolves once the real fsync is done and the waiters were told.
-        release: () => (passThrough ? realFsync(fd) : Promise.resolve()).then(resolve, reject),
+        release: () => realFsync(fd).then(resolve, reject),
         fail: reject,
       });
     });
@@ -67,6 +67,18 @@ function gatedFsync(passThrough = true) {
     /** From now on fsync passes straight through (for the final flush of close()). */
     open: () => (open = true),
   };
+}
+
+/** Stores on a fresh file whose fsyncs wait for the test; closed (gate opened) after it. */
+function gatedStores(t: TestContext) {
+  const file = dbFile(t);
+  const gate = gatedFsync();
+  const stores = createSqliteStores(file, { fsync: gate.fsync });
+  t.after(() => {
+    gate.open();
+    return stores.close();
+  });
+  return { file, gate, stores };
 }
 
 const newUser = (name: string) => ({ username: name, usernameKey: name, email: `${name}@example.com`, emailKey: `${name}@example.com`, passwordHash: 'x', createdAt: new Date() });
@@ -150,13 +162,7 @@ test('the connection runs synchronous=NORMAL in WAL mode and fsyncs the -wal fil
 });
 
 test('a write is acknowledged only after an fsync that started after its commit', async (t) => {
-  const file = dbFile(t);
-  const gate = gatedFsync();
-  const stores = createSqliteStores(file, { fsync: gate.fsync });
-  t.after(() => {
-    gate.open();
-    return stores.close();
-  });
+  const { file, gate, stores } = gatedStores(t);
   // Each fsync records how many users were committed when it started.
   const reader = new Database(file, { readonly: true });
   t.after(() => reader.close());
@@ -251,13 +257,7 @@ test('many concurrent writes share few fsyncs, all resolve, and are all there af
 });
 
 test('an fsync error fails the write (never acknowledged), every write after it, and readiness', async (t) => {
-  const file = dbFile(t);
-  const gate = gatedFsync();
-  const stores = createSqliteStores(file, { fsync: gate.fsync });
-  t.after(() => {
-    gate.open();
-    return stores.close();
-  });
+  const { gate, stores } = gatedStores(t);
   const first = stores.users.create(newUser('dave'));
   const queued = stores.audit.append({ at: new Date(), type: 'registered', userId: null, ip: null, userAgent: null, detail: null });
   gate.calls[0]!.fail(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
