@@ -8,11 +8,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Bindings, ChildLoggerOptions } from 'pino';
 
-type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-
-function call(log: FastifyBaseLogger, level: Level, args: unknown[]): void {
-  (log[level] as (...a: unknown[]) => void).apply(log, args);
-}
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 class LazyRequestLogger {
   private real: FastifyBaseLogger | undefined;
@@ -23,7 +19,8 @@ class LazyRequestLogger {
     private readonly options: ChildLoggerOptions,
   ) {}
 
-  private get log(): FastifyBaseLogger {
+  /** The real child logger, made on first use. */
+  resolve(): FastifyBaseLogger {
     return (this.real ??= this.parent.child(this.bindings, this.options));
   }
 
@@ -32,35 +29,23 @@ class LazyRequestLogger {
   }
 
   set level(level: string) {
-    this.log.level = level;
-  }
-
-  // Prototype methods: nothing is allocated per request beyond the stand-in itself.
-  fatal(...args: unknown[]): void {
-    call(this.log, 'fatal', args);
-  }
-  error(...args: unknown[]): void {
-    call(this.log, 'error', args);
-  }
-  warn(...args: unknown[]): void {
-    call(this.log, 'warn', args);
-  }
-  info(...args: unknown[]): void {
-    call(this.log, 'info', args);
-  }
-  debug(...args: unknown[]): void {
-    call(this.log, 'debug', args);
-  }
-  trace(...args: unknown[]): void {
-    call(this.log, 'trace', args);
-  }
-  silent(...args: unknown[]): void {
-    call(this.log, 'silent', args);
+    this.resolve().level = level;
   }
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
-    return this.log.child(bindings, options);
+    return this.resolve().child(bindings, options);
   }
+}
+
+// One forwarding method per level, on the prototype: nothing allocated per request but
+// the stand-in itself.
+for (const level of LEVELS) {
+  Object.defineProperty(LazyRequestLogger.prototype, level, {
+    value(this: LazyRequestLogger, ...args: unknown[]) {
+      const log = this.resolve();
+      (log[level] as (...a: unknown[]) => void).apply(log, args);
+    },
+  });
 }
 
 export function lazyChildLogger(logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
