@@ -78,3 +78,16 @@ test('HTML pages also carry the document-only headers; JSON answers do not', asy
   assert.equal(json.headers['cross-origin-opener-policy'], undefined);
   assert.equal(json.headers['x-xss-protection'], undefined);
 });
+
+test('a request that logs through request.log carries its reqId, as its access line does', async (t) => {
+  const app = await buildTestApp(t);
+  const res = await app.app.inject({ method: 'POST', url: '/login', payload: { username: 'nobody', password: 'Wrong-password-1' } });
+  assert.equal(res.statusCode, 401);
+  const lines = app.logs.flatMap((chunk) => chunk.split('\n')).filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const refused = lines.find((l) => l.msg === 'request refused');
+  const access = lines.find((l) => l.msg === 'request' && (l.req as { url?: string } | undefined)?.url === '/login');
+  assert.ok(refused && access, 'both lines were written');
+  assert.equal(refused.code, 'invalid_credentials');
+  assert.equal(typeof refused.reqId, 'string');
+  assert.equal(refused.reqId, access.reqId);
+});
