@@ -68,20 +68,6 @@ function verifyBytes(alg: SigningAlgorithm, key: VerifyKey, data: Buffer, signat
 
 const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
 
-/** The protected header of a key's tokens never changes: encoded once per kid. */
-const encodedHeaders = new Map<string, string>();
-
-function encodedHeader(alg: SigningAlgorithm, kid: string): string {
-  const cacheKey = `${alg} ${kid}`;
-  let header = encodedHeaders.get(cacheKey);
-  if (header === undefined) {
-    header = encode({ alg, kid, typ: ACCESS_TOKEN_TYP });
-    if (encodedHeaders.size > 64) encodedHeaders.clear();
-    encodedHeaders.set(cacheKey, header);
-  }
-  return header;
-}
-
 export async function signAccessToken(
   claims: Omit<AccessClaims, 'exp' | 'iat' | 'aud' | 'clientId'> & { clientId: string; audience: string },
   key: { kid: string; key: SignKey },
@@ -102,7 +88,7 @@ export async function signAccessToken(
     iat,
     exp,
   });
-  const signingInput = `${encodedHeader(settings.algorithm, key.kid)}.${payload}`;
+  const signingInput = `${encode({ alg: settings.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYP })}.${payload}`;
   const signature = await signBytes(settings.algorithm, key.key, Buffer.from(signingInput));
   return { token: `${signingInput}.${signature.toString('base64url')}`, exp };
 }
