@@ -49,8 +49,6 @@ export interface SqliteOptions {
    * The server turns it on; short-lived commands and most tests do not need the thread.
    */
   backgroundCheckpoints?: boolean;
-  /** Where the checkpointer reports a failed round (it retries on the next one). */
-  onCheckpointError?: (message: string) => void;
 }
 
 const fsyncAsync = promisify(fsyncCallback);
@@ -194,7 +192,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): SqliteCon
   let checkpointer: Checkpointer | undefined;
   if (options.backgroundCheckpoints) {
     raw.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
-    checkpointer = startCheckpointer(walFile.slice(0, -'-wal'.length), { onError: options.onCheckpointError });
+    checkpointer = startCheckpointer(walFile.slice(0, -'-wal'.length));
   }
 
   const fsync = options.fsync ?? fsyncAsync;
