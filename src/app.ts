@@ -144,6 +144,7 @@ async function assemble(
     audience: config.jwt.audience,
     clockSkewSeconds: config.jwt.clockSkewSeconds,
     ttlSeconds: config.jwt.accessTtlSeconds,
+    cacheSize: config.jwt.verifiedCacheSize,
   };
   const window = config.rateLimit.lockoutWindowSeconds;
   const redisConfig = config.redis;

@@ -47,6 +47,7 @@ test('an empty env gives the documented defaults', () => {
   assert.equal(config.jwt.secretKey, undefined);
   assert.equal(config.jwt.accessTtlSeconds, 30 * 60);
   assert.equal(config.refresh.ttlSeconds, 7 * 24 * 60 * 60);
+  assert.equal(config.jwt.verifiedCacheSize, 10_000);
 
   assert.deepEqual(config.password.argon2, { memoryCost: 19456, timeCost: 2, parallelism: 1 });
   assert.equal(config.password.minLength, 8);
@@ -80,6 +81,13 @@ test('the original service\'s token lifetimes: ACCESS_TOKEN_EXPIRE_MINUTES, REFR
   assert.equal(config.jwt.accessTtlSeconds, 900);
   assert.equal(config.refresh.ttlSeconds, 2 * 86_400);
   assert.equal(load({ ACCESS_TOKEN_EXPIRE_MINUTES: '0.5' }).jwt.accessTtlSeconds, 30);
+});
+
+test('ACCESS_TOKEN_CACHE_SIZE: a count, 0 turns the cache off, anything else is a ConfigError', () => {
+  assert.equal(load({ ACCESS_TOKEN_CACHE_SIZE: '500' }).jwt.verifiedCacheSize, 500);
+  assert.equal(load({ ACCESS_TOKEN_CACHE_SIZE: '0' }).jwt.verifiedCacheSize, 0);
+  assertConfigError({ ACCESS_TOKEN_CACHE_SIZE: '-1' }, 'ACCESS_TOKEN_CACHE_SIZE');
+  assertConfigError({ ACCESS_TOKEN_CACHE_SIZE: 'lots' }, 'ACCESS_TOKEN_CACHE_SIZE');
 });
 
 test('ALGORITHM=HS256 with SECRET_KEY keeps the original service\'s symmetric tokens', () => {

@@ -35,6 +35,8 @@ export interface Config {
     accessTtlSeconds: number;
     /** Tolerated clock difference when verifying exp/iat. */
     clockSkewSeconds: number;
+    /** Verified access tokens kept in memory (~0.5 KB each); 0 verifies every token anew. */
+    verifiedCacheSize: number;
   };
   refresh: {
     ttlSeconds: number;
@@ -274,6 +276,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       audience: str(env, 'JWT_AUDIENCE', 'gatehouse'),
       accessTtlSeconds: Math.round(positiveNumber(env, 'ACCESS_TOKEN_EXPIRE_MINUTES', 30) * 60),
       clockSkewSeconds: int(env, 'JWT_CLOCK_SKEW_SECONDS', 30, { min: 0, max: 300 }),
+      verifiedCacheSize: int(env, 'ACCESS_TOKEN_CACHE_SIZE', 10_000, { min: 0, max: 10_000_000 }),
     },
     refresh: {
       ttlSeconds: Math.round(positiveNumber(env, 'REFRESH_TOKEN_EXPIRE_DAYS', 7) * 86_400),

@@ -11,9 +11,9 @@ export class AccessTokens {
   constructor(
     private readonly keys: KeyRing,
     private readonly sessions: SessionStore,
-    private readonly settings: TokenSettings & { audience: string; ttlSeconds: number },
+    private readonly settings: TokenSettings & { audience: string; ttlSeconds: number; cacheSize: number },
     private readonly clock: Clock,
-    private readonly cache = new VerifiedTokenCache(10_000),
+    private readonly cache = new VerifiedTokenCache(settings.cacheSize),
   ) {}
 
   get ttlSeconds(): number {

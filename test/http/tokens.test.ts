@@ -363,6 +363,17 @@ test('the access token of a session revoked by POST /logout → 401 invalid_toke
   assertInvalidToken(await me(app, await forge(app, tokens.access_token, { claims: { jti: randomUUID() } })), 'revoked sid, new jti');
 });
 
+test('ACCESS_TOKEN_CACHE_SIZE=0: every request verifies anew; valid tokens pass, tampered and revoked ones do not', async (t) => {
+  const app = await buildTestApp(t, { ACCESS_TOKEN_CACHE_SIZE: '0' });
+  const { tokens } = await userWithTokens(app, 'ivy');
+  for (let i = 0; i < 2; i++) assert.equal((await me(app, tokens.access_token)).statusCode, 200);
+  const [header, payload, signature] = tokens.access_token.split('.');
+  const flipped = signature!.slice(0, -2) + (signature!.endsWith('AA') ? 'BA' : 'AA');
+  assertInvalidToken(await me(app, `${header}.${payload}.${flipped}`), 'tampered signature');
+  assert.equal((await logout(app, tokens.access_token)).statusCode, 200);
+  assertInvalidToken(await me(app, tokens.access_token), 'revoked session');
+});
+
 // ---------------------------------------------------------------------------------------
 // 3. rotation in-process
 

@@ -40,3 +40,21 @@ test('bounded: the oldest entry leaves first', () => {
   assert.ok(cache.get('b', 900, 0, always));
   assert.ok(cache.get('c', 900, 0, always));
 });
+
+test('size 0 turns the cache off: nothing is kept, every lookup misses', () => {
+  const cache = new VerifiedTokenCache(0);
+  cache.set('t1', claims(1000), 'k');
+  assert.equal(cache.size, 0);
+  assert.equal(cache.get('t1', 900, 0, always), undefined);
+});
+
+test('entries are keyed by a digest: the token string itself is not kept', () => {
+  const cache = new VerifiedTokenCache(10);
+  const token = 'eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl';
+  cache.set(token, claims(1000), 'k');
+  const keys = [...(cache as unknown as { entries: Map<string, unknown> }).entries.keys()];
+  assert.equal(keys.length, 1);
+  assert.notEqual(keys[0], token);
+  assert.equal(keys[0]!.length, 32, 'a SHA-256 digest, one character per byte');
+  assert.ok(cache.get(token, 900, 0, always));
+});
