@@ -14,10 +14,9 @@ import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import type { Stores } from '../../src/services/ports.js';
-import { rotatedSession, type SessionRow } from '../../src/storage/drizzle/mappers.js';
+import { ROTATED_COLUMNS, rotatedSession, type SessionRow } from '../../src/storage/drizzle/mappers.js';
 import { GroupCommit, openSqlite } from '../../src/storage/drizzle/sqlite/connection.js';
 import { createSqliteStores } from '../../src/storage/drizzle/sqlite/index.js';
-import { ROTATED_COLUMNS } from '../../src/storage/drizzle/sqlite/sessions.js';
 
 const realFsync = promisify(fsyncCallback);
 

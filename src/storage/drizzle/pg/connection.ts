@@ -1,4 +1,5 @@
 /** The PostgreSQL pool and the settings every store relies on. */
+import { getTableColumns } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import pg from 'pg';
 import * as schema from '../schema/pg.js';
@@ -48,4 +49,38 @@ export function uniqueViolation(error: unknown): string | undefined {
     if (code === '23505') return typeof constraint === 'string' ? constraint : e.message;
   }
   return undefined;
+}
+
+/**
+ * BEGIN … COMMIT on one pooled client, for statements run by name on it (stores' hot
+ * paths; Drizzle's own transaction() builds every statement inside it anew). A client whose
+ * ROLLBACK fails is destroyed rather than handed back to the pool.
+ */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    client.release();
+    return result;
+  } catch (error) {
+    try {
+      await client.query('ROLLBACK');
+      client.release();
+    } catch (rollbackError) {
+      client.release(rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError)));
+    }
+    throw error;
+  }
+}
+
+/**
+ * `"column" AS "key"` for every column of a table, so that a raw statement's rows have the
+ * same keys as Drizzle's (camelCase) and go through the shared mappers unchanged.
+ */
+export function rowColumns(table: Parameters<typeof getTableColumns>[0], alias: string): string {
+  return Object.entries(getTableColumns(table))
+    .map(([key, column]) => `${alias}."${column.name}" AS "${key}"`)
+    .join(', ');
 }

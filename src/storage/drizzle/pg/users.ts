@@ -1,4 +1,4 @@
-import { and, eq, or } from 'drizzle-orm';
+import { and, eq, or, sql } from 'drizzle-orm';
 import type { User } from '../../../domain/types.js';
 import { toUser } from '../mappers.js';
 import { DuplicateError, type NewUser, type UserStore } from '../../../services/ports.js';
@@ -6,7 +6,12 @@ import { users } from '../schema/pg.js';
 import { uniqueViolation, type PgDb } from './connection.js';
 
 export class PgUserStore implements UserStore {
-  constructor(private readonly db: PgDb) {}
+  /** On every refresh: built once, run as a named statement (planned once per connection). */
+  private readonly byId;
+
+  constructor(private readonly db: PgDb) {
+    this.byId = db.select().from(users).where(eq(users.id, sql.placeholder('id'))).prepare('gatehouse_user_by_id');
+  }
 
   async create(user: NewUser): Promise<User> {
     try {
@@ -24,7 +29,7 @@ export class PgUserStore implements UserStore {
   }
 
   async findById(id: number): Promise<User | undefined> {
-    const [row] = await this.db.select().from(users).where(eq(users.id, id));
+    const [row] = await this.byId.execute({ id });
     return row ? toUser(row) : undefined;
   }
 

@@ -1,13 +1,10 @@
 import { and, desc, eq, gt, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { TokenMatch } from '../../../domain/refresh-rotation.js';
 import type { Session, User } from '../../../domain/types.js';
-import { liveUser, rotatedSession, toSession, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
+import { liveUser, ROTATED_COLUMNS, rotatedSession, toSession, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
 import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
 import { retiredRefreshTokens, sessions } from '../schema/sqlite.js';
 import type { SqliteConnection } from './connection.js';
-
-/** The columns rotatedSession() (mappers.ts) sets; the prepared rotation writes exactly these. */
-export const ROTATED_COLUMNS = ['previousHash', 'refreshHash', 'childSeal', 'generation', 'rotatedAt', 'lastUsedAt', 'expiresAt'] as const satisfies ReadonlyArray<keyof Row>;
 
 const ph = sql.placeholder;
 
