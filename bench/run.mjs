@@ -170,7 +170,18 @@ function load(spec) {
 function procStatus(pid) {
   const text = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+  return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: kb('RssFile') / 1024 };
+}
+
+/** The V8 heap (total reserved, used) as the server's own /metrics reports it, in MB. */
+async function serverHeap(url) {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const gauge = (name) => Number(new RegExp(`^gatehouse_nodejs_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+    return { heapTotalMb: gauge('heap_size_total_bytes'), heapUsedMb: gauge('heap_size_used_bytes'), externalMb: gauge('external_memory_bytes') };
+  } catch {
+    return {};
+  }
 }
 
 /** Waits (at most 15 s) until the process uses under 5 % of a core over 0.5 s; returns the wait in ms. */
@@ -376,7 +387,7 @@ async function main() {
     await sleep(100);
   }
   const pid = server.pid;
-  results.rss.started = procStatus(pid);
+  results.rss.started = { ...procStatus(pid), ...(await serverHeap(url)) };
 
   // ---- fixtures: 100 users, each logged in 10 times -> 1 000 sessions / token pairs
   log('setup: register 100 users, log each in 10 times (1 000 sessions)');
@@ -406,7 +417,7 @@ async function main() {
   writeFileSync(hotFile, pairs.map((p) => p.access_token).join('\n'));
   let poolFile = path.join(tmp, 'refresh-pool.txt');
   writeFileSync(poolFile, pairs.map((p) => p.refresh_token).join('\n'));
-  results.rss.afterSetup = procStatus(pid);
+  results.rss.afterSetup = { ...procStatus(pid), ...(await serverHeap(url)) };
 
   const base = { url, connections: CONNECTIONS };
   /** Warm-up, then the measured run, with the server's CPU use over the measured run. */
@@ -507,7 +518,7 @@ async function main() {
     log(`  /me ${fmtRate(meRun.okRps)} req/s, p50 ${fmtMs(meRun.latencyMs.p50)} ms, p99 ${fmtMs(meRun.latencyMs.p99)} ms, non-2xx ${meRun.non2xx}; /login ${fmtRate(lr.okRps)} req/s, non-2xx ${lr.non2xx}`);
   }
 
-  results.rss.endOfLoad = procStatus(pid);
+  results.rss.endOfLoad = { ...procStatus(pid), ...(await serverHeap(url)) };
   log(`RSS at the end of the load: ${results.rss.endOfLoad.rssMb.toFixed(1)} MB`);
 
   // ---- sessions up to the target (logins: argon2-bound, so capped in time)
@@ -522,13 +533,14 @@ async function main() {
       results.sessions += r.ok;
       if (r.ok === 0) break;
     }
-    results.rss.afterSessions = procStatus(pid);
+    results.rss.afterSessions = { ...procStatus(pid), ...(await serverHeap(url)) };
     log(`sessions: ${results.sessions}; RSS ${results.rss.afterSessions.rssMb.toFixed(1)} MB`);
   }
   // "After the run": once the server has finished what it was still doing (a load ends
   // with up to `cores + 1` argon2 hashes of 19 MiB each still in flight).
   results.rss.idleAfterMs = await waitIdle(pid);
-  results.rss.final = procStatus(pid);
+  results.rss.final = { ...procStatus(pid), ...(await serverHeap(url)) };
+
   log(`RSS after the run (server idle after ${results.rss.idleAfterMs} ms): ${results.rss.final.rssMb.toFixed(1)} MB`);
   results.loadavg = { before: loadBefore, after: loadavg() };
   results.logBytes = statSync(logFile).size;
@@ -723,7 +735,7 @@ function render(facts, res) {
     ['at the end of the load', res.rss.endOfLoad],
     [`after ${res.sessions.toLocaleString('en-US')} sessions exist`, res.rss.afterSessions],
     [`after the run (server idle, ${res.rss.idleAfterMs} ms later)`, res.rss.final],
-  ].filter(([, v]) => v).map(([k, v]) => [k, mb(v.rssMb), mb(v.hwmMb)]);
+  ].filter(([, v]) => v).map(([k, v]) => [k, mb(v.rssMb), mb(v.anonMb), mb(v.fileMb), v.heapTotalMb ? `${mb(v.heapUsedMb)} of ${mb(v.heapTotalMb)}` : '—', mb(v.hwmMb)]);
 
   const detailRows = [
     ...Object.entries(s),
@@ -759,7 +771,9 @@ function render(facts, res) {
     '',
     '## Memory of the server process (VmRSS; VmHWM is the peak so far)',
     '',
-    mdTable(['when', 'RSS', 'peak'], rssRows),
+    'RSS is anonymous memory (the V8 heap, native allocations: SQLite, argon2, buffers) plus file-backed pages (mostly the `node` binary\'s code, shared with every other Node process). The V8 heap figures come from the server\'s `/metrics`.',
+    '',
+    mdTable(['when', 'RSS', 'anonymous', 'file-backed', 'V8 heap used of total', 'peak'], rssRows),
     '',
     '## Details',
     '',
@@ -781,7 +795,7 @@ function render(facts, res) {
 
   const txt = [header, ...rows].map((r) => r.map((c, i) => String(c).replace(/\*\*/g, '').padEnd([40, 9, 7, 7, 16, 13, 11, 8, 12, 7, 6][i] ?? 8)).join(' ')).join('\n');
   const txtFloors = floorRows.map((r) => `  floor ${r[0].replace(/`/g, '')}: ${r[1]}${r[1].startsWith('bound') ? '/s' : ' req/s'}, p50 ${r[2]} ms`).join('\n');
-  const txtRss = rssRows.map((r) => `  RSS ${r[0]}: ${r[1]} (peak ${r[2]})`).join('\n');
+  const txtRss = rssRows.map((r) => `  RSS ${r[0]}: ${r[1]} (anonymous ${r[2]}, file-backed ${r[3]}, V8 heap ${r[4]}; peak ${r[5]})`).join('\n');
   const txtVerdicts = verdicts.map((v) => `  ${v.note ? 'NOTE' : v.pass ? 'PASS' : 'FAIL'} ${v.what}`).join('\n');
   return { markdown: md.join('\n'), table: `${txt}\n\n${txtFloors}\n${txtRss}\n\n${txtVerdicts}\n` };
 }
