@@ -540,7 +540,6 @@ async function main() {
   // with up to `cores + 1` argon2 hashes of 19 MiB each still in flight).
   results.rss.idleAfterMs = await waitIdle(pid);
   results.rss.final = { ...procStatus(pid), ...(await serverHeap(url)) };
-
   log(`RSS after the run (server idle after ${results.rss.idleAfterMs} ms): ${results.rss.final.rssMb.toFixed(1)} MB`);
   results.loadavg = { before: loadBefore, after: loadavg() };
   results.logBytes = statSync(logFile).size;

@@ -54,10 +54,10 @@ export const toSession = (row: SessionRow): Session => ({
   revokedAt: row.revokedAt,
 });
 
-/** The columns a rotation sets: the current hash becomes the previous one, the child current. */
 /** The columns rotatedSession() sets; each dialect's prepared rotation writes exactly these. */
 export const ROTATED_COLUMNS = ['previousHash', 'refreshHash', 'childSeal', 'generation', 'rotatedAt', 'lastUsedAt', 'expiresAt'] as const satisfies ReadonlyArray<keyof SessionRow>;
 
+/** The columns a rotation sets: the current hash becomes the previous one, the child current. */
 export const rotatedSession = (row: SessionRow, request: RotationRequest): Pick<SessionRow, (typeof ROTATED_COLUMNS)[number]> => ({
   previousHash: row.refreshHash,
   refreshHash: request.childHash,
