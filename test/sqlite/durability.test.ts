@@ -375,3 +375,64 @@ test('with background checkpoints, a worker thread moves the WAL into the databa
   assert.equal((reopened.prepare('SELECT count(*) AS n FROM filler').get() as { n: number }).n, 1200);
   reopened.close();
 });
+
+test('rotations of one turn share a transaction, each in its own savepoint: one that throws fails alone', async (t) => {
+  const file = dbFile(t);
+  const stores = createSqliteStores(file);
+  t.after(() => stores.close());
+  const user = await stores.users.create(newUser('heidi'));
+  const made = [];
+  for (let i = 0; i < 5; i++) made.push(await stores.sessions.create(newSession(user.id, `b${i}`)));
+  const now = new Date(Date.now() + 1000);
+  const expires = new Date(Date.now() + 2 * 86_400_000);
+  // All five are asked for before any is answered: they land in the same batch.
+  const settled = await Promise.allSettled(
+    made.map((_, i) =>
+      stores.sessions.rotate({
+        presentedHash: `b${i}`,
+        now,
+        childHash: `c${i}`,
+        childSeal: `seal-c${i}`,
+        childExpiresAt: expires,
+        decide: (match) => {
+          if (i === 2) throw new Error('boom');
+          return match === 'current' ? { kind: 'rotate' } : { kind: 'refuse', reason: 'revoked' };
+        },
+      }),
+    ),
+  );
+  assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  assert.equal((settled[2] as PromiseRejectedResult).reason.message, 'boom');
+
+  const raw = new Database(file, { readonly: true });
+  t.after(() => raw.close());
+  const rows = raw.prepare('SELECT refresh_hash, previous_hash, generation FROM sessions ORDER BY refresh_hash').all();
+  assert.deepEqual(rows.map((r) => ({ ...(r as object) })), [
+    { refresh_hash: 'b2', previous_hash: null, generation: 0 },
+    { refresh_hash: 'c0', previous_hash: 'b0', generation: 1 },
+    { refresh_hash: 'c1', previous_hash: 'b1', generation: 1 },
+    { refresh_hash: 'c3', previous_hash: 'b3', generation: 1 },
+    { refresh_hash: 'c4', previous_hash: 'b4', generation: 1 },
+  ]);
+});
+
+test('two rotations of one token in the same turn run in order: the second sees the first\'s child', async (t) => {
+  const stores = createSqliteStores(dbFile(t));
+  t.after(() => stores.close());
+  const user = await stores.users.create(newUser('ivan'));
+  await stores.sessions.create(newSession(user.id, 'd0'));
+  const now = new Date(Date.now() + 1000);
+  const expires = new Date(Date.now() + 2 * 86_400_000);
+  const request = (child: string) => ({
+    presentedHash: 'd0',
+    now,
+    childHash: child,
+    childSeal: `seal-${child}`,
+    childExpiresAt: expires,
+    decide: (match: string) => (match === 'current' ? { kind: 'rotate' as const } : { kind: 'replay' as const }),
+  });
+  const [first, second] = await Promise.all([stores.sessions.rotate(request('d1')), stores.sessions.rotate(request('d1-other'))]);
+  assert.ok(first.found && first.decision.kind === 'rotate' && first.session.generation === 1);
+  assert.ok(second.found && second.decision.kind === 'replay');
+  assert.equal(second.seal, 'seal-d1', 'the replay hands back the child the first rotation made');
+});

@@ -18,6 +18,14 @@ function setPlaceholders<K extends keyof Row>(columns: readonly K[]): Pick<Row, 
   return Object.fromEntries(columns.map((column) => [column, ph(column)])) as unknown as Pick<Row, K>;
 }
 
+interface PendingRotation {
+  request: RotationRequest;
+  resolve: (outcome: RotationOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+type BatchResult = { ok: true; outcome: RotationOutcome } | { ok: false; error: unknown };
+
 export class SqliteSessionStore implements SessionStore {
   private readonly accessCheck;
   // Prepared once (drizzle's .prepare(): SQL built here, rows mapped by the schema as
@@ -30,6 +38,9 @@ export class SqliteSessionStore implements SessionStore {
   private readonly touch;
   private readonly revokeForReuse;
   private readonly rotation;
+  private readonly rotationBatch;
+  /** Rotations waiting for the next batch (see rotate()). */
+  private pending: PendingRotation[] = [];
 
   constructor(private readonly conn: SqliteConnection) {
     const db = conn.db;
@@ -80,8 +91,21 @@ export class SqliteSessionStore implements SessionStore {
       .set({ ...setPlaceholders(['revokedAt']), revokeReason: 'refresh_token_reuse' })
       .where(eq(sessions.id, ph('id')))
       .prepare();
-    // The transaction wrapper too is built once, run with .immediate() (see rotate()).
+    // The transaction wrappers too are built once. Each rotation is its own transaction
+    // function; run inside a batch's (see rotate()) better-sqlite3 makes it a SAVEPOINT.
     this.rotation = conn.raw.transaction((request: RotationRequest) => this.rotateLocked(request));
+    this.rotationBatch = conn.raw.transaction((batch: PendingRotation[]) =>
+      batch.map((pending): BatchResult => {
+        try {
+          return { ok: true, outcome: this.rotation(pending.request) };
+        } catch (error) {
+          // Rolled back to its savepoint: it fails alone. Unless SQLite ended the whole
+          // transaction (a full disk, an I/O error): then nothing of the batch is kept.
+          if (!conn.raw.inTransaction) throw error;
+          return { ok: false, error };
+        }
+      }),
+    );
     // The per-request revocation check: one primary-key lookup plus one on revoked_tokens.
     this.accessCheck = conn.raw.prepare<[string, number, string], LiveUserRow>(
       `SELECT u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at
@@ -135,14 +159,40 @@ export class SqliteSessionStore implements SessionStore {
     }
   }
 
-  async rotate(request: RotationRequest): Promise<RotationOutcome> {
-    // BEGIN IMMEDIATE takes SQLite's write lock before reading, so refreshes of a session
-    // (from this process or another) run one after the other against fresh state.
-    const outcome = this.rotation.immediate(request);
-    // Whatever the outcome, the answer may rest on commits not flushed yet (this one, or
-    // the rotation a replay hands back): flush before answering.
-    await this.conn.durable();
-    return outcome;
+  /**
+   * Rotations arriving in the same turn of the event loop (requests parsed from the same
+   * poll) run as one write transaction, each in its own savepoint, at the next
+   * setImmediate: one BEGIN IMMEDIATE / COMMIT (locks, WAL header, commit frame) for all of
+   * them instead of one each. BEGIN IMMEDIATE takes SQLite's write lock before reading, so
+   * refreshes of a session (from this process or another) still run one after the other
+   * against fresh state; two of one session in one batch see each other, in order.
+   */
+  rotate(request: RotationRequest): Promise<RotationOutcome> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ request, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => void this.runBatch());
+    });
+  }
+
+  private async runBatch(): Promise<void> {
+    const batch = this.pending;
+    this.pending = [];
+    let results: BatchResult[];
+    try {
+      results = this.rotationBatch.immediate(batch);
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    try {
+      // Whatever the outcome, an answer may rest on commits not flushed yet (this one, or
+      // the rotation a replay hands back): flush before answering.
+      await this.conn.durable();
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+      return;
+    }
+    results.forEach((result, i) => (result.ok ? batch[i]!.resolve(result.outcome) : batch[i]!.reject(result.error)));
   }
 
   private locate(hash: string): { row: Row; match: TokenMatch } | undefined {
