@@ -91,3 +91,24 @@ test('a request that logs through request.log carries its reqId, as its access l
   assert.equal(typeof refused.reqId, 'string');
   assert.equal(refused.reqId, access.reqId);
 });
+
+test('the access line: one JSON line per request in pino\'s shape, values escaped, none at LOG_LEVEL=warn', async (t) => {
+  const app = await buildTestApp(t);
+  const agent = 'evil "agent"\\\n{"msg":"forged"}';
+  await app.app.inject({ method: 'GET', url: '/healthz?q="x"&refresh_token=secret', headers: { 'user-agent': agent } });
+  const lines = app.logs.flatMap((chunk) => chunk.split('\n')).filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const access = lines.filter((l) => l.msg === 'request');
+  assert.equal(access.length, 1, 'one line, and the user agent did not forge a second');
+  const line = access[0]!;
+  assert.deepEqual(Object.keys(line), ['level', 'time', 'pid', 'hostname', 'reqId', 'req', 'status', 'ms', 'msg']);
+  assert.equal(line.level, 30);
+  assert.equal(line.pid, process.pid);
+  assert.equal(typeof line.time, 'number');
+  assert.equal(line.status, 200);
+  assert.deepEqual(line.req, { method: 'GET', url: '/healthz?q=[redacted]&refresh_token=[redacted]', remoteAddress: '127.0.0.1', userAgent: agent });
+  assert.ok(!app.logs.join('').includes('secret'));
+
+  const quiet = await buildTestApp(t, { LOG_LEVEL: 'warn' });
+  await quiet.app.inject({ method: 'GET', url: '/healthz' });
+  assert.equal(quiet.logs.join('').includes('"msg":"request"'), false);
+});
