@@ -27,7 +27,7 @@ import { randomBytes } from 'node:crypto';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH = path.join(ROOT, 'bench');
-const SCENARIOS = ['me-hot', 'refresh', 'me-cold', 'login', 'register', 'me-under-login'];
+const SCENARIOS = ['healthz', 'me-hot', 'refresh', 'me-cold', 'login', 'register', 'me-under-login'];
 
 const { values: args } = parseArgs({
   options: {
@@ -436,6 +436,11 @@ async function main() {
     return { warm, r };
   }
 
+  if (only.includes('healthz')) {
+    // Gatehouse's own per-request work and nothing else (security headers, the access-log
+    // line, the metrics; no authentication, no database): the floor under every route.
+    await scenario('healthz', { kind: 'static', path: '/healthz' });
+  }
   if (only.includes('me-hot') || only.includes('me-under-login')) {
     // "Hot" means every token of the working set has been seen: one pass over all of them
     // first (each once), then the timed warm-up and the measured run.
@@ -675,7 +680,16 @@ function render(facts, res) {
       r.serverCores?.toFixed(2) ?? '—']);
     if (pass !== undefined) verdicts.push({ what: `${label}: ${pct(ratio)} of ${floorName} (target ≥ ${Math.round(target * 100)} %)`, pass });
   };
+  const healthz = s.healthz;
+  if (healthz) {
+    rows.push(['GET /healthz (no authentication: headers, access log, metrics only)', fmtRate(healthz.okRps), fmtMs(healthz.latencyMs.p50), fmtMs(healthz.latencyMs.p99),
+      String(healthz.non2xx + healthz.errors + healthz.timeouts), 'bare /hello', hello ? fmtRate(hello) : '—', pct(hello ? healthz.okRps / hello : undefined), '(info)', 'n/a',
+      healthz.serverCores?.toFixed(2) ?? '—']);
+  }
   add('GET /me, hot tokens (1 000, reused)', s['me-hot'], 'bare /hello', hello, 0.5);
+  if (healthz && s['me-hot']) {
+    verdicts.push({ note: true, what: `GET /healthz, which authenticates nothing, reaches ${pct(hello ? healthz.okRps / hello : undefined)} of bare /hello; hot GET /me reaches ${pct(s['me-hot'].okRps / healthz.okRps)} of GET /healthz` });
+  }
   add('GET /me, cold tokens (each once)', s['me-cold'], 'jose verify', jose, 0.85);
   add('POST /login', s.login, 'argon2 bound', bound, 0.9);
   add('POST /refresh (fresh token each)', s.refresh, 'bare /hello', hello, 0.25);
@@ -782,6 +796,7 @@ function render(facts, res) {
     '',
     'How each figure is made:',
     '- Every load runs in its own forked process (bench/load.mjs), never in the server\'s; the server, the load generator and the floors share the machine\'s cores, as the floors did when they were measured.',
+    '- `/healthz`: the same request each time; Gatehouse\'s per-request work (six security headers, one access-log line, two Prometheus observations) without authentication or database.',
     '- Hot `/me`: 1 000 access tokens (100 users × 10 logins), each sent once first, then pre-built requests cycled round robin on each connection, each connection from its own offset (not in step).',
     '- `/refresh`: a pool of the 1 000 sessions\' refresh tokens; each request takes a token out and never reuses it, each answer puts its rotated token back.',
     '- Cold `/me`: the access tokens minted by the `/refresh` runs, each sent once (so its length depends on the refresh rate); the jose floor likewise sends each of its pre-signed tokens once.',
