@@ -363,6 +363,19 @@ test('the access token of a session revoked by POST /logout → 401 invalid_toke
   assertInvalidToken(await me(app, await forge(app, tokens.access_token, { claims: { jti: randomUUID() } })), 'revoked sid, new jti');
 });
 
+test('revocation checks asked for together each get their own answer (live, logged out, other user)', async (t) => {
+  const app = await buildTestApp(t);
+  const a = await userWithTokens(app, 'jack');
+  const b = await userWithTokens(app, 'kate');
+  const gone = await login(app, 'jack');
+  assert.equal((await logout(app, gone.access_token)).statusCode, 200);
+  // Sent at once: on PostgreSQL these checks share one batched statement.
+  const tokens = [a.tokens.access_token, gone.access_token, b.tokens.access_token, gone.access_token, a.tokens.access_token];
+  const answers = await Promise.all(tokens.map((token) => me(app, token)));
+  assert.deepEqual(answers.map((r) => r.statusCode), [200, 401, 200, 401, 200]);
+  assert.deepEqual([answers[0], answers[2], answers[4]].map((r) => r.json().username), ['jack', 'kate', 'jack']);
+});
+
 test('ACCESS_TOKEN_CACHE_SIZE=0: every request verifies anew; valid tokens pass, tampered and revoked ones do not', async (t) => {
   const app = await buildTestApp(t, { ACCESS_TOKEN_CACHE_SIZE: '0' });
   const { tokens } = await userWithTokens(app, 'ivy');

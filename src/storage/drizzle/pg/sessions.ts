@@ -53,7 +53,33 @@ async function locate(client: pg.PoolClient, hash: string): Promise<{ row: Row; 
   return retired ? { row: retired, match: 'retired' } : undefined;
 }
 
+/**
+ * Live sessions' users for a batch of (session id, token id, time) triples: a row, with
+ * the triple's position `i`, for each one whose session is neither revoked nor expired
+ * and whose token id is not revoked. Primary-key lookups, one statement for the batch.
+ */
+const LIVE_SESSION_USERS = {
+  name: 'gatehouse_live_session_users',
+  text: `SELECT q.i, u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at
+           FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS q(sid, jti, at, i)
+           JOIN sessions s ON s.id = q.sid
+           JOIN users u ON u.id = s.user_id
+          WHERE s.revoked_at IS NULL AND s.expires_at > q.at
+            AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = q.jti)`,
+};
+
+interface PendingCheck {
+  sessionId: string;
+  tokenId: string;
+  now: Date;
+  resolve: (user: User | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
 export class PgSessionStore implements SessionStore {
+  /** Revocation checks waiting for the next batch (see findLiveSessionUser()). */
+  private pendingChecks: PendingCheck[] = [];
+
   constructor(private readonly conn: PgConnection) {}
 
   private get db() {
@@ -104,18 +130,36 @@ export class PgSessionStore implements SessionStore {
     return row ? toSession(row) : undefined;
   }
 
-  async findLiveSessionUser(sessionId: string, tokenId: string, now: Date): Promise<User | undefined> {
-    // A named statement: parsed and planned once per connection.
-    const result = await this.conn.pool.query<LiveUserRow>({
-      name: 'gatehouse_live_session_user',
-      text: `SELECT u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at
-               FROM sessions s JOIN users u ON u.id = s.user_id
-              WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2
-                AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $3)`,
-      values: [sessionId, now, tokenId],
+  /**
+   * The per-request revocation check. Checks asked for in the same turn of the event loop
+   * go to PostgreSQL together, as one statement at the next setImmediate (DataLoader's
+   * batching): each still runs after its request arrived, against committed state, and
+   * gets its own answer; the round trip, the pool checkout and the result parsing are
+   * paid once per batch instead of once per request.
+   */
+  findLiveSessionUser(sessionId: string, tokenId: string, now: Date): Promise<User | undefined> {
+    return new Promise((resolve, reject) => {
+      this.pendingChecks.push({ sessionId, tokenId, now, resolve, reject });
+      if (this.pendingChecks.length === 1) setImmediate(() => void this.runChecks());
     });
-    const row = result.rows[0];
-    return row ? liveUser(row) : undefined;
+  }
+
+  private async runChecks(): Promise<void> {
+    const batch = this.pendingChecks;
+    this.pendingChecks = [];
+    try {
+      const result = await this.conn.pool.query<LiveUserRow & { i: string }>({
+        ...LIVE_SESSION_USERS,
+        values: [batch.map((c) => c.sessionId), batch.map((c) => c.tokenId), batch.map((c) => c.now)],
+      });
+      const live = new Map(result.rows.map((row) => [Number(row.i), row]));
+      batch.forEach((check, i) => {
+        const row = live.get(i + 1); // WITH ORDINALITY counts from 1
+        check.resolve(row ? liveUser(row) : undefined);
+      });
+    } catch (error) {
+      for (const check of batch) check.reject(error);
+    }
   }
 
   async revoke(sessionId: string, now: Date, reason: string): Promise<boolean> {
