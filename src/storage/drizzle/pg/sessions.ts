@@ -133,9 +133,10 @@ export class PgSessionStore implements SessionStore {
   /**
    * The per-request revocation check. Checks asked for in the same turn of the event loop
    * go to PostgreSQL together, as one statement at the next setImmediate (DataLoader's
-   * batching): each still runs after its request arrived, against committed state, and
-   * gets its own answer; the round trip, the pool checkout and the result parsing are
-   * paid once per batch instead of once per request.
+   * idea, but across requests: DataLoader batches within one tick, and each request
+   * arrives in a tick of its own). Each still runs after its request arrived, against
+   * committed state, and gets its own answer; the round trip, the pool checkout and the
+   * result parsing are paid once per batch instead of once per request.
    */
   findLiveSessionUser(sessionId: string, tokenId: string, now: Date): Promise<User | undefined> {
     return new Promise((resolve, reject) => {
