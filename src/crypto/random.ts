@@ -1,5 +1,5 @@
 /** Random identifiers and one-way digests of secrets. */
-import { createHash, hash, randomBytes, randomUUID } from 'node:crypto';
+import { hash, randomBytes, randomUUID } from 'node:crypto';
 
 /** Refresh tokens carry a recognisable prefix so secret scanners and log filters can spot them. */
 export const REFRESH_TOKEN_PREFIX = 'ghr_';
@@ -27,15 +27,8 @@ export function newId(): string {
  * reveals nothing (the same choice as supabase/auth and GitHub for their tokens).
  */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
+  // One-shot crypto.hash (Node >= 20.12): ~0.7 µs for an access token here, about half of
+  // createHash().update().digest(). The verified-token cache keys on it too.
+  return hash('sha256', token, 'base64url');
 }
 
-/**
- * A 32-character (one byte each) SHA-256 digest of a token, for in-memory lookups such as the
- * verified-token cache: equal digests mean equal tokens (collision resistance), and the
- * process keeps no usable bearer token in its heap (a heap dump or core file shows none).
- * One-shot `crypto.hash` (Node >= 20.12): ~0.6 µs for an access token here.
- */
-export function tokenDigest(token: string): string {
-  return hash('sha256', token, 'binary'); // 'binary' is latin1: one byte per character
-}

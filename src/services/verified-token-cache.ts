@@ -4,12 +4,13 @@
  * that signed it is still published. The revocation check is never cached: it runs on
  * every request. (Envoy's jwt_authn cache is the precedent.)
  *
- * Keyed by the SHA-256 digest of the exact token string, not by the string itself: a hit
- * still means "this very token" (equal digests mean equal tokens), an entry costs ~0.5 KB
- * less (a token is ~500 bytes), and the cache holds no bearer token a heap dump could leak.
+ * Keyed by the SHA-256 digest of the exact token string (hashToken, as refresh tokens are
+ * stored), not by the string itself: a hit still means "this very token" (equal digests
+ * mean equal tokens), an entry costs ~0.5 KB less (a token is ~500 bytes), and the cache
+ * holds no bearer token a heap dump could leak.
  * Bounded: the oldest entry leaves first (ACCESS_TOKEN_CACHE_SIZE, 0 turns it off).
  */
-import { tokenDigest } from '../crypto/random.js';
+import { hashToken } from '../crypto/random.js';
 import type { AccessClaims } from '../domain/types.js';
 
 interface Entry {
@@ -24,7 +25,7 @@ export class VerifiedTokenCache {
 
   get(token: string, nowSeconds: number, clockSkewSeconds: number, keyUsable: (kid: string) => boolean): AccessClaims | undefined {
     if (this.maxEntries <= 0) return undefined;
-    const key = tokenDigest(token);
+    const key = hashToken(token);
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.claims.exp + clockSkewSeconds < nowSeconds || !keyUsable(entry.kid)) {
@@ -41,7 +42,7 @@ export class VerifiedTokenCache {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
-    this.entries.set(tokenDigest(token), { claims, kid });
+    this.entries.set(hashToken(token), { claims, kid });
   }
 
   get size(): number {

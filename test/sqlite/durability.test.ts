@@ -376,7 +376,7 @@ test('with background checkpoints, a worker thread moves the WAL into the databa
   reopened.close();
 });
 
-test('rotations of one turn share a transaction, each in its own savepoint: one that throws fails alone', async (t) => {
+test('rotations asked for together: one that throws fails alone, the others commit', async (t) => {
   const file = dbFile(t);
   const stores = createSqliteStores(file);
   t.after(() => stores.close());
