@@ -398,7 +398,7 @@ async function main() {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: u.username, email: `${u.username}@bench.example`, password: u.password }),
     });
-    if (r.status !== 201) throw new Error(`setup register ${r.status}: ${await r.text()}`);
+    if (r.status !== 200) throw new Error(`setup register ${r.status}: ${await r.text()}`);
   });
   const pairs = new Array(1000);
   await pmap(1000, 8, async (i) => {

@@ -15,8 +15,9 @@ export const ERRORS = {
   email_not_verified: { status: 403, title: 'Email not verified' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
-  username_taken: { status: 409, title: 'Username already registered' },
-  email_taken: { status: 409, title: 'Email already registered' },
+  // 400, not 409: the original service's status, which its clients test.
+  username_taken: { status: 400, title: 'Username already exists' },
+  email_taken: { status: 400, title: 'Email already exists' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   rate_limited: { status: 429, title: 'Too many requests' },
@@ -60,6 +61,15 @@ export const problemType = (code: ErrorCode): string => `urn:gatehouse:problem:$
 /** The credential failure every login path answers alike (unknown user = wrong password). */
 export const invalidCredentials = (): AppError =>
   new AppError('invalid_credentials', 'Incorrect username or password');
+
+/**
+ * A request whose fields break the identity rules: `detail` is the sentence of the first
+ * rule broken (what the original service answered), `errors` lists every one.
+ */
+export function invalidFields(violations: ReadonlyArray<FieldError & { sentence?: string }>): AppError {
+  const errors = violations.map(({ field, message }) => ({ field, message }));
+  return new AppError('validation_failed', violations[0]?.sentence ?? 'The request has invalid fields', { errors });
+}
 
 export const invalidToken = (detail = 'The access token is invalid, expired or revoked'): AppError =>
   new AppError('invalid_token', detail, { bearerError: 'invalid_token' });

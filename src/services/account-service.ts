@@ -6,7 +6,7 @@
 import type { PasswordHasher } from '../crypto/password.js';
 import { checkPassword, loginKey, type PasswordPolicy } from '../domain/identity.js';
 import type { Principal, Session } from '../domain/types.js';
-import { AppError, invalidToken } from '../errors/index.js';
+import { AppError, invalidFields, invalidToken } from '../errors/index.js';
 import type { ClientContext } from './auth-service.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuthObserver, Clock, Stores } from './ports.js';
@@ -41,7 +41,7 @@ export class AccountService {
   /** Every other session ends; the caller's keeps working. */
   async changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }, client: ClientContext): Promise<void> {
     const errors = checkPassword(input.newPassword, this.policy, 'new_password');
-    if (errors.length > 0) throw new AppError('validation_failed', 'The request has invalid fields', { errors });
+    if (errors.length > 0) throw invalidFields(errors);
     const user = await this.confirmPassword(principal, input.currentPassword, client);
     await this.stores.users.updatePasswordHash(user.id, await this.hasher.hash(input.newPassword));
     await this.stores.sessions.revokeAllForUser(user.id, this.clock.now(), 'password_changed', principal.sessionId);

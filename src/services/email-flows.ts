@@ -7,7 +7,7 @@ import type { PasswordHasher } from '../crypto/password.js';
 import { hashToken, newEmailToken } from '../crypto/random.js';
 import { checkPassword, emailKey, type PasswordPolicy } from '../domain/identity.js';
 import type { User } from '../domain/types.js';
-import { AppError } from '../errors/index.js';
+import { AppError, invalidFields } from '../errors/index.js';
 import { passwordResetMail, verificationMail } from '../mail/templates.js';
 import type { AttemptLimiter, AuthObserver, Clock, Mailer, MailMessage, Stores } from './ports.js';
 
@@ -78,7 +78,7 @@ export class EmailFlows {
   /** Sets the new password under the same policy and ends every session. */
   async resetPassword(token: string, newPassword: string, client?: Client): Promise<void> {
     const errors = checkPassword(newPassword, this.options.policy, 'new_password');
-    if (errors.length > 0) throw new AppError('validation_failed', 'The request has invalid fields', { errors });
+    if (errors.length > 0) throw invalidFields(errors);
     const now = this.clock.now();
     const used = await this.stores.emailTokens.consume(hashToken(token), 'reset_password', now);
     if (!used) throw invalidLink();

@@ -1,6 +1,7 @@
 /** Account creation: identity rules, password policy, and a race-free uniqueness check. */
 import type { PasswordHasher } from '../crypto/password.js';
 import {
+  checkConfirmation,
   checkEmail,
   checkPassword,
   checkUsername,
@@ -8,9 +9,10 @@ import {
   normalizeUsername,
   usernameKey,
   type PasswordPolicy,
+  type RuleViolation,
 } from '../domain/identity.js';
 import type { User } from '../domain/types.js';
-import { AppError, type FieldError } from '../errors/index.js';
+import { AppError, invalidFields } from '../errors/index.js';
 import { DuplicateError, type AuthObserver, type Clock, type UserStore } from './ports.js';
 
 export class RegistrationService {
@@ -31,18 +33,14 @@ export class RegistrationService {
   }): Promise<User> {
     const username = normalizeUsername(input.username);
     const email = input.email.normalize('NFKC').trim();
-    const errors: FieldError[] = [];
-    const usernameError = checkUsername(username);
-    if (usernameError) errors.push(usernameError);
-    const emailError = checkEmail(email);
-    if (emailError) errors.push(emailError);
-    errors.push(...checkPassword(input.password, this.policy));
-    if (input.confirmPassword !== undefined && input.confirmPassword !== input.password) {
-      errors.push({ field: 'confirm_password', message: 'must match password' });
-    }
-    if (errors.length > 0) {
-      throw new AppError('validation_failed', 'The request has invalid fields', { errors });
-    }
+    // In the order of the fields; `detail` carries the first one's sentence.
+    const violations: RuleViolation[] = [
+      checkUsername(username),
+      checkEmail(email),
+      ...checkPassword(input.password, this.policy),
+      checkConfirmation(input.password, input.confirmPassword),
+    ].filter((violation) => violation !== undefined);
+    if (violations.length > 0) throw invalidFields(violations);
 
     const passwordHash = await this.hasher.hash(input.password);
     try {
@@ -60,8 +58,8 @@ export class RegistrationService {
     } catch (error) {
       if (error instanceof DuplicateError) {
         throw error.field === 'username'
-          ? new AppError('username_taken', 'Username already registered')
-          : new AppError('email_taken', 'Email already registered');
+          ? new AppError('username_taken', 'Username already exists')
+          : new AppError('email_taken', 'Email already exists');
       }
       throw error;
     }

@@ -124,8 +124,11 @@ export async function register(
     url: '/register',
     payload: { email: `${user.username.toLowerCase()}@example.com`, password: PASSWORD, ...user },
   });
-  if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
-  return res.json().user;
+  if (res.statusCode !== 200) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
+  // The answer is only the original's message; the id comes from the store.
+  const created = await app.stores.users.findByLogin(user.username.normalize('NFKC').toLowerCase());
+  if (!created) throw new Error(`registered ${user.username} but cannot find it`);
+  return { id: created.id };
 }
 
 export interface Tokens {

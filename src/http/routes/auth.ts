@@ -63,17 +63,21 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
         summary: 'Create an account',
         consumes: FORM_AND_JSON,
         body: RegisterBody,
+        description:
+          'Answers exactly as the original service did: `200` with only the message. A taken username or ' +
+          'email, a password that breaks the policy, a mismatched confirmation or a bad email is `400` ' +
+          "with the original's sentence as `detail` (the first rule broken) and every broken rule in `errors`.",
         response: {
-          201: Type.Object({ message: Type.Literal('User created successfully'), user: UserOut }),
-          ...problems(400, 409, 413, 415, 429),
+          200: Type.Object({ message: Type.Literal('User created successfully') }, { additionalProperties: false }),
+          ...problems(400, 413, 415, 429),
         },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { username, email, password, confirm_password } = request.body;
       const user = await registration.register({ username, email, password, confirmPassword: confirm_password, client: clientContext(request) });
       if (emailFlows) await emailFlows.requestVerification(user, clientContext(request));
-      return reply.code(201).send({ message: 'User created successfully' as const, user: userOut(user) });
+      return { message: 'User created successfully' as const };
     },
   );
 

@@ -1,11 +1,13 @@
 /** Request and response schemas of the original five endpoints. */
 import { Type } from 'typebox';
 
-// Coarse bounds here (they keep a 10 000-character username out of every code path);
-// the exact identity rules run after NFKC normalisation in domain/identity.ts.
-const username = Type.String({ minLength: 1, maxLength: 64, description: '3–32 letters, digits, "_", "." or "-" (NFKC-normalised, case-insensitive)' });
-const email = Type.String({ minLength: 3, maxLength: 254, description: 'Unique case-insensitively' });
-const password = Type.String({ minLength: 1, maxLength: 4096, description: 'By default 8–1024 characters with an uppercase letter and a digit' });
+// Coarse upper bounds here (they keep a 10 000-character username out of every code path);
+// the exact identity rules run after NFKC normalisation in domain/identity.ts, whose
+// violations carry the original service's sentences (so no lower bounds here either).
+const username = Type.String({ maxLength: 64, description: '3–32 letters, digits, "_", "." or "-" (NFKC-normalised, case-insensitive)' });
+// Only a bound against abuse: a malformed address gets the rule's own sentence (domain/identity.ts).
+const email = Type.String({ maxLength: 320, description: 'Unique case-insensitively; at most 254 characters' });
+const password = Type.String({ maxLength: 4096, description: 'By default 8–1024 characters with an uppercase letter and a digit' });
 const refreshToken = Type.String({ minLength: 1, maxLength: 512 });
 
 export const RegisterBody = Type.Object(

@@ -21,11 +21,10 @@ export const Problem = Type.Object(
 export const problemRef = Type.Unsafe<Record<string, unknown>>(Type.Ref('Problem'));
 
 const STATUS_TEXT: Record<number, string> = {
-  400: 'Invalid request: malformed body, unknown or invalid fields (see `errors`)',
+  400: 'Invalid request: malformed body, unknown or invalid fields (see `errors`), or a taken username or email',
   401: 'Missing, invalid, expired or revoked credentials (with WWW-Authenticate)',
   403: 'Forbidden',
   404: 'Not found',
-  409: 'Conflict: the username or email is taken',
   413: 'The body is larger than BODY_LIMIT_BYTES',
   415: 'Only application/json and application/x-www-form-urlencoded are accepted',
   429: 'Rate limited or account locked (with Retry-After)',
