@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { ConfigError, bool, int, list, oneOf, positiveNumber, str, type Env } from './env-parsers.js';
+import { ConfigError, int, list, str, type Env } from './env-parsers.js';
+import { VARIABLES, read } from './variables.js';
 
 export { ConfigError } from './env-parsers.js';
 
@@ -23,6 +24,8 @@ export interface Config {
   /** False when PUBLIC_URL was derived from HOST:PORT (then /docs calls relative URLs). */
   publicUrlExplicit: boolean;
   logLevel: string;
+  /** UV_THREADPOOL_SIZE, checked here; libuv reads the variable itself when its pool starts. */
+  threadPoolSize: number;
   database: DatabaseConfig;
   /** Shared rate-limit counters for several instances; in-process counters when absent. */
   redis: { url: string; keyPrefix: string } | undefined;
@@ -96,19 +99,17 @@ export interface Config {
   };
 }
 
-const ALGORITHMS = ['EdDSA', 'ES256', 'RS256', 'HS256'] as const;
-
 function parseAlgorithm(env: Env): SigningAlgorithm {
   const value = str(env, 'ALGORITHM');
   if (value && ['ed25519', 'eddsa'].includes(value.toLowerCase())) return 'EdDSA';
-  return oneOf(env, 'ALGORITHM', ALGORITHMS, 'EdDSA');
+  return read(env, 'ALGORITHM');
 }
 
 /** Accepts the original service's `file:./BOT.sqlite`, a bare path, or a postgres URL. */
 function parseDatabase(env: Env, cwd: string): DatabaseConfig {
-  const url = str(env, 'DATABASE_URL', 'file:./data/gatehouse.sqlite');
+  const url = read(env, 'DATABASE_URL');
   if (/^postgres(ql)?:\/\//i.test(url)) {
-    return { kind: 'postgres', url, poolSize: int(env, 'DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }) };
+    return { kind: 'postgres', url, poolSize: read(env, 'DATABASE_POOL_SIZE') };
   }
   let file = url;
   if (/^(file|sqlite):/i.test(file)) file = file.replace(/^(file|sqlite):(\/\/)?/i, '');
@@ -123,9 +124,9 @@ function parseDatabase(env: Env, cwd: string): DatabaseConfig {
 }
 
 function parseLegacy(env: Env): Config['legacy'] {
-  const secretKey = str(env, 'LEGACY_SECRET_KEY');
+  const secretKey = read(env, 'LEGACY_SECRET_KEY');
   if (secretKey === undefined) return undefined;
-  const untilText = str(env, 'LEGACY_TOKENS_UNTIL');
+  const untilText = read(env, 'LEGACY_TOKENS_UNTIL');
   let until: Date | undefined;
   if (untilText !== undefined) {
     until = new Date(untilText);
@@ -133,40 +134,40 @@ function parseLegacy(env: Env): Config['legacy'] {
   }
   return {
     secretKey,
-    algorithm: oneOf(env, 'LEGACY_ALGORITHM', ['HS256', 'HS384', 'HS512'] as const, 'HS256'),
+    algorithm: read(env, 'LEGACY_ALGORITHM'),
     until,
-    accessTtlSeconds: Math.round(positiveNumber(env, 'LEGACY_ACCESS_TOKEN_EXPIRE_MINUTES', 30) * 60),
+    accessTtlSeconds: Math.round(read(env, 'LEGACY_ACCESS_TOKEN_EXPIRE_MINUTES') * 60),
   };
 }
 
 function parseEmail(env: Env, nodeEnv: Config['nodeEnv']): Config['email'] {
-  const enabled = bool(env, 'EMAIL_FLOWS', true);
-  const smtpUrl = str(env, 'SMTP_URL');
+  const enabled = read(env, 'EMAIL_FLOWS');
+  const smtpUrl = read(env, 'SMTP_URL');
   if (smtpUrl !== undefined && !/^smtps?:\/\/[^\s]+$/i.test(smtpUrl)) {
     throw new ConfigError('SMTP_URL', 'expected smtp://[user:pass@]host:port or smtps://...');
   }
   if (enabled && smtpUrl === undefined && nodeEnv === 'production') {
     throw new ConfigError('SMTP_URL', 'required in production while EMAIL_FLOWS is on (set EMAIL_FLOWS=false to run without email)');
   }
-  const requireVerified = bool(env, 'REQUIRE_VERIFIED_EMAIL', false);
+  const requireVerified = read(env, 'REQUIRE_VERIFIED_EMAIL');
   if (requireVerified && !enabled) {
     throw new ConfigError('REQUIRE_VERIFIED_EMAIL', 'needs EMAIL_FLOWS on: nobody could ever verify');
   }
   return {
     enabled,
     smtpUrl,
-    from: str(env, 'MAIL_FROM', 'Gatehouse <no-reply@localhost>'),
-    verifyOnRegister: bool(env, 'EMAIL_VERIFY_ON_REGISTER', true),
+    from: read(env, 'MAIL_FROM'),
+    verifyOnRegister: read(env, 'EMAIL_VERIFY_ON_REGISTER'),
     requireVerified,
-    verifyTokenTtlSeconds: int(env, 'EMAIL_VERIFY_TOKEN_TTL_HOURS', 24, { min: 1, max: 720 }) * 3600,
-    resetTokenTtlSeconds: int(env, 'PASSWORD_RESET_TOKEN_TTL_MINUTES', 30, { min: 5, max: 1440 }) * 60,
-    forgotPerHour: int(env, 'RATE_LIMIT_FORGOT_PER_HOUR', 5, { min: 1 }),
-    perAddressPerHour: int(env, 'EMAIL_PER_ADDRESS_PER_HOUR', 3, { min: 1 }),
+    verifyTokenTtlSeconds: read(env, 'EMAIL_VERIFY_TOKEN_TTL_HOURS') * 3600,
+    resetTokenTtlSeconds: read(env, 'PASSWORD_RESET_TOKEN_TTL_MINUTES') * 60,
+    forgotPerHour: read(env, 'RATE_LIMIT_FORGOT_PER_HOUR'),
+    perAddressPerHour: read(env, 'EMAIL_PER_ADDRESS_PER_HOUR'),
   };
 }
 
 function parseRedis(env: Env): Config['redis'] {
-  const url = str(env, 'REDIS_URL');
+  const url = read(env, 'REDIS_URL');
   if (url === undefined) return undefined;
   if (!/^rediss?:\/\//i.test(url)) throw new ConfigError('REDIS_URL', 'expected redis://host:port or rediss://...');
   try {
@@ -174,7 +175,7 @@ function parseRedis(env: Env): Config['redis'] {
   } catch {
     throw new ConfigError('REDIS_URL', 'is not a valid URL');
   }
-  const keyPrefix = str(env, 'REDIS_KEY_PREFIX', 'gatehouse:');
+  const keyPrefix = read(env, 'REDIS_KEY_PREFIX');
   if (!/^[\w:.-]{1,64}$/.test(keyPrefix)) {
     throw new ConfigError('REDIS_KEY_PREFIX', 'use 1-64 letters, digits, "_", ":", "." or "-"');
   }
@@ -192,7 +193,7 @@ function isAddressOrCidr(entry: string): boolean {
 
 /** Fastify's trustProxy: true/false, a hop count, or a list of addresses/CIDRs. */
 function parseTrustProxy(env: Env): boolean | number | string[] {
-  const value = str(env, 'TRUST_PROXY');
+  const value = read(env, 'TRUST_PROXY');
   if (value === undefined) return false;
   if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
   if (/^\d+$/.test(value)) return int(env, 'TRUST_PROXY', 0, { min: 0, max: 20 });
@@ -206,7 +207,7 @@ function parseTrustProxy(env: Env): boolean | number | string[] {
 }
 
 function parsePublicUrl(env: Env, host: string, port: number): string {
-  const value = str(env, 'PUBLIC_URL');
+  const value = read(env, 'PUBLIC_URL');
   if (value === undefined) {
     const shown = host.includes(':') ? `[${host}]` : host;
     return `http://${shown}:${port}`;
@@ -224,12 +225,12 @@ function parsePublicUrl(env: Env, host: string, port: number): string {
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonly<Config> {
-  const nodeEnv = oneOf(env, 'NODE_ENV', ['development', 'production', 'test'] as const, 'development');
-  const host = str(env, 'HOST', '127.0.0.1');
-  const port = int(env, 'PORT', 8000, { min: 0, max: 65535 });
+  const nodeEnv = read(env, 'NODE_ENV');
+  const host = read(env, 'HOST');
+  const port = read(env, 'PORT');
   const publicUrl = parsePublicUrl(env, host, port);
   const algorithm = parseAlgorithm(env);
-  const secretKey = str(env, 'SECRET_KEY');
+  const secretKey = read(env, 'SECRET_KEY');
 
   if (algorithm === 'HS256') {
     if (secretKey === undefined) {
@@ -241,19 +242,22 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
   }
 
   const password = {
-    minLength: int(env, 'PASSWORD_MIN_LENGTH', 8, { min: 1, max: 1024 }),
-    maxLength: int(env, 'PASSWORD_MAX_LENGTH', 1024, { min: 8, max: 4096 }),
-    requireUppercase: bool(env, 'PASSWORD_REQUIRE_UPPERCASE', true),
-    requireLowercase: bool(env, 'PASSWORD_REQUIRE_LOWERCASE', false),
-    requireDigit: bool(env, 'PASSWORD_REQUIRE_DIGIT', true),
+    minLength: read(env, 'PASSWORD_MIN_LENGTH'),
+    maxLength: read(env, 'PASSWORD_MAX_LENGTH'),
+    requireUppercase: read(env, 'PASSWORD_REQUIRE_UPPERCASE'),
+    requireLowercase: read(env, 'PASSWORD_REQUIRE_LOWERCASE'),
+    requireDigit: read(env, 'PASSWORD_REQUIRE_DIGIT'),
     argon2: {
       // OWASP Password Storage Cheat Sheet: argon2id, 19 MiB, t=2, p=1.
-      memoryCost: int(env, 'ARGON2_MEMORY_KIB', 19456, { min: 8, max: 4_194_304 }),
-      timeCost: int(env, 'ARGON2_TIME_COST', 2, { min: 1, max: 100 }),
-      parallelism: int(env, 'ARGON2_PARALLELISM', 1, { min: 1, max: 16 }),
+      memoryCost: read(env, 'ARGON2_MEMORY_KIB'),
+      timeCost: read(env, 'ARGON2_TIME_COST'),
+      parallelism: read(env, 'ARGON2_PARALLELISM'),
     },
   };
-  if (int(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', 30) <= int(env, 'HTTP_HEADERS_TIMEOUT_SECONDS', 10)) {
+  // Compared before the bounds are checked, so the message names the real mistake.
+  const requestTimeout = VARIABLES.HTTP_REQUEST_TIMEOUT_SECONDS.default;
+  const headersTimeout = VARIABLES.HTTP_HEADERS_TIMEOUT_SECONDS.default;
+  if (int(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', requestTimeout) <= int(env, 'HTTP_HEADERS_TIMEOUT_SECONDS', headersTimeout)) {
     throw new ConfigError('HTTP_REQUEST_TIMEOUT_SECONDS', 'must be longer than HTTP_HEADERS_TIMEOUT_SECONDS');
   }
   if (password.minLength > password.maxLength) {
@@ -265,42 +269,43 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     host,
     port,
     publicUrl,
-    publicUrlExplicit: str(env, 'PUBLIC_URL') !== undefined,
-    logLevel: oneOf(env, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, 'info'),
+    publicUrlExplicit: read(env, 'PUBLIC_URL') !== undefined,
+    logLevel: read(env, 'LOG_LEVEL'),
+    threadPoolSize: read(env, 'UV_THREADPOOL_SIZE'),
     database: parseDatabase(env, cwd),
     redis: parseRedis(env),
     jwt: {
       algorithm,
       secretKey: algorithm === 'HS256' ? secretKey : undefined,
       issuer: publicUrl,
-      audience: str(env, 'JWT_AUDIENCE', 'gatehouse'),
-      accessTtlSeconds: Math.round(positiveNumber(env, 'ACCESS_TOKEN_EXPIRE_MINUTES', 30) * 60),
-      clockSkewSeconds: int(env, 'JWT_CLOCK_SKEW_SECONDS', 30, { min: 0, max: 300 }),
-      verifiedCacheSize: int(env, 'ACCESS_TOKEN_CACHE_SIZE', 10_000, { min: 0, max: 10_000_000 }),
+      audience: read(env, 'JWT_AUDIENCE'),
+      accessTtlSeconds: Math.round(read(env, 'ACCESS_TOKEN_EXPIRE_MINUTES') * 60),
+      clockSkewSeconds: read(env, 'JWT_CLOCK_SKEW_SECONDS'),
+      verifiedCacheSize: read(env, 'ACCESS_TOKEN_CACHE_SIZE'),
     },
     refresh: {
-      ttlSeconds: Math.round(positiveNumber(env, 'REFRESH_TOKEN_EXPIRE_DAYS', 7) * 86_400),
-      reuseGraceSeconds: int(env, 'REFRESH_REUSE_GRACE_SECONDS', 10, { min: 0, max: 300 }),
+      ttlSeconds: Math.round(read(env, 'REFRESH_TOKEN_EXPIRE_DAYS') * 86_400),
+      reuseGraceSeconds: read(env, 'REFRESH_REUSE_GRACE_SECONDS'),
     },
     password,
     rateLimit: {
-      loginPerMinute: int(env, 'RATE_LIMIT_LOGIN_PER_MINUTE', 5, { min: 1 }),
-      registerPerHour: int(env, 'RATE_LIMIT_REGISTER_PER_HOUR', 20, { min: 1 }),
-      refreshPerMinute: int(env, 'RATE_LIMIT_REFRESH_PER_MINUTE', 30, { min: 1 }),
-      accountIpFailures: int(env, 'LOCKOUT_ACCOUNT_IP_FAILURES', 5, { min: 1 }),
-      accountFailures: int(env, 'LOCKOUT_ACCOUNT_FAILURES', 10, { min: 1 }),
-      lockoutWindowSeconds: int(env, 'LOCKOUT_WINDOW_MINUTES', 15, { min: 1, max: 1440 }) * 60,
-      failOpen: bool(env, 'RATE_LIMIT_FAIL_OPEN', false),
+      loginPerMinute: read(env, 'RATE_LIMIT_LOGIN_PER_MINUTE'),
+      registerPerHour: read(env, 'RATE_LIMIT_REGISTER_PER_HOUR'),
+      refreshPerMinute: read(env, 'RATE_LIMIT_REFRESH_PER_MINUTE'),
+      accountIpFailures: read(env, 'LOCKOUT_ACCOUNT_IP_FAILURES'),
+      accountFailures: read(env, 'LOCKOUT_ACCOUNT_FAILURES'),
+      lockoutWindowSeconds: read(env, 'LOCKOUT_WINDOW_MINUTES') * 60,
+      failOpen: read(env, 'RATE_LIMIT_FAIL_OPEN'),
     },
     legacy: parseLegacy(env),
     email: parseEmail(env, nodeEnv),
     http: {
       trustProxy: parseTrustProxy(env),
-      corsOrigins: list(env, 'CORS_ORIGINS'),
-      bodyLimitBytes: int(env, 'BODY_LIMIT_BYTES', 16_384, { min: 1024, max: 1_048_576 }),
-      headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_SECONDS', 10, { min: 1, max: 300 }) * 1000,
-      requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_SECONDS', 30, { min: 2, max: 600 }) * 1000,
-      idleTimeoutMs: int(env, 'HTTP_IDLE_TIMEOUT_SECONDS', 75, { min: 1, max: 3600 }) * 1000,
+      corsOrigins: read(env, 'CORS_ORIGINS'),
+      bodyLimitBytes: read(env, 'BODY_LIMIT_BYTES'),
+      headersTimeoutMs: read(env, 'HTTP_HEADERS_TIMEOUT_SECONDS') * 1000,
+      requestTimeoutMs: read(env, 'HTTP_REQUEST_TIMEOUT_SECONDS') * 1000,
+      idleTimeoutMs: read(env, 'HTTP_IDLE_TIMEOUT_SECONDS') * 1000,
     },
   };
   return deepFreeze(config);
