@@ -1,13 +1,12 @@
 /** Entry for `gatehouse serve`: config → app → listen, and a graceful close on SIGTERM. */
 import { buildGatehouse } from './app.js';
 import type { Config } from './config/index.js';
-import { lowerThreadPoolPriority } from './runtime/thread-pool.js';
+import { lowerHashThreads } from './crypto/hash-pool.js';
 
 export async function serve(config: Readonly<Config>): Promise<void> {
-  // Before the stores start their own threads: hashing must not delay the event loop.
-  const lowered = await lowerThreadPoolPriority();
+  // Before the first hash: logins must not delay the event loop (runtime/thread-pool.ts).
+  lowerHashThreads();
   const { app } = await buildGatehouse(config);
-  app.log.debug({ threads: lowered }, 'thread-pool threads run below the event loop\'s priority');
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;

@@ -1,13 +1,11 @@
 /**
- * Password hashing: argon2id through @node-rs/argon2, whose hash/verify run on the libuv
- * thread pool, so a login never blocks the event loop.
+ * Password hashing: argon2id through @node-rs/argon2, on a pool of worker threads below
+ * the event loop's priority (crypto/hash-pool.ts, runtime/thread-pool.ts), so a login
+ * never blocks the event loop nor delays the requests it serves meanwhile.
  */
-import { hash, verify, type Algorithm } from '@node-rs/argon2';
-import { availableParallelism } from 'node:os';
-import { threadPoolSize } from '../runtime/thread-pool.js';
+import { defaultHashConcurrency, hashPool } from './hash-pool.js';
 
-// Algorithm is an ambient const enum, which verbatimModuleSyntax cannot read at run time.
-const ARGON2ID = 2 satisfies Algorithm.Argon2id;
+export { defaultHashConcurrency } from './hash-pool.js';
 
 export interface Argon2Params {
   memoryCost: number;
@@ -24,18 +22,6 @@ export interface VerifyResult {
 const PHC = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=(\d+)\$/;
 const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 
-/**
- * One hash more than the cores, so a core that finishes a hash finds the next one already
- * running instead of waiting for the event loop to start it (measured on 2 cores: +8-10 %
- * logins per second against one per core). But never every libuv thread: at least one
- * stays free for the signature checks, fsyncs and file I/O of other requests, which
- * would otherwise queue behind 20 ms hashes. With more cores than UV_THREADPOOL_SIZE - 1
- * (4 by default), raise UV_THREADPOOL_SIZE (docs/performance.md).
- */
-export function defaultHashConcurrency(cores = availableParallelism(), poolSize = threadPoolSize()): number {
-  return Math.max(1, Math.min(cores + 1, poolSize - 1));
-}
-
 export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
   private running = 0;
@@ -50,7 +36,11 @@ export class PasswordHasher {
   ) {}
 
   hash(password: string): Promise<string> {
-    return this.limited(() => hash(password, { algorithm: ARGON2ID, ...this.params }));
+    return this.limited(() => hashPool().run({ password, params: this.params }, { name: 'hash' }) as Promise<string>);
+  }
+
+  private verifyOnPool(storedHash: string, password: string): Promise<boolean> {
+    return this.limited(() => hashPool().run({ storedHash, password }, { name: 'verify' }) as Promise<boolean>);
   }
 
   private async limited<T>(work: () => Promise<T>): Promise<T> {
@@ -70,12 +60,7 @@ export class PasswordHasher {
     if (BCRYPT.test(storedHash)) return this.verifyLegacyBcrypt(storedHash, password);
     const match = PHC.exec(storedHash);
     if (!match) return { ok: false, needsRehash: false };
-    let ok: boolean;
-    try {
-      ok = await this.limited(() => verify(storedHash, password));
-    } catch {
-      return { ok: false, needsRehash: false };
-    }
+    const ok = await this.verifyOnPool(storedHash, password);
     const [, m, t, p] = match;
     const needsRehash =
       Number(m) !== this.params.memoryCost ||
@@ -91,9 +76,8 @@ export class PasswordHasher {
    */
   private async verifyLegacyBcrypt(storedHash: string, password: string): Promise<VerifyResult> {
     const bytes = Buffer.from(password, 'utf8').subarray(0, 72);
-    // Loaded on the first imported hash only: most servers never see one.
-    const { verify: bcryptVerify } = await import('@node-rs/bcrypt');
-    const ok = await this.limited(() => bcryptVerify(bytes, storedHash)).catch(() => false);
+    // The hashing thread loads bcrypt at the first imported hash only: most servers never see one.
+    const ok = (await this.limited(() => hashPool().run({ storedHash, password: bytes }, { name: 'verifyBcrypt' }))) as boolean;
     return { ok, needsRehash: ok };
   }
 
@@ -104,7 +88,7 @@ export class PasswordHasher {
   async verifyDummy(password: string): Promise<false> {
     this.dummyHash ??= this.hash('gatehouse-dummy-password-for-timing');
     const dummy = await this.dummyHash;
-    await this.limited(() => verify(dummy, password)).catch(() => false);
+    await this.verifyOnPool(dummy, password);
     return false;
   }
 }

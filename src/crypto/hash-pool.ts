@@ -1,0 +1,55 @@
+/**
+ * The worker threads that hash passwords: one process-wide pool (like libuv's, a resource
+ * of the process, not of one app), created at the first hash. cores + 1 threads, so a
+ * core that finishes a hash finds the next one already running (measured on 2 cores:
+ * +8-10 % logins per second against one per core). Idle threads end after a minute; one
+ * is kept so a login after a quiet spell does not pay a thread's start-up.
+ */
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { HASH_THREAD_NICENESS } from '../runtime/thread-pool.js';
+
+/** Hashes in flight at once: one more than the cores. */
+export function defaultHashConcurrency(cores = availableParallelism()): number {
+  return cores + 1;
+}
+
+// hash-worker.js once built; from the TypeScript sources, a bootstrap that loads tsx first.
+const here = fileURLToPath(import.meta.url);
+const WORKER = path.join(path.dirname(here), here.endsWith('.ts') ? 'hash-worker-tsx.mjs' : 'hash-worker.js');
+
+let pool: Piscina | undefined;
+let niceness = 0;
+
+/**
+ * The server's hashing threads run below the event loop (runtime/thread-pool.ts explains
+ * why); `gatehouse serve` calls this before its first hash. Tests and the other commands
+ * serve no latency-bound requests and leave the threads at the process's priority.
+ */
+export function lowerHashThreads(value = HASH_THREAD_NICENESS): void {
+  if (pool) throw new Error('lowerHashThreads() must run before the first hash');
+  niceness = value;
+}
+
+export function hashPool(): Piscina {
+  pool ??= new Piscina({
+    filename: WORKER,
+    minThreads: 1,
+    maxThreads: defaultHashConcurrency(),
+    idleTimeout: 60_000,
+    // One task at a time per thread: a second one would only wait behind the first.
+    concurrentTasksPerWorker: 1,
+    // Each thread lowers its own priority as it starts (crypto/hash-worker.ts).
+    workerData: { niceness },
+  });
+  return pool;
+}
+
+/** Ends the pool's threads (the pool is created again at the next hash). */
+export async function closeHashPool(): Promise<void> {
+  const current = pool;
+  pool = undefined;
+  await current?.destroy();
+}
