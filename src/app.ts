@@ -1,6 +1,6 @@
 /**
- * Composition root: the only place that builds concrete stores, keys and services and
- * wires them into the HTTP layer. Registration order is deliberate (see comments).
+ * The HTTP server: services from the composition root (composition.ts), wired into
+ * Fastify. Registration order is deliberate (see comments).
  */
 import cors from '@fastify/cors';
 import formbody from '@fastify/formbody';
@@ -10,7 +10,6 @@ import { readFileSync } from 'node:fs';
 import type { ServerOptions } from 'node:http';
 import pino, { type DestinationStream } from 'pino';
 import type { Config } from './config/index.js';
-import { PasswordHasher } from './crypto/password.js';
 import { AppError } from './errors/index.js';
 import { clientKey } from './http/client-ip.js';
 import docs from './http/plugins/docs.js';
@@ -23,24 +22,17 @@ import accountRoutes from './http/routes/account.js';
 import authRoutes from './http/routes/auth.js';
 import emailRoutes from './http/routes/email.js';
 import oauthRoutes from './http/routes/oauth.js';
-import opsRoutes, { type Dependency } from './http/routes/ops.js';
-import { AccessTokens } from './services/access-tokens.js';
-import { LogMailer, SmtpMailer } from './mail/mailers.js';
-import { AccountService } from './services/account-service.js';
-import { AuditTrail, Observers } from './services/audit.js';
-import { EmailFlows } from './services/email-flows.js';
-import { LegacyTokens } from './services/legacy-tokens.js';
-import { AuthService } from './services/auth-service.js';
-import { ClientRegistry } from './services/client-registry.js';
-import { KeyRing } from './services/key-ring.js';
-import { LoginThrottle } from './services/login-throttle.js';
-import { RegistrationService } from './services/registration.js';
-import { systemClock, type AttemptLimiter, type Clock, type SigningKeyStore, type Stores } from './services/ports.js';
-import { openStores } from './storage/index.js';
-import { FailOpenAttemptLimiter } from './storage/rate-limit/fail-open.js';
-import { MemoryAttemptLimiter } from './storage/rate-limit/memory.js';
-import { RedisAttemptLimiter } from './storage/rate-limit/redis.js';
-import { closeRedis, connectRedis, pingRedis, type RedisClient } from './storage/redis/client.js';
+import opsRoutes from './http/routes/ops.js';
+import type { Dependency } from './http/routes/ops.js';
+import { buildServices, type ServiceLog, type Services } from './composition.js';
+import { systemClock, type Clock, type Stores } from './services/ports.js';
+import type { AccountService } from './services/account-service.js';
+import type { AuthService } from './services/auth-service.js';
+import type { ClientRegistry } from './services/client-registry.js';
+import type { EmailFlows } from './services/email-flows.js';
+import type { KeyRing } from './services/key-ring.js';
+import type { RegistrationService } from './services/registration.js';
+import { pingRedis } from './storage/redis/client.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
 
@@ -50,10 +42,12 @@ export interface Gatehouse {
   keys: KeyRing;
   auth: AuthService;
   registration: RegistrationService;
+  account: AccountService;
   clients: ClientRegistry;
   emailFlows: EmailFlows | undefined;
   metrics: Metrics;
   config: Readonly<Config>;
+  services: Services;
 }
 
 export interface BuildOptions {
@@ -63,46 +57,7 @@ export interface BuildOptions {
   logStream?: DestinationStream;
 }
 
-/** Margin for instances that have not re-read the key set yet (KeyRing reloads every 5 s). */
-const KEY_RELOAD_MARGIN_MS = 60_000;
-
-/** Retired keys verify for an access-token lifetime, the clock skew and the reload margin. */
-export function createKeyRing(config: Readonly<Config>, store: SigningKeyStore, clock: Clock): KeyRing {
-  return new KeyRing(
-    store,
-    {
-      algorithm: config.jwt.algorithm,
-      secretKey: config.jwt.secretKey,
-      retiredKeyLifetimeMs: (config.jwt.accessTtlSeconds + config.jwt.clockSkewSeconds) * 1000 + KEY_RELOAD_MARGIN_MS,
-    },
-    clock,
-  );
-}
-
 export async function buildGatehouse(config: Readonly<Config>, options: BuildOptions = {}): Promise<Gatehouse> {
-  const clock = options.clock ?? systemClock;
-  const stores = options.stores ?? (await openStores(config.database, { server: true }));
-  // With REDIS_URL every instance shares the limit counters; without it each counts its own.
-  const redis = config.redis ? await connectRedis(config.redis.url) : undefined;
-  try {
-    return await assemble(config, stores, redis, clock, options);
-  } catch (error) {
-    await stores.close();
-    if (redis) await closeRedis(redis);
-    throw error;
-  }
-}
-
-async function assemble(
-  config: Readonly<Config>,
-  stores: Stores,
-  redis: RedisClient | undefined,
-  clock: Clock,
-  options: BuildOptions,
-): Promise<Gatehouse> {
-  const keys = createKeyRing(config, stores.signingKeys, clock);
-  await keys.init();
-
   // Log lines are written asynchronously (batched while a write is in flight), not with a
   // blocking write per request; the buffer is flushed on close. A kill -9 can lose the
   // last lines, never a database write.
@@ -138,73 +93,36 @@ async function assemble(
   const httpServerOptions: ServerOptions = { headersTimeout: config.http.headersTimeoutMs, connectionsCheckingInterval: 1_000 };
   const app: FastifyInstance = Fastify({ ...fastifyOptions, http: httpServerOptions } as FastifyServerOptions);
 
-  const tokenSettings = {
-    algorithm: config.jwt.algorithm,
-    issuer: config.jwt.issuer,
-    audience: config.jwt.audience,
-    clockSkewSeconds: config.jwt.clockSkewSeconds,
-    ttlSeconds: config.jwt.accessTtlSeconds,
-    cacheSize: config.jwt.verifiedCacheSize,
-  };
-  const window = config.rateLimit.lockoutWindowSeconds;
-  const redisConfig = config.redis;
-  const attemptLimiter = (max: number, name: string, windowSeconds = window): AttemptLimiter => {
-    const limiter =
-      redis && redisConfig
-        ? new RedisAttemptLimiter(redis, max, windowSeconds, `${redisConfig.keyPrefix}${name}:`)
-        : new MemoryAttemptLimiter(max, windowSeconds, name);
-    if (!config.rateLimit.failOpen) return limiter;
-    return new FailOpenAttemptLimiter(limiter, (err) => app.log.warn({ err: loggable(err) }, 'rate-limit store unavailable; failing open'));
-  };
-  const throttle = new LoginThrottle(
-    attemptLimiter(config.rateLimit.accountIpFailures, 'login-account-ip'),
-    attemptLimiter(config.rateLimit.accountFailures, 'login-account'),
-  );
   const metrics = new Metrics();
-  const hasher = new PasswordHasher(config.password.argon2);
-  const clients = new ClientRegistry(stores.clients);
-  const observer = new Observers(metrics, new AuditTrail(stores.audit, clock));
-  const account = new AccountService(stores, hasher, throttle, config.password, observer, clock);
-  const mailer = !config.email.enabled
-    ? undefined
-    : config.email.smtpUrl
-      ? new SmtpMailer(config.email.smtpUrl, config.email.from)
-      : new LogMailer((fields, msg) => app.log.warn(fields, msg));
-  const emailFlows = mailer
-    ? new EmailFlows(
-        stores,
-        hasher,
-        mailer,
-        attemptLimiter(config.email.perAddressPerHour, 'mail-address', 3600),
-        observer,
-        clock,
-        {
-          publicUrl: config.publicUrl,
-          verifyTtlSeconds: config.email.verifyTokenTtlSeconds,
-          resetTtlSeconds: config.email.resetTokenTtlSeconds,
-          policy: config.password,
-        },
-        (err) => app.log.error({ err: loggable(err) }, 'mail delivery failed'),
-      )
-    : undefined;
-  const registration = new RegistrationService(stores.users, hasher, config.password, observer, clock);
-  const auth = new AuthService(
-    stores,
-    hasher,
-    new AccessTokens(keys, stores.sessions, tokenSettings, clock),
-    throttle,
-    observer,
-    clock,
-    {
-      issuer: config.jwt.issuer,
-      requireVerifiedEmail: config.email.requireVerified,
-      refreshTtlSeconds: config.refresh.ttlSeconds,
-      reuseGraceSeconds: config.refresh.reuseGraceSeconds,
-    },
-    config.legacy
-      ? new LegacyTokens({ ...config.legacy, clockSkewSeconds: config.jwt.clockSkewSeconds }, clock)
-      : undefined,
-  );
+  const log: ServiceLog = {
+    failure: (level, err, message) => app.log[level]({ err: loggable(err) }, message),
+    developmentMail: (fields, message) => app.log.warn(fields, message),
+  };
+  const services = await buildServices(config, {
+    stores: options.stores,
+    clock: options.clock ?? systemClock,
+    log,
+    observers: [metrics],
+    server: true,
+  });
+  try {
+    return await registerHttp(app, services, metrics, options.logStream, logDestination);
+  } catch (error) {
+    await services.close();
+    throw error;
+  }
+}
+
+async function registerHttp(
+  app: FastifyInstance,
+  services: Services,
+  metrics: Metrics,
+  logStream: DestinationStream | undefined,
+  logDestination: ReturnType<typeof pino.destination> | undefined,
+): Promise<Gatehouse> {
+  const { config, stores, redis, keys, auth, registration, account, clients, emailFlows, clock } = services;
+  const redisConfig = config.redis;
+  await keys.init();
   if (config.legacy) {
     const until = config.legacy.until ? `until ${config.legacy.until.toISOString()}` : 'with no end date (set LEGACY_TOKENS_UNTIL)';
     app.log.warn(`transition mode: tokens of the original service are accepted ${until}`);
@@ -217,7 +135,7 @@ async function assemble(
   // every query value masked), so it skips the redaction pass that every other line gets:
   // on a cached-token GET /me that pass alone cost a tenth of the request (profiled).
   // Same destination, same line shape (level, time, pid, hostname, reqId) as app.log.
-  const accessLog = pino({ level: config.logLevel }, options.logStream ?? logDestination);
+  const accessLog = pino({ level: config.logLevel }, logStream ?? logDestination);
   // Hooks on every request take a callback, not an async function: no promise per request.
   app.addHook('onResponse', (request, reply, done) => {
     accessLog.info(
@@ -271,14 +189,10 @@ async function assemble(
   pruner.unref();
   app.addHook('onClose', async () => {
     clearInterval(pruner);
-    // Mails accepted before the close still go out.
-    await emailFlows?.drain();
-    if (mailer instanceof SmtpMailer) mailer.close();
-    await stores.close();
-    if (redis) await closeRedis(redis);
+    await services.close();
     logDestination?.flushSync();
   });
 
   await app.ready();
-  return { app, stores, keys, auth, registration, clients, emailFlows, metrics, config };
+  return { app, stores, keys, auth, registration, account, clients, emailFlows, metrics, config, services };
 }

@@ -211,7 +211,7 @@ describe('gatehouse CLI', { concurrency: 2 }, () => {
     // A preload that loads the CLI's module graph, says "ready" and waits for a byte on stdin:
     // both processes are released in the same tick, with their start-up cost already paid.
     const gate = path.join(dir, 'gate.mjs');
-    const preload = ['src/app.ts', 'src/config/index.ts', 'src/storage/index.ts'].map((p) => pathToFileURL(path.join(ROOT, p)).href);
+    const preload = ['src/cli/commands/migrate.ts', 'src/composition.ts', 'src/config/index.ts', 'src/storage/index.ts'].map((p) => pathToFileURL(path.join(ROOT, p)).href);
     writeFileSync(
       gate,
       `for (const m of ${JSON.stringify(preload)}) await import(m);\n` +
@@ -288,6 +288,34 @@ describe('gatehouse CLI', { concurrency: 2 }, () => {
     assert.ok(!refused.stderr.includes(weak) && !refused.stdout.includes(weak), 'the refused password is not echoed');
     const count = withDb(file, (db) => (db.prepare(`SELECT count(*) AS n FROM users WHERE username = 'weakling'`).get() as { n: number }).n);
     assert.equal(count, 0);
+  });
+
+  test('a user made with `users create` is in the audit trail, as one registered over HTTP would be', async (t) => {
+    const env = baseEnv(tempDir(t));
+    const created = await run(['users', 'create', '--username', 'audited', '--email', 'audited@example.com', '--password-stdin'], env, `${PASSWORD}\n`);
+    assert.equal(created.code, 0, created.stderr);
+    const id = Number(/created user (\d+)/.exec(created.stdout)?.[1]);
+    const audit = await run(['audit', '--json', '--type', 'registered'], env);
+    assert.equal(audit.code, 0, audit.stderr);
+    const entries = audit.stdout.trim().split('\n').map((line) => JSON.parse(line) as { type: string; userId: number });
+    assert.deepEqual(entries.map((e) => [e.type, e.userId]), [['registered', id]]);
+  });
+
+  test('keys rotate loads neither Fastify nor the HTTP layer', async (t) => {
+    const dir = tempDir(t);
+    const env = baseEnv(dir);
+    const log = path.join(dir, 'modules.log');
+    const child = start(['keys', 'rotate'], { ...env, MODULE_LOG: log }, ['--import', './test/helpers/module-log.mjs']);
+    child.stdin!.end();
+    const result = await finished(child);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /new signing key \S+ is active/);
+    const modules = readFileSync(log, 'utf8').trim().split('\n');
+    // The log works: the command's own modules are in it.
+    assert.ok(modules.some((m) => m.endsWith('/src/composition.ts')), 'composition.ts loaded');
+    assert.ok(modules.some((m) => m.endsWith('/src/cli/commands/keys-rotate.ts')), 'keys-rotate.ts loaded');
+    const http = modules.filter((m) => /\/node_modules\/(fastify|@fastify\/[^/]+)\/|\/src\/(http\/|app\.ts|server\.ts)/.test(m));
+    assert.deepEqual(http, [], 'no HTTP module loaded');
   });
 
   test('an unknown command exits 2 with the usage', async () => {

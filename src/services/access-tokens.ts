@@ -7,14 +7,28 @@ import type { KeyRing } from './key-ring.js';
 import type { Clock, SessionStore } from './ports.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
+/** What AccessTokens is built from (composition.ts). */
+export interface AccessTokensDeps {
+  keys: KeyRing;
+  sessions: SessionStore;
+  settings: TokenSettings & { audience: string; ttlSeconds: number; cacheSize: number };
+  clock: Clock;
+}
+
 export class AccessTokens {
-  constructor(
-    private readonly keys: KeyRing,
-    private readonly sessions: SessionStore,
-    private readonly settings: TokenSettings & { audience: string; ttlSeconds: number; cacheSize: number },
-    private readonly clock: Clock,
-    private readonly cache = new VerifiedTokenCache(settings.cacheSize),
-  ) {}
+  private readonly keys: KeyRing;
+  private readonly sessions: SessionStore;
+  private readonly settings: AccessTokensDeps['settings'];
+  private readonly clock: Clock;
+  private readonly cache: VerifiedTokenCache;
+
+  constructor(deps: AccessTokensDeps) {
+    this.keys = deps.keys;
+    this.sessions = deps.sessions;
+    this.settings = deps.settings;
+    this.clock = deps.clock;
+    this.cache = new VerifiedTokenCache(deps.settings.cacheSize);
+  }
 
   get ttlSeconds(): number {
     return this.settings.ttlSeconds;

@@ -11,15 +11,32 @@ import type { ClientContext } from './auth-service.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuthObserver, Clock, Stores } from './ports.js';
 
+/** What AccountService is built from (composition.ts). */
+export interface AccountServiceDeps {
+  stores: Stores;
+  hasher: PasswordHasher;
+  throttle: LoginThrottle;
+  policy: PasswordPolicy;
+  observer: AuthObserver;
+  clock: Clock;
+}
+
 export class AccountService {
-  constructor(
-    private readonly stores: Stores,
-    private readonly hasher: PasswordHasher,
-    private readonly throttle: LoginThrottle,
-    private readonly policy: PasswordPolicy,
-    private readonly observer: AuthObserver,
-    private readonly clock: Clock,
-  ) {}
+  private readonly stores: Stores;
+  private readonly hasher: PasswordHasher;
+  private readonly throttle: LoginThrottle;
+  private readonly policy: PasswordPolicy;
+  private readonly observer: AuthObserver;
+  private readonly clock: Clock;
+
+  constructor(deps: AccountServiceDeps) {
+    this.stores = deps.stores;
+    this.hasher = deps.hasher;
+    this.throttle = deps.throttle;
+    this.policy = deps.policy;
+    this.observer = deps.observer;
+    this.clock = deps.clock;
+  }
 
   listSessions(principal: Principal): Promise<Session[]> {
     return this.stores.sessions.listActive(principal.userId, this.clock.now());

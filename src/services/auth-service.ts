@@ -53,18 +53,39 @@ export interface AuthServiceOptions {
   reuseGraceSeconds: number;
 }
 
+/** What AuthService is built from (composition.ts). */
+export interface AuthServiceDeps {
+  stores: Stores;
+  hasher: PasswordHasher;
+  tokens: AccessTokens;
+  throttle: LoginThrottle;
+  observer: AuthObserver;
+  clock: Clock;
+  options: AuthServiceOptions;
+  /** Transition mode (LEGACY_SECRET_KEY): the original service's JWTs. */
+  legacy?: LegacyTokens | undefined;
+}
+
 export class AuthService {
-  constructor(
-    private readonly stores: Stores,
-    private readonly hasher: PasswordHasher,
-    private readonly tokens: AccessTokens,
-    private readonly throttle: LoginThrottle,
-    private readonly observer: AuthObserver,
-    private readonly clock: Clock,
-    private readonly options: AuthServiceOptions,
-    /** Transition mode (LEGACY_SECRET_KEY): the original service's JWTs. */
-    private readonly legacy?: LegacyTokens,
-  ) {}
+  private readonly stores: Stores;
+  private readonly hasher: PasswordHasher;
+  private readonly tokens: AccessTokens;
+  private readonly throttle: LoginThrottle;
+  private readonly observer: AuthObserver;
+  private readonly clock: Clock;
+  private readonly options: AuthServiceOptions;
+  private readonly legacy: LegacyTokens | undefined;
+
+  constructor(deps: AuthServiceDeps) {
+    this.stores = deps.stores;
+    this.hasher = deps.hasher;
+    this.tokens = deps.tokens;
+    this.throttle = deps.throttle;
+    this.observer = deps.observer;
+    this.clock = deps.clock;
+    this.options = deps.options;
+    this.legacy = deps.legacy;
+  }
 
   async login(
     input: { username: string; password: string },

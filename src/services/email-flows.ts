@@ -26,20 +26,41 @@ function invalidLink(): AppError {
   });
 }
 
+/** What EmailFlows is built from (composition.ts). */
+export interface EmailFlowsDeps {
+  stores: Stores;
+  hasher: PasswordHasher;
+  mailer: Mailer;
+  /** Mails per address per window, whatever the client IP. */
+  perAddress: AttemptLimiter;
+  observer: AuthObserver;
+  clock: Clock;
+  options: EmailFlowsOptions;
+  onDeliveryError: (error: unknown) => void;
+}
+
 export class EmailFlows {
   private readonly pending = new Set<Promise<void>>();
 
-  constructor(
-    private readonly stores: Stores,
-    private readonly hasher: PasswordHasher,
-    private readonly mailer: Mailer,
-    /** Mails per address per window, whatever the client IP. */
-    private readonly perAddress: AttemptLimiter,
-    private readonly observer: AuthObserver,
-    private readonly clock: Clock,
-    private readonly options: EmailFlowsOptions,
-    private readonly onDeliveryError: (error: unknown) => void,
-  ) {}
+  private readonly stores: Stores;
+  private readonly hasher: PasswordHasher;
+  private readonly mailer: Mailer;
+  private readonly perAddress: AttemptLimiter;
+  private readonly observer: AuthObserver;
+  private readonly clock: Clock;
+  private readonly options: EmailFlowsOptions;
+  private readonly onDeliveryError: (error: unknown) => void;
+
+  constructor(deps: EmailFlowsDeps) {
+    this.stores = deps.stores;
+    this.hasher = deps.hasher;
+    this.mailer = deps.mailer;
+    this.perAddress = deps.perAddress;
+    this.observer = deps.observer;
+    this.clock = deps.clock;
+    this.options = deps.options;
+    this.onDeliveryError = deps.onDeliveryError;
+  }
 
   /** Sends a verification link to the user's current address (nothing if already verified). */
   async requestVerification(user: User, client?: Client): Promise<void> {

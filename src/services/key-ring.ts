@@ -45,13 +45,16 @@ export class KeyRing {
   private readonly reloadIntervalMs: number;
   private readonly unknownKidCooldownMs: number;
 
-  constructor(
-    private readonly store: SigningKeyStore,
-    private readonly options: KeyRingOptions,
-    private readonly clock: Clock,
-  ) {
-    this.reloadIntervalMs = options.reloadIntervalMs ?? 5_000;
-    this.unknownKidCooldownMs = options.unknownKidCooldownMs ?? 1_000;
+  private readonly store: SigningKeyStore;
+  private readonly options: KeyRingOptions;
+  private readonly clock: Clock;
+
+  constructor(deps: { store: SigningKeyStore; options: KeyRingOptions; clock: Clock }) {
+    this.store = deps.store;
+    this.options = deps.options;
+    this.clock = deps.clock;
+    this.reloadIntervalMs = deps.options.reloadIntervalMs ?? 5_000;
+    this.unknownKidCooldownMs = deps.options.unknownKidCooldownMs ?? 1_000;
   }
 
   get isSymmetric(): boolean {

@@ -15,14 +15,29 @@ import type { User } from '../domain/types.js';
 import { AppError, invalidFields } from '../errors/index.js';
 import { DuplicateError, type AuthObserver, type Clock, type UserStore } from './ports.js';
 
+/** What RegistrationService is built from (composition.ts). */
+export interface RegistrationServiceDeps {
+  users: UserStore;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy;
+  observer: AuthObserver;
+  clock: Clock;
+}
+
 export class RegistrationService {
-  constructor(
-    private readonly users: UserStore,
-    private readonly hasher: PasswordHasher,
-    private readonly policy: PasswordPolicy,
-    private readonly observer: AuthObserver,
-    private readonly clock: Clock,
-  ) {}
+  private readonly users: UserStore;
+  private readonly hasher: PasswordHasher;
+  private readonly policy: PasswordPolicy;
+  private readonly observer: AuthObserver;
+  private readonly clock: Clock;
+
+  constructor(deps: RegistrationServiceDeps) {
+    this.users = deps.users;
+    this.hasher = deps.hasher;
+    this.policy = deps.policy;
+    this.observer = deps.observer;
+    this.clock = deps.clock;
+  }
 
   async register(input: {
     username: string;

@@ -1,0 +1,198 @@
+/**
+ * The composition root: `buildServices(config)` builds the stores, keys and every use case
+ * from the configuration. The HTTP server (app.ts) and every command (cli/commands/*)
+ * build them here and only here, so a user created from the command line is audited like
+ * one created over HTTP. Nothing here loads the HTTP stack: `gatehouse keys rotate` never
+ * starts Fastify (test/cli-commands.test.ts checks the modules it loads).
+ */
+import type { Config } from './config/index.js';
+import { PasswordHasher } from './crypto/password.js';
+import { LogMailer, SmtpMailer } from './mail/mailers.js';
+import { AccessTokens } from './services/access-tokens.js';
+import { AccountService } from './services/account-service.js';
+import { AuditTrail, Observers } from './services/audit.js';
+import { AuthService } from './services/auth-service.js';
+import { ClientRegistry } from './services/client-registry.js';
+import { EmailFlows } from './services/email-flows.js';
+import { KeyRing } from './services/key-ring.js';
+import { LegacyTokens } from './services/legacy-tokens.js';
+import { LoginThrottle } from './services/login-throttle.js';
+import { systemClock, type AttemptLimiter, type AuthObserver, type Clock, type Mailer, type Stores } from './services/ports.js';
+import { RegistrationService } from './services/registration.js';
+import { openStores } from './storage/index.js';
+import { FailOpenAttemptLimiter } from './storage/rate-limit/fail-open.js';
+import { MemoryAttemptLimiter } from './storage/rate-limit/memory.js';
+import { RedisAttemptLimiter } from './storage/rate-limit/redis.js';
+import { closeRedis, connectRedis, type RedisClient } from './storage/redis/client.js';
+
+/** Where services report what they survived; the server passes its logger, commands stderr. */
+export interface ServiceLog {
+  /** A failure a service recovered from (a rate-limit store down, a mail not delivered). */
+  failure(level: 'warn' | 'error', error: unknown, message: string): void;
+  /** Development mail (no SMTP_URL): the mail's text, so its link can be followed. */
+  developmentMail(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface BuildServicesOptions {
+  /** Stores already open (tests); opened from config.database otherwise, and closed by close(). */
+  stores?: Stores | undefined;
+  clock?: Clock | undefined;
+  log?: ServiceLog | undefined;
+  /** Observers of security events besides the audit trail (the server's metrics). */
+  observers?: AuthObserver[] | undefined;
+  /**
+   * A long-running server: SQLite checkpoints its WAL in the background, and the attempt
+   * counters live in Redis when REDIS_URL is set. Commands count no login attempts, so
+   * they neither connect to Redis nor start the checkpointer.
+   */
+  server?: boolean | undefined;
+}
+
+export interface Services {
+  config: Readonly<Config>;
+  clock: Clock;
+  stores: Stores;
+  /** The shared Redis client (server with REDIS_URL only): the HTTP rate limits use it too. */
+  redis: RedisClient | undefined;
+  /** Not loaded yet: call `keys.init()` before signing (the server does at start). */
+  keys: KeyRing;
+  hasher: PasswordHasher;
+  observer: AuthObserver;
+  auth: AuthService;
+  registration: RegistrationService;
+  account: AccountService;
+  clients: ClientRegistry;
+  /** Undefined when EMAIL_FLOWS is off. */
+  emailFlows: EmailFlows | undefined;
+  /** Finishes queued mails, then closes the mailer, the stores and Redis. */
+  close(): Promise<void>;
+}
+
+/** Margin for instances that have not re-read the key set yet (KeyRing reloads every 5 s). */
+const KEY_RELOAD_MARGIN_MS = 60_000;
+
+const stderrLog: ServiceLog = {
+  failure: (level, error, message) => console.error(`gatehouse: ${level}: ${message}: ${error instanceof Error ? error.message : String(error)}`),
+  developmentMail: (fields, message) => console.error(message, JSON.stringify(fields)),
+};
+
+export async function buildServices(config: Readonly<Config>, options: BuildServicesOptions = {}): Promise<Services> {
+  const server = options.server ?? false;
+  const stores = options.stores ?? (await openStores(config.database, { server }));
+  // With REDIS_URL every instance shares the limit counters; without it each counts its own.
+  let redis: RedisClient | undefined;
+  try {
+    redis = server && config.redis ? await connectRedis(config.redis.url) : undefined;
+    return wire(config, stores, redis, options);
+  } catch (error) {
+    await stores.close();
+    if (redis) await closeRedis(redis);
+    throw error;
+  }
+}
+
+function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | undefined, options: BuildServicesOptions): Services {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? stderrLog;
+  const redisConfig = config.redis;
+  const attemptLimiter = (max: number, name: string, windowSeconds = config.rateLimit.lockoutWindowSeconds): AttemptLimiter => {
+    const limiter =
+      redis && redisConfig
+        ? new RedisAttemptLimiter(redis, max, windowSeconds, `${redisConfig.keyPrefix}${name}:`)
+        : new MemoryAttemptLimiter(max, windowSeconds, name);
+    if (!config.rateLimit.failOpen) return limiter;
+    return new FailOpenAttemptLimiter(limiter, (err) => log.failure('warn', err, 'rate-limit store unavailable; failing open'));
+  };
+
+  // Retired keys verify for an access-token lifetime, the clock skew and the reload margin.
+  const keys = new KeyRing({
+    store: stores.signingKeys,
+    options: {
+      algorithm: config.jwt.algorithm,
+      secretKey: config.jwt.secretKey,
+      retiredKeyLifetimeMs: (config.jwt.accessTtlSeconds + config.jwt.clockSkewSeconds) * 1000 + KEY_RELOAD_MARGIN_MS,
+    },
+    clock,
+  });
+  const throttle = new LoginThrottle(
+    attemptLimiter(config.rateLimit.accountIpFailures, 'login-account-ip'),
+    attemptLimiter(config.rateLimit.accountFailures, 'login-account'),
+  );
+  const hasher = new PasswordHasher(config.password.argon2);
+  const observer = new Observers(...(options.observers ?? []), new AuditTrail(stores.audit, clock));
+  const policy = config.password;
+
+  const mailer: Mailer | undefined = !config.email.enabled
+    ? undefined
+    : config.email.smtpUrl
+      ? new SmtpMailer(config.email.smtpUrl, config.email.from)
+      : new LogMailer((fields, message) => log.developmentMail(fields, message));
+  const emailFlows = mailer
+    ? new EmailFlows({
+        stores,
+        hasher,
+        mailer,
+        perAddress: attemptLimiter(config.email.perAddressPerHour, 'mail-address', 3600),
+        observer,
+        clock,
+        options: {
+          publicUrl: config.publicUrl,
+          verifyTtlSeconds: config.email.verifyTokenTtlSeconds,
+          resetTtlSeconds: config.email.resetTokenTtlSeconds,
+          policy,
+        },
+        onDeliveryError: (err) => log.failure('error', err, 'mail delivery failed'),
+      })
+    : undefined;
+
+  const tokens = new AccessTokens({
+    keys,
+    sessions: stores.sessions,
+    settings: {
+      algorithm: config.jwt.algorithm,
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      clockSkewSeconds: config.jwt.clockSkewSeconds,
+      ttlSeconds: config.jwt.accessTtlSeconds,
+      cacheSize: config.jwt.verifiedCacheSize,
+    },
+    clock,
+  });
+  const auth = new AuthService({
+    stores,
+    hasher,
+    tokens,
+    throttle,
+    observer,
+    clock,
+    options: {
+      issuer: config.jwt.issuer,
+      requireVerifiedEmail: config.email.requireVerified,
+      refreshTtlSeconds: config.refresh.ttlSeconds,
+      reuseGraceSeconds: config.refresh.reuseGraceSeconds,
+    },
+    legacy: config.legacy ? new LegacyTokens({ ...config.legacy, clockSkewSeconds: config.jwt.clockSkewSeconds }, clock) : undefined,
+  });
+
+  return {
+    config,
+    clock,
+    stores,
+    redis,
+    keys,
+    hasher,
+    observer,
+    auth,
+    registration: new RegistrationService({ users: stores.users, hasher, policy, observer, clock }),
+    account: new AccountService({ stores, hasher, throttle, policy, observer, clock }),
+    clients: new ClientRegistry(stores.clients),
+    emailFlows,
+    async close() {
+      // Mails accepted before the close still go out.
+      await emailFlows?.drain();
+      if (mailer instanceof SmtpMailer) mailer.close();
+      await stores.close();
+      if (redis) await closeRedis(redis);
+    },
+  };
+}
