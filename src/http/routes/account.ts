@@ -8,15 +8,13 @@ import type { AuthService } from '../../services/auth-service.js';
 import { authenticate, principalOf } from '../plugins/authenticate.js';
 import { DeleteMeBody, PasswordChangeBody, SessionIdParams, SessionOut } from '../schemas/account.js';
 import { problems } from '../schemas/common.js';
-import { clientContext } from './auth.js';
+import { BEARER_SECURITY, FORM_AND_JSON, clientContext } from '../route-helpers.js';
 
 export interface AccountRoutesOptions {
   auth: AuthService;
   account: AccountService;
 }
 
-const FORM_AND_JSON = ['application/json', 'application/x-www-form-urlencoded'];
-const bearer: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { OAuth2PasswordBearer: [] }];
 
 export default async function accountRoutes(instance: FastifyInstance, opts: AccountRoutesOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
@@ -40,7 +38,7 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
       schema: {
         tags: ['account'],
         summary: 'The caller\'s active sessions',
-        security: bearer,
+        security: BEARER_SECURITY,
         response: { 200: Type.Array(SessionOut), ...problems(401) },
       },
     },
@@ -58,7 +56,7 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
         tags: ['account'],
         summary: 'End one of the caller\'s sessions',
         description: 'Its access and refresh tokens stop working at once. Another user\'s session id answers 404.',
-        security: bearer,
+        security: BEARER_SECURITY,
         params: SessionIdParams,
         response: { 204: Type.Null({ description: 'Revoked' }), ...problems(401, 404) },
       },
@@ -76,7 +74,7 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
       schema: {
         tags: ['account'],
         summary: 'End every session of the caller, this one included',
-        security: bearer,
+        security: BEARER_SECURITY,
         response: { 200: Type.Object({ message: Type.String(), revoked: Type.Integer() }), ...problems(401) },
       },
     },
@@ -94,7 +92,7 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
         tags: ['account'],
         summary: 'Change the password (needs the current one)',
         description: 'Every other session is revoked; the caller\'s session keeps working. Wrong current passwords are throttled like failed logins.',
-        security: bearer,
+        security: BEARER_SECURITY,
         consumes: FORM_AND_JSON,
         body: PasswordChangeBody,
         response: { 200: Type.Object({ message: Type.String() }), ...problems(400, 401, 403, 429) },
@@ -115,7 +113,7 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
         tags: ['account'],
         summary: 'Delete the account (needs the password)',
         description: 'Removes the user and every session; the username and email become free again.',
-        security: bearer,
+        security: BEARER_SECURITY,
         consumes: FORM_AND_JSON,
         body: DeleteMeBody,
         response: { 204: Type.Null({ description: 'Deleted' }), ...problems(400, 401, 403, 429) },

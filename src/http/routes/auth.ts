@@ -1,14 +1,14 @@
 /** The original service's five endpoints; thin: parse, call the service, shape the answer. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config/index.js';
 import type { User } from '../../domain/types.js';
 import { AppError } from '../../errors/index.js';
-import type { AuthService, ClientContext } from '../../services/auth-service.js';
+import type { AuthService } from '../../services/auth-service.js';
 import type { RegistrationService } from '../../services/registration.js';
 import type { EmailFlows } from '../../services/email-flows.js';
-import { clientKey } from '../client-ip.js';
+import { BEARER_SECURITY, FORM_AND_JSON, clientContext, emptyBodyAsObject, noStore } from '../route-helpers.js';
 import { authenticate, principalOf } from '../plugins/authenticate.js';
 import { LoginBody, LogoutBody, RefreshBody, RefreshQuery, RegisterBody, TokenResponse, UserOut } from '../schemas/auth.js';
 import { problems } from '../schemas/common.js';
@@ -21,8 +21,6 @@ export interface AuthRoutesOptions {
   config: Readonly<Config>;
 }
 
-const FORM_AND_JSON = ['application/json', 'application/x-www-form-urlencoded'];
-const bearer: Array<Record<string, string[]>> = [{ bearerAuth: [] }, { OAuth2PasswordBearer: [] }];
 
 export function userOut(user: User) {
   return {
@@ -34,20 +32,6 @@ export function userOut(user: User) {
   };
 }
 
-export function clientContext(request: FastifyRequest): ClientContext {
-  const ua = request.headers['user-agent'];
-  return { ip: request.ip, ipKey: clientKey(request.ip), userAgent: typeof ua === 'string' ? ua : null };
-}
-
-/** RFC 6749 §5.1: token responses must not be cached. */
-function noStore(reply: FastifyReply): void {
-  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-}
-
-/** Bodies that may be omitted entirely are validated as `{}`. */
-async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
-  request.body ??= {};
-}
 
 export default async function authRoutes(instance: FastifyInstance, opts: AuthRoutesOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
@@ -147,7 +131,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
         tags: ['auth'],
         summary: 'Revoke the current session',
         description: 'The access token stops working at once and the session\'s refresh token is dead.',
-        security: bearer,
+        security: BEARER_SECURITY,
         consumes: FORM_AND_JSON,
         body: LogoutBody,
         response: { 200: Type.Object({ message: Type.Literal('Successfully logged out') }), ...problems(400, 401) },
@@ -166,7 +150,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
       schema: {
         tags: ['auth'],
         summary: 'The current user',
-        security: bearer,
+        security: BEARER_SECURITY,
         response: { 200: UserOut, ...problems(401) },
       },
     },

@@ -3,7 +3,7 @@
  * form POSTs the token: a GET never consumes a token, so mail scanners that prefetch
  * links cannot burn them.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config/index.js';
@@ -13,7 +13,7 @@ import type { EmailFlows } from '../../services/email-flows.js';
 import { bearerToken } from '../plugins/authenticate.js';
 import { problems } from '../schemas/common.js';
 import { ForgotBody, ResetBody, TokenBody, TokenQuery, VerifyRequestBody } from '../schemas/email.js';
-import { clientContext } from './auth.js';
+import { FORM_AND_JSON, clientContext, emptyBodyAsObject } from '../route-helpers.js';
 
 export interface EmailRoutesOptions {
   auth: AuthService;
@@ -21,7 +21,6 @@ export interface EmailRoutesOptions {
   config: Readonly<Config>;
 }
 
-const FORM_AND_JSON = ['application/json', 'application/x-www-form-urlencoded'];
 const ACCEPTED = 'If the address belongs to an account, a mail is on its way';
 
 const escapeHtml = (s: string) =>
@@ -33,10 +32,6 @@ function page(reply: FastifyReply, title: string, form: string): FastifyReply {
     .header('cache-control', 'no-store')
     .header('referrer-policy', 'no-referrer')
     .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${form}</body></html>`);
-}
-
-async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
-  request.body ??= {};
 }
 
 export default async function emailRoutes(instance: FastifyInstance, opts: EmailRoutesOptions) {

@@ -3,7 +3,7 @@
  * /refresh: token (RFC 6749 §4.3, §6), revocation (RFC 7009), introspection (RFC 7662).
  * Errors here follow RFC 6749 §5.2 instead of problem details.
  */
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config/index.js';
@@ -12,7 +12,7 @@ import type { AuthService } from '../../services/auth-service.js';
 import type { ClientCredentials, ClientRegistry } from '../../services/client-registry.js';
 import { toAppError, loggable } from '../plugins/errors.js';
 import { IntrospectionResponse, OAuthTokenResponse, ServerMetadata, TokenOnlyRequest, TokenRequest, oauthErrors } from '../schemas/oauth.js';
-import { clientContext } from './auth.js';
+import { OAUTH_FORM_AND_JSON, clientContext, noStore } from '../route-helpers.js';
 
 export interface OAuthRoutesOptions {
   auth: AuthService;
@@ -22,7 +22,6 @@ export interface OAuthRoutesOptions {
   publishesJwks: boolean;
 }
 
-const FORM_AND_JSON = ['application/x-www-form-urlencoded', 'application/json'];
 
 /** Our error codes → RFC 6749 §5.2 `error` values. */
 const OAUTH_ERROR: Partial<Record<ErrorCode, string>> = {
@@ -81,10 +80,6 @@ export function clientCredentials(request: FastifyRequest, body: { client_id?: s
     return { clientId, clientSecret };
   }
   return { clientId: body.client_id, clientSecret: body.client_secret };
-}
-
-function noStore(reply: FastifyReply): void {
-  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
 }
 
 export default async function oauthRoutes(instance: FastifyInstance, opts: OAuthRoutesOptions) {
@@ -149,7 +144,7 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
           'RFC 6749 §4.3 and §6, form-encoded (JSON accepted too). Without client credentials it acts as the public ' +
           'default client `gatehouse`. Registered clients authenticate with client_secret_basic or client_secret_post. ' +
           'Same limits, lockout and rotation as /login and /refresh. Errors per RFC 6749 §5.2.',
-        consumes: FORM_AND_JSON,
+        consumes: OAUTH_FORM_AND_JSON,
         body: TokenRequest,
         response: { 200: OAuthTokenResponse, ...errors },
       },
@@ -182,7 +177,7 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
         description:
           'Revokes an access token (by its jti) or a refresh token (its whole session) issued to the calling client. ' +
           'Unknown tokens, and tokens of other clients, answer 200 and change nothing.',
-        consumes: FORM_AND_JSON,
+        consumes: OAUTH_FORM_AND_JSON,
         body: TokenOnlyRequest,
         response: { 200: Type.Object({}, { description: 'Revoked, or nothing to revoke (an empty object; RFC 7009 clients ignore the body)' }), ...errors },
       },
@@ -207,7 +202,7 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
         description:
           'For resource servers holding a registered client secret. An inactive, expired, revoked or unknown token ' +
           'answers {"active": false} and nothing else.',
-        consumes: FORM_AND_JSON,
+        consumes: OAUTH_FORM_AND_JSON,
         body: TokenOnlyRequest,
         response: { 200: IntrospectionResponse, ...errors },
       },
