@@ -2,8 +2,10 @@
  * The worker threads that hash passwords: one process-wide pool (like libuv's, a resource
  * of the process, not of one app), created at the first hash. cores + 1 threads, so a
  * core that finishes a hash finds the next one already running (measured on 2 cores:
- * +8-10 % logins per second against one per core). Idle threads end after a minute; one
- * is kept so a login after a quiet spell does not pay a thread's start-up.
+ * +8-10 % logins per second against one per core). A thread costs ~9 MB, so threads
+ * beyond the first end 2 s after their last hash (the bench measured an idle server at
+ * 132 MB with all three kept for a minute, against 104 MB before); one is kept so a login
+ * after a quiet spell does not pay a thread's start-up.
  */
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
@@ -38,7 +40,7 @@ export function hashPool(): Piscina {
     filename: WORKER,
     minThreads: 1,
     maxThreads: defaultHashConcurrency(),
-    idleTimeout: 60_000,
+    idleTimeout: 2_000,
     // One task at a time per thread: a second one would only wait behind the first.
     concurrentTasksPerWorker: 1,
     // Each thread lowers its own priority as it starts (crypto/hash-worker.ts).
