@@ -1,0 +1,168 @@
+/**
+ * The dialect seam (../exec.ts) on better-sqlite3.
+ *
+ * Statements run synchronously, at the call. A write is durable once the group-commit fsync
+ * after it resolves (connection.ts): `run`/`returning` outside a transaction await it, a
+ * transaction awaits it once after COMMIT.
+ *
+ * One connection serves every request, so a transaction (BEGIN ... COMMIT around an async
+ * body) must keep every other statement out while it is open: a statement of another
+ * request run in between would become part of it (rolled back with it, or reading what it
+ * has not committed). The ConnectionGate below does that: while a transaction is open,
+ * every statement outside it waits for it to end before it runs (its check and the
+ * statement are in one synchronous step, so nothing can slip in between), and transactions
+ * run one after the other. A body that awaits only the database's own (synchronous) work
+ * holds the gate for microseconds; work that waits on anything else (hashing, mail,
+ * network) belongs before or after the transaction.
+ */
+import type { SQL } from 'drizzle-orm';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Db, Exec, Params, Prepared, PreparableStatement, RowOf, RowsStatement, Tables, WriteStatement } from '../exec.js';
+import * as tables from '../schema/sqlite.js';
+import type { SqliteConnection } from './connection.js';
+import { translateSqliteError } from './errors.js';
+
+interface OpenTransaction {
+  owner: object;
+  ended: Promise<void>;
+}
+
+export class ConnectionGate {
+  private open: OpenTransaction | undefined;
+  private readonly context = new AsyncLocalStorage<object>();
+
+  /** Undefined when a statement may run now; else what to wait for before trying again. */
+  wait(): Promise<void> | undefined {
+    if (!this.open) return undefined;
+    // Waiting for our own transaction would never end: say what is wrong instead.
+    if (this.context.getStore() === this.open.owner) throw new Error('inside a transaction, use its stores (tx.*), not the outer ones');
+    return this.open.ended;
+  }
+
+  get busy(): boolean {
+    return this.open !== undefined;
+  }
+
+  /** Runs `body` holding the connection: no statement outside it runs until it settles. */
+  async exclusive<T>(body: () => Promise<T>): Promise<T> {
+    for (let waiting = this.wait(); waiting; waiting = this.wait()) await waiting;
+    let end!: () => void;
+    const owner = {};
+    this.open = { owner, ended: new Promise<void>((resolve) => (end = resolve)) };
+    try {
+      return await this.context.run(owner, body);
+    } finally {
+      this.open = undefined;
+      end();
+    }
+  }
+}
+
+interface SqlitePrepared<R> {
+  all(params?: Params): R[];
+  get(params?: Params): R | undefined;
+  run(params?: Params): unknown;
+}
+
+function changes(result: unknown): number {
+  return (result as { changes: number }).changes;
+}
+
+export class SqliteExec implements Exec {
+  readonly dialect = 'sqlite';
+  readonly tables: Tables = tables;
+
+  constructor(
+    readonly conn: SqliteConnection,
+    readonly gate: ConnectionGate,
+    /** True for the Exec a transaction's body gets. */
+    private readonly inTransaction = false,
+    private readonly prepared = new Map<string, SqlitePrepared<unknown>>(),
+  ) {}
+
+  get db(): Db {
+    return this.conn.db;
+  }
+
+  /** Runs a synchronous statement when the connection is free to this scope; translates failures. */
+  private now<T>(statement: () => T): Promise<T> {
+    const waiting = this.inTransaction ? undefined : this.gate.wait();
+    if (waiting) return waiting.then(() => this.now(statement));
+    try {
+      return Promise.resolve(statement());
+    } catch (error) {
+      return Promise.reject(translateSqliteError(error));
+    }
+  }
+
+  private durably<T>(statement: () => T): Promise<T> {
+    const done = this.now(statement);
+    if (this.inTransaction) return done;
+    return done.then(async (value) => {
+      await this.conn.durable();
+      return value;
+    });
+  }
+
+  all<R>(statement: RowsStatement<R>): Promise<R[]> {
+    return this.now(() => statement.all());
+  }
+
+  get<R>(statement: RowsStatement<R>): Promise<R | undefined> {
+    return this.now(() => statement.get());
+  }
+
+  run(statement: WriteStatement): Promise<number> {
+    return this.durably(() => changes(statement.run()));
+  }
+
+  returning<R>(statement: RowsStatement<R>): Promise<R[]> {
+    return this.durably(() => statement.all());
+  }
+
+  raw(statement: SQL): Promise<unknown[]> {
+    return this.durably(() => this.db.all(statement));
+  }
+
+  prepare<S extends PreparableStatement>(name: string, build: (db: Db) => S): Prepared<RowOf<S>> {
+    type R = RowOf<S>;
+    // Prepared once per connection, shared by the transactions' scopes (same connection).
+    let statement = this.prepared.get(name) as SqlitePrepared<R> | undefined;
+    if (!statement) {
+      statement = build(this.db).prepare() as SqlitePrepared<R>;
+      this.prepared.set(name, statement as SqlitePrepared<unknown>);
+    }
+    const s = statement;
+    return {
+      all: (params: Params) => this.now(() => s.all(params)),
+      get: (params: Params) => this.now(() => s.get(params)),
+      run: (params: Params) => this.durably(() => changes(s.run(params))),
+      returning: (params: Params) => this.durably(() => s.all(params)),
+    };
+  }
+
+  async transaction<T>(body: (tx: Exec) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return body(this);
+    const raw = this.conn.raw;
+    const tx = new SqliteExec(this.conn, this.gate, true, this.prepared);
+    const result = await this.gate.exclusive(async () => {
+      try {
+        // IMMEDIATE: take the write lock first (another process waits on busy_timeout).
+        raw.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        throw translateSqliteError(error);
+      }
+      try {
+        const value = await body(tx);
+        raw.exec('COMMIT');
+        return value;
+      } catch (error) {
+        // SQLite may already have ended it (a full disk, an I/O error).
+        if (raw.inTransaction) raw.exec('ROLLBACK');
+        throw translateSqliteError(error);
+      }
+    });
+    await this.conn.durable();
+    return result;
+  }
+}
