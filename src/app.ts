@@ -187,7 +187,7 @@ async function assemble(
         (err) => app.log.error({ err: loggable(err) }, 'mail delivery failed'),
       )
     : undefined;
-  const registration = new RegistrationService(stores.users, hasher, config.password, observer, clock);
+  const registration = new RegistrationService(stores, hasher, config.password, observer, clock);
   const auth = new AuthService(
     stores,
     hasher,

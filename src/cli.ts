@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<number> {
       const password = values['password-stdin'] ? await readStdin() : (values.password ?? '');
       const user = await withStores(config, (stores) =>
         new RegistrationService(
-          stores.users,
+          stores,
           new PasswordHasher(config.password.argon2),
           config.password,
           { onEvent: () => undefined },
