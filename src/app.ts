@@ -40,6 +40,7 @@ import { openStores } from './storage/index.js';
 import { FailOpenAttemptLimiter } from './storage/rate-limit/fail-open.js';
 import { MemoryAttemptLimiter } from './storage/rate-limit/memory.js';
 import { RedisAttemptLimiter } from './storage/rate-limit/redis.js';
+import { redisRouteStore } from './storage/rate-limit/route-store.js';
 import { closeRedis, connectRedis, pingRedis, type RedisClient } from './storage/redis/client.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -234,7 +235,7 @@ async function assemble(
   app.removeContentTypeParser('text/plain');
   await app.register(rateLimit, {
     global: false,
-    ...(redis && redisConfig ? { redis, nameSpace: `${redisConfig.keyPrefix}ip:` } : {}),
+    ...(redis && redisConfig ? { store: redisRouteStore(redis, `${redisConfig.keyPrefix}ip:`) } : {}),
     // Fail closed by default: a limiter that cannot count answers 503 (see errors plugin).
     skipOnError: config.rateLimit.failOpen,
     enableDraftSpec: true,

@@ -84,24 +84,25 @@ export class SqliteExec implements Exec {
     return this.conn.db;
   }
 
-  /** Runs a synchronous statement when the connection is free to this scope; translates failures. */
-  private now<T>(statement: () => T): Promise<T> {
+  /**
+   * Runs a synchronous statement now when the connection is free to this scope (else once
+   * the open transaction has ended), translating failures. A write outside a transaction
+   * starts its flush in the same step: the fsync that acknowledges it begins at once.
+   */
+  private now<T>(statement: () => T, write = false): Promise<T> {
     const waiting = this.inTransaction ? undefined : this.gate.wait();
-    if (waiting) return waiting.then(() => this.now(statement));
+    if (waiting) return waiting.then(() => this.now(statement, write));
+    let value: T;
     try {
-      return Promise.resolve(statement());
+      value = statement();
     } catch (error) {
       return Promise.reject(translateSqliteError(error));
     }
+    return write && !this.inTransaction ? this.conn.durable().then(() => value) : Promise.resolve(value);
   }
 
   private durably<T>(statement: () => T): Promise<T> {
-    const done = this.now(statement);
-    if (this.inTransaction) return done;
-    return done.then(async (value) => {
-      await this.conn.durable();
-      return value;
-    });
+    return this.now(statement, true);
   }
 
   all<R>(statement: RowsStatement<R>): Promise<R[]> {
