@@ -55,3 +55,10 @@ test('Redis away: the attempt limiter fails with StorageUnavailableError', async
     await assert.rejects(call(), (error: unknown) => error instanceof StorageUnavailableError && error.dependency === 'redis');
   }
 });
+
+test('PostgreSQL with a pool of one connection starts (the migration runs on the client holding the lock)', { skip: DIALECT !== 'postgres' && 'PostgreSQL run only' }, async (t) => {
+  const { stores } = await openTestStores(t, { poolSize: 1 });
+  await stores.users.create({ username: 'solo', usernameKey: 'solo', email: 's@x', emailKey: 's@x', passwordHash: 'h', createdAt: new Date() });
+  assert.equal((await stores.users.findByLogin('solo'))?.username, 'solo');
+  await stores.transaction((tx) => tx.users.updatePasswordHash(1, 'h2'));
+});
