@@ -265,7 +265,9 @@ async function assemble(
   const pruner = setInterval(() => {
     const now = clock.now();
     const dayAgo = new Date(now.getTime() - 86_400_000);
-    Promise.all([stores.sessions.prune(dayAgo), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo)]).catch(
+    // Retired refresh hashes are kept for one refresh lifetime after they were retired (SECURITY.md).
+    const retiredBefore = new Date(now.getTime() - config.refresh.ttlSeconds * 1000);
+    Promise.all([stores.sessions.prune(dayAgo, retiredBefore), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo)]).catch(
       (err: unknown) => app.log.warn({ err: loggable(err) }, 'pruning expired sessions failed'),
     );
   }, 3_600_000);

@@ -8,10 +8,10 @@ import type { Stores, TransactionStores } from '../../src/services/ports.js';
 import { openStores } from '../../src/storage/index.js';
 import { DIALECT, databaseUrlFor, tempDir } from './app.js';
 
-export async function openTestStores(t: TestContext, options: { dir?: string; poolSize?: number } = {}): Promise<{ stores: Stores; dir: string }> {
+export async function openTestStores(t: TestContext, options: { dir?: string; poolSize?: number; server?: boolean } = {}): Promise<{ stores: Stores; dir: string }> {
   const dir = options.dir ?? tempDir(t);
   const url = databaseUrlFor(dir);
-  const stores = await openStores(DIALECT === 'sqlite' ? { kind: 'sqlite', path: url.slice('file:'.length) } : { kind: 'postgres', url, poolSize: options.poolSize ?? 4 });
+  const stores = await openStores(DIALECT === 'sqlite' ? { kind: 'sqlite', path: url.slice('file:'.length) } : { kind: 'postgres', url, poolSize: options.poolSize ?? 4 }, { server: options.server ?? false });
   t.after(() => stores.close());
   return { stores, dir };
 }

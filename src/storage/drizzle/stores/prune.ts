@@ -9,7 +9,7 @@ import { and, inArray, lt, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import type { Exec } from '../exec.js';
 
-export const PRUNE_BATCH = 500;
+export const PRUNE_BATCH = 200;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
