@@ -4,7 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { StorageUnavailableError } from '../../src/errors/unavailable.js';
 import type { NewUser } from '../../src/services/ports.js';
+import { DIALECT } from '../helpers/app.js';
 import { openTestStores } from '../helpers/stores.js';
 
 let n = 0;
@@ -104,4 +106,20 @@ test('many concurrent transactions and plain writes all land, each transaction w
       if (i % 2 === 0) assert.equal((await stores.audit.list({ userId: user.id, limit: 5 })).length, 1);
     }
   }
+});
+
+test('SQLite: a body that uses the outer stores instead of tx fails (503-typed) and rolls back, never hangs', { skip: DIALECT !== 'sqlite' && 'SQLite only: on PostgreSQL the outer stores use another pooled connection' }, async (t) => {
+  const { stores } = await openTestStores(t);
+  const started = Date.now();
+  await assert.rejects(
+    stores.transaction(async (tx) => {
+      await tx.users.create(newUser('misused'));
+      await stores.users.findByLogin('misused'); // waits for the transaction it is in
+    }),
+    StorageUnavailableError,
+  );
+  assert.ok(Date.now() - started < 30_000);
+  assert.equal(await stores.users.findByLogin('misused'), undefined);
+  // The connection is free again.
+  await stores.transaction((tx) => tx.users.create(newUser('after')));
 });

@@ -16,42 +16,48 @@
  * network) belongs before or after the transaction.
  */
 import type { SQL } from 'drizzle-orm';
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { StorageUnavailableError } from '../../../errors/unavailable.js';
 import type { Db, Exec, Params, Prepared, PreparableStatement, RowOf, RowsStatement, Tables, WriteStatement } from '../exec.js';
 import * as tables from '../schema/sqlite.js';
 import type { SqliteConnection } from './connection.js';
 import { translateSqliteError } from './errors.js';
 
-interface OpenTransaction {
-  owner: object;
-  ended: Promise<void>;
-}
+/** As long as SQLite's busy_timeout: a statement waits that long for another's write lock too. */
+const GATE_TIMEOUT_MS = 5_000;
 
 export class ConnectionGate {
-  private open: OpenTransaction | undefined;
-  private readonly context = new AsyncLocalStorage<object>();
+  /** Settles when the open transaction ends (or rejects once it has held the connection too long). */
+  private open: Promise<void> | undefined;
 
   /** Undefined when a statement may run now; else what to wait for before trying again. */
   wait(): Promise<void> | undefined {
-    if (!this.open) return undefined;
-    // Waiting for our own transaction would never end: say what is wrong instead.
-    if (this.context.getStore() === this.open.owner) throw new Error('inside a transaction, use its stores (tx.*), not the outer ones');
-    return this.open.ended;
+    return this.open;
   }
 
-  get busy(): boolean {
-    return this.open !== undefined;
-  }
-
-  /** Runs `body` holding the connection: no statement outside it runs until it settles. */
+  /**
+   * Runs `body` holding the connection: no statement outside it runs until it settles.
+   * Whoever waits longer than GATE_TIMEOUT_MS gets a StorageUnavailableError (a 503), as
+   * with SQLite's own lock; that includes a body that (wrongly) uses the outer stores
+   * instead of its `tx`, which would otherwise wait for itself forever. (No
+   * AsyncLocalStorage to tell who is inside: on Node 20 it costs every promise.)
+   */
   async exclusive<T>(body: () => Promise<T>): Promise<T> {
     for (let waiting = this.wait(); waiting; waiting = this.wait()) await waiting;
     let end!: () => void;
-    const owner = {};
-    this.open = { owner, ended: new Promise<void>((resolve) => (end = resolve)) };
+    let timer: NodeJS.Timeout | undefined;
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    const deadline = new Promise<void>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const cause = new Error(`a SQLite transaction held the connection for more than ${GATE_TIMEOUT_MS} ms (inside a transaction, use its stores)`);
+        reject(new StorageUnavailableError('database', { cause }));
+      }, GATE_TIMEOUT_MS);
+    });
+    this.open = Promise.race([ended, deadline]);
+    this.open.catch(() => undefined);
     try {
-      return await this.context.run(owner, body);
+      return await body();
     } finally {
+      clearTimeout(timer);
       this.open = undefined;
       end();
     }
