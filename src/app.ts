@@ -32,6 +32,7 @@ import type { ClientRegistry } from './services/client-registry.js';
 import type { EmailFlows } from './services/email-flows.js';
 import type { KeyRing } from './services/key-ring.js';
 import type { RegistrationService } from './services/registration.js';
+import { redisRouteStore } from './storage/rate-limit/route-store.js';
 import { pingRedis } from './storage/redis/client.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -152,7 +153,7 @@ async function registerHttp(
   app.removeContentTypeParser('text/plain');
   await app.register(rateLimit, {
     global: false,
-    ...(redis && redisConfig ? { redis, nameSpace: `${redisConfig.keyPrefix}ip:` } : {}),
+    ...(redis && redisConfig ? { store: redisRouteStore(redis, `${redisConfig.keyPrefix}ip:`) } : {}),
     // Fail closed by default: a limiter that cannot count answers 503 (see errors plugin).
     skipOnError: config.rateLimit.failOpen,
     enableDraftSpec: true,
@@ -182,7 +183,9 @@ async function registerHttp(
   const pruner = setInterval(() => {
     const now = clock.now();
     const dayAgo = new Date(now.getTime() - 86_400_000);
-    Promise.all([stores.sessions.prune(dayAgo), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo)]).catch(
+    // Retired refresh hashes are kept for one refresh lifetime after they were retired (SECURITY.md).
+    const retiredBefore = new Date(now.getTime() - config.refresh.ttlSeconds * 1000);
+    Promise.all([stores.sessions.prune(dayAgo, retiredBefore), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo)]).catch(
       (err: unknown) => app.log.warn({ err: loggable(err) }, 'pruning expired sessions failed'),
     );
   }, 3_600_000);

@@ -183,7 +183,7 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
     hasher,
     observer,
     auth,
-    registration: new RegistrationService({ users: stores.users, hasher, policy, observer, clock }),
+    registration: new RegistrationService({ stores, hasher, policy, observer, clock }),
     account: new AccountService({ stores, hasher, throttle, policy, observer, clock }),
     clients: new ClientRegistry(stores.clients),
     emailFlows,

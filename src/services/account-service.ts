@@ -44,15 +44,19 @@ export class AccountService {
 
   /** Another user's session id answers exactly like an unknown one: 404. */
   async revokeSession(principal: Principal, sessionId: string, client?: ClientContext): Promise<void> {
-    const revoked = await this.stores.sessions.revokeOwned(sessionId, principal.userId, this.clock.now(), 'revoked_by_user');
-    if (!revoked) throw new AppError('not_found', 'No such session');
-    await this.observer.onEvent({ type: 'session_revoked', userId: principal.userId, client, detail: { session_id: sessionId } });
+    await this.stores.transaction(async (tx) => {
+      const revoked = await tx.sessions.revokeOwned(sessionId, principal.userId, this.clock.now(), 'revoked_by_user');
+      if (!revoked) throw new AppError('not_found', 'No such session');
+      await this.observer.onEvent({ type: 'session_revoked', userId: principal.userId, client, detail: { session_id: sessionId } }, tx);
+    });
   }
 
   async logoutAll(principal: Principal, client?: ClientContext): Promise<number> {
-    const revoked = await this.stores.sessions.revokeAllForUser(principal.userId, this.clock.now(), 'logout_all');
-    await this.observer.onEvent({ type: 'logout_all', userId: principal.userId, client, detail: { sessions: revoked } });
-    return revoked;
+    return this.stores.transaction(async (tx) => {
+      const revoked = await tx.sessions.revokeAllForUser(principal.userId, this.clock.now(), 'logout_all');
+      await this.observer.onEvent({ type: 'logout_all', userId: principal.userId, client, detail: { sessions: revoked } }, tx);
+      return revoked;
+    });
   }
 
   /** Every other session ends; the caller's keeps working. */
@@ -60,16 +64,21 @@ export class AccountService {
     const errors = checkPassword(input.newPassword, this.policy, 'new_password');
     if (errors.length > 0) throw invalidFields(errors);
     const user = await this.confirmPassword(principal, input.currentPassword, client);
-    await this.stores.users.updatePasswordHash(user.id, await this.hasher.hash(input.newPassword));
-    await this.stores.sessions.revokeAllForUser(user.id, this.clock.now(), 'password_changed', principal.sessionId);
-    await this.observer.onEvent({ type: 'password_changed', userId: user.id, client });
+    const passwordHash = await this.hasher.hash(input.newPassword);
+    await this.stores.transaction(async (tx) => {
+      await tx.users.updatePasswordHash(user.id, passwordHash);
+      await tx.sessions.revokeAllForUser(user.id, this.clock.now(), 'password_changed', principal.sessionId);
+      await this.observer.onEvent({ type: 'password_changed', userId: user.id, client }, tx);
+    });
   }
 
   /** Removes the user and every session; the username and email become free again. */
   async deleteAccount(principal: Principal, password: string, client: ClientContext): Promise<void> {
     const user = await this.confirmPassword(principal, password, client);
-    await this.stores.users.delete(user.id);
-    await this.observer.onEvent({ type: 'account_deleted', userId: user.id, client });
+    await this.stores.transaction(async (tx) => {
+      await tx.users.delete(user.id);
+      await this.observer.onEvent({ type: 'account_deleted', userId: user.id, client }, tx);
+    });
   }
 
   private async confirmPassword(principal: Principal, password: string, client: ClientContext) {

@@ -1,5 +1,5 @@
 /** Fans events out to metrics and the append-only audit trail. */
-import type { AuditStore, AuthObserver, Clock, SecurityEvent, SecurityEventType } from './ports.js';
+import type { AuditStore, AuthObserver, Clock, SecurityEvent, SecurityEventType, TransactionStores } from './ports.js';
 
 /** High-volume, routine events stay out of the trail (metrics still count them). */
 const NOT_AUDITED: ReadonlySet<SecurityEventType> = new Set(['refresh_rotated', 'refresh_replayed', 'refresh_refused']);
@@ -10,9 +10,9 @@ export class AuditTrail implements AuthObserver {
     private readonly clock: Clock,
   ) {}
 
-  async onEvent(event: SecurityEvent): Promise<void> {
+  async onEvent(event: SecurityEvent, tx?: TransactionStores): Promise<void> {
     if (NOT_AUDITED.has(event.type)) return;
-    await this.store.append({
+    await (tx?.audit ?? this.store).append({
       at: this.clock.now(),
       type: event.type,
       userId: event.userId ?? null,
@@ -30,7 +30,7 @@ export class Observers implements AuthObserver {
     this.all = all;
   }
 
-  async onEvent(event: SecurityEvent): Promise<void> {
-    await Promise.all(this.all.map((o) => o.onEvent(event)));
+  async onEvent(event: SecurityEvent, tx?: TransactionStores): Promise<void> {
+    await Promise.all(this.all.map((o) => o.onEvent(event, tx)));
   }
 }

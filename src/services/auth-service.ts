@@ -13,7 +13,7 @@ import type { LegacyTokens } from './legacy-tokens.js';
 import { AppError, invalidCredentials } from '../errors/index.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { LoginThrottle } from './login-throttle.js';
-import type { AuthObserver, Clock, Stores } from './ports.js';
+import type { AuthObserver, Clock, Stores, TransactionStores } from './ports.js';
 
 export interface ClientContext {
   /** Client address as the HTTP layer resolved it (after TRUST_PROXY). */
@@ -114,12 +114,11 @@ export class AuthService {
     }
 
     await this.throttle.recordSuccess(key, client.ipKey);
-    if (result.needsRehash) {
-      await this.stores.users.updatePasswordHash(user.id, await this.hasher.hash(input.password));
-    }
-    const tokens = await this.startSession(user, client, oauthClient);
-    await this.observer.onEvent({ type: 'login_succeeded', userId: user.id, client, detail: { client_id: oauthClient.id } });
-    return tokens;
+    // Hashed before the transaction: nothing waits on argon2 while it is open.
+    const rehashed = result.needsRehash ? await this.hasher.hash(input.password) : undefined;
+    return this.startSession(user, client, oauthClient, { client_id: oauthClient.id }, async (tx) => {
+      if (rehashed !== undefined) await tx.users.updatePasswordHash(user.id, rehashed);
+    });
   }
 
   /**
@@ -185,14 +184,16 @@ export class AuthService {
       await this.observer.onEvent({ type: 'logout', userId: principal.userId, client, detail: { legacy: true } });
       return;
     }
-    await this.stores.sessions.revoke(principal.sessionId, now, 'logout');
-    if (refreshToken) {
-      const owner = await this.stores.sessions.findByRefreshHash(hashToken(refreshToken));
-      if (owner && owner.userId === principal.userId && owner.id !== principal.sessionId) {
-        await this.stores.sessions.revoke(owner.id, now, 'logout');
+    await this.stores.transaction(async (tx) => {
+      await tx.sessions.revoke(principal.sessionId, now, 'logout');
+      if (refreshToken) {
+        const owner = await tx.sessions.findByRefreshHash(hashToken(refreshToken));
+        if (owner && owner.userId === principal.userId && owner.id !== principal.sessionId) {
+          await tx.sessions.revoke(owner.id, now, 'logout');
+        }
       }
-    }
-    await this.observer.onEvent({ type: 'logout', userId: principal.userId, client, detail: { session_id: principal.sessionId } });
+      await this.observer.onEvent({ type: 'logout', userId: principal.userId, client, detail: { session_id: principal.sessionId } }, tx);
+    });
   }
 
   async authenticate(accessToken: string): Promise<Principal> {
@@ -220,13 +221,13 @@ export class AuthService {
   /** An original-service refresh token buys one Gatehouse session, once. */
   private async exchangeLegacyRefresh(legacy: LegacyTokens, token: string, client?: ClientContext): Promise<TokenPair> {
     const claims = await legacy.verify(token, 'refresh');
-    // The revoke doubles as the "once": it fails for a blacklisted or already exchanged token.
-    if (!claims || !(await this.stores.revokedTokens.revoke(claims.id, new Date(claims.exp * 1000)))) throw invalidRefreshToken();
+    if (!claims) throw invalidRefreshToken();
     const user = await this.stores.users.findByLegacyUsername(claims.username);
     if (!user) throw invalidRefreshToken();
-    const tokens = await this.startSession(user, client, DEFAULT_CLIENT);
-    await this.observer.onEvent({ type: 'login_succeeded', userId: user.id, client, detail: { legacy_refresh_exchange: true } });
-    return tokens;
+    return this.startSession(user, client, DEFAULT_CLIENT, { legacy_refresh_exchange: true }, async (tx) => {
+      // The revoke doubles as the "once": it fails for a blacklisted or already exchanged token.
+      if (!(await tx.revokedTokens.revoke(claims.id, new Date(claims.exp * 1000)))) throw invalidRefreshToken();
+    });
   }
 
   /** The caller, as loaded by this request's revocation check (no second query). */
@@ -242,15 +243,19 @@ export class AuthService {
     const tryAccess = async () => {
       const claims = await this.tokens.inspect(token);
       if (!claims || claims.clientId !== oauthClient.id) return false;
-      await this.stores.revokedTokens.revoke(claims.jti, new Date(claims.exp * 1000));
-      await this.observer.onEvent({ type: 'token_revoked', userId: Number(claims.sub), client, detail: { kind: 'access_token', client_id: oauthClient.id } });
+      await this.stores.transaction(async (tx) => {
+        await tx.revokedTokens.revoke(claims.jti, new Date(claims.exp * 1000));
+        await this.observer.onEvent({ type: 'token_revoked', userId: Number(claims.sub), client, detail: { kind: 'access_token', client_id: oauthClient.id } }, tx);
+      });
       return true;
     };
     const tryRefresh = async () => {
       const session = await this.stores.sessions.findByRefreshHash(hashToken(token));
       if (!session || session.clientId !== oauthClient.id) return false;
-      await this.stores.sessions.revoke(session.id, this.clock.now(), 'revoked_by_client');
-      await this.observer.onEvent({ type: 'token_revoked', userId: session.userId, client, detail: { kind: 'refresh_token', client_id: oauthClient.id, session_id: session.id } });
+      await this.stores.transaction(async (tx) => {
+        await tx.sessions.revoke(session.id, this.clock.now(), 'revoked_by_client');
+        await this.observer.onEvent({ type: 'token_revoked', userId: session.userId, client, detail: { kind: 'refresh_token', client_id: oauthClient.id, session_id: session.id } }, tx);
+      });
       return true;
     };
     // The hint orders the lookups (RFC 7009 §2.1); a wrong hint still finds the token.
@@ -293,18 +298,33 @@ export class AuthService {
     };
   }
 
-  private async startSession(user: User, client: ClientContext | undefined, oauthClient: OAuthClient): Promise<TokenPair> {
+  /**
+   * One transaction: `first` (what the use case writes before, if anything), the new
+   * session and the login_succeeded event. The access token is signed after it commits.
+   */
+  private async startSession(
+    user: User,
+    client: ClientContext | undefined,
+    oauthClient: OAuthClient,
+    detail: Record<string, string | boolean>,
+    first?: (tx: TransactionStores) => Promise<void>,
+  ): Promise<TokenPair> {
     const now = this.clock.now();
     const refreshToken = newRefreshToken();
-    const session = await this.stores.sessions.create({
-      id: newId(),
-      userId: user.id,
-      clientId: oauthClient.id,
-      refreshHash: hashToken(refreshToken),
-      userAgent: client?.userAgent?.slice(0, 512) ?? null,
-      ip: client?.ip ?? null,
-      createdAt: now,
-      expiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
+    const session = await this.stores.transaction(async (tx) => {
+      await first?.(tx);
+      const created = await tx.sessions.create({
+        id: newId(),
+        userId: user.id,
+        clientId: oauthClient.id,
+        refreshHash: hashToken(refreshToken),
+        userAgent: client?.userAgent?.slice(0, 512) ?? null,
+        ip: client?.ip ?? null,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
+      });
+      await this.observer.onEvent({ type: 'login_succeeded', userId: user.id, client, detail }, tx);
+      return created;
     });
     return this.tokenPair(await this.tokens.issue(user, session.id, oauthClient), refreshToken);
   }

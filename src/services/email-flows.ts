@@ -78,11 +78,13 @@ export class EmailFlows {
   }
 
   async verifyEmail(token: string, client?: Client): Promise<void> {
-    const used = await this.stores.emailTokens.consume(hashToken(token), 'verify_email', this.clock.now());
-    if (!used) throw invalidLink();
-    // The link proves the address it was sent to, and only while the account still has it.
-    if (!(await this.stores.users.markEmailVerified(used.userId, emailKey(used.email)))) throw invalidLink();
-    await this.observer.onEvent({ type: 'email_verified', userId: used.userId, client });
+    await this.stores.transaction(async (tx) => {
+      const used = await tx.emailTokens.consume(hashToken(token), 'verify_email', this.clock.now());
+      if (!used) throw invalidLink();
+      // The link proves the address it was sent to, and only while the account still has it.
+      if (!(await tx.users.markEmailVerified(used.userId, emailKey(used.email)))) throw invalidLink();
+      await this.observer.onEvent({ type: 'email_verified', userId: used.userId, client }, tx);
+    });
   }
 
   async requestPasswordReset(address: string, client?: Client): Promise<void> {
@@ -100,13 +102,18 @@ export class EmailFlows {
   async resetPassword(token: string, newPassword: string, client?: Client): Promise<void> {
     const errors = checkPassword(newPassword, this.options.policy, 'new_password');
     if (errors.length > 0) throw invalidFields(errors);
+    // Hashed first: nothing waits on argon2 while the transaction is open. (An invalid link
+    // costs a hash too, like a login attempt for an unknown user.)
+    const passwordHash = await this.hasher.hash(newPassword);
     const now = this.clock.now();
-    const used = await this.stores.emailTokens.consume(hashToken(token), 'reset_password', now);
-    if (!used) throw invalidLink();
-    await this.stores.users.updatePasswordHash(used.userId, await this.hasher.hash(newPassword));
-    await this.stores.sessions.revokeAllForUser(used.userId, now, 'password_reset');
-    await this.stores.emailTokens.invalidateAll(used.userId, 'reset_password', now);
-    await this.observer.onEvent({ type: 'password_reset', userId: used.userId, client });
+    await this.stores.transaction(async (tx) => {
+      const used = await tx.emailTokens.consume(hashToken(token), 'reset_password', now);
+      if (!used) throw invalidLink();
+      await tx.users.updatePasswordHash(used.userId, passwordHash);
+      await tx.sessions.revokeAllForUser(used.userId, now, 'password_reset');
+      await tx.emailTokens.invalidateAll(used.userId, 'reset_password', now);
+      await this.observer.onEvent({ type: 'password_reset', userId: used.userId, client }, tx);
+    });
   }
 
   /** Waits for mails still being handed to the SMTP server (graceful shutdown, tests). */

@@ -157,8 +157,12 @@ export interface SessionStore {
   revokeAllForUser(userId: number, now: Date, reason: string, keep?: string): Promise<number>;
   /** The user's sessions that are neither revoked nor expired, newest first. */
   listActive(userId: number, now: Date): Promise<Session[]>;
-  /** Deletes sessions expired or revoked before `before`, and their retired hashes. */
-  prune(before: Date): Promise<number>;
+  /**
+   * Deletes sessions expired or revoked before `before` (their retired hashes go with
+   * them), and retired hashes retired before `retiredBefore` when given; in bounded
+   * batches that yield to the event loop. Returns how many sessions went.
+   */
+  prune(before: Date, retiredBefore?: Date): Promise<number>;
 }
 
 export interface RevokedTokenStore {
@@ -196,6 +200,20 @@ export interface SigningKeyStore {
   rotate(key: SigningKeyRecord, retiredExpiresAt: Date): Promise<void>;
 }
 
+/**
+ * The stores as one transaction sees them. The hot paths that batch across requests
+ * (rotation, the revocation check) and housekeeping are not part of it.
+ */
+export interface TransactionStores {
+  users: UserStore;
+  sessions: Omit<SessionStore, 'rotate' | 'findLiveSessionUser' | 'prune'>;
+  revokedTokens: Omit<RevokedTokenStore, 'prune'>;
+  signingKeys: SigningKeyStore;
+  clients: ClientStore;
+  emailTokens: Omit<EmailTokenStore, 'prune'>;
+  audit: AuditStore;
+}
+
 export interface Stores {
   users: UserStore;
   sessions: SessionStore;
@@ -205,6 +223,14 @@ export interface Stores {
   emailTokens: EmailTokenStore;
   audit: AuditStore;
   imports: ImportStore;
+  /**
+   * Runs `body` in one database transaction: every write through `tx` commits together
+   * when the body resolves, none when it throws (the error is rethrown). Resolves once the
+   * commit is durable. The body must use only `tx` for the database, and must not wait on
+   * anything else (hash passwords, sign tokens, send mail before or after it): on SQLite
+   * the open transaction holds the one connection, and other requests wait for it.
+   */
+  transaction<T>(body: (tx: TransactionStores) => Promise<T>): Promise<T>;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -256,5 +282,9 @@ export interface SecurityEvent {
 }
 
 export interface AuthObserver {
-  onEvent(event: SecurityEvent): void | Promise<void>;
+  /**
+   * `tx`: the event is part of a use case's transaction; an observer that writes (the
+   * audit trail) writes through it, so the event commits, or not, with the change.
+   */
+  onEvent(event: SecurityEvent, tx?: TransactionStores): void | Promise<void>;
 }

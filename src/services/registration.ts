@@ -13,11 +13,12 @@ import {
 } from '../domain/identity.js';
 import type { User } from '../domain/types.js';
 import { AppError, invalidFields } from '../errors/index.js';
-import { DuplicateError, type AuthObserver, type Clock, type UserStore } from './ports.js';
+import { DuplicateError, type AuthObserver, type Clock, type Stores } from './ports.js';
 
 /** What RegistrationService is built from (composition.ts). */
 export interface RegistrationServiceDeps {
-  users: UserStore;
+  /** Registration writes the user and its audit event in one transaction. */
+  stores: Pick<Stores, 'transaction'>;
   hasher: PasswordHasher;
   policy: PasswordPolicy;
   observer: AuthObserver;
@@ -25,14 +26,14 @@ export interface RegistrationServiceDeps {
 }
 
 export class RegistrationService {
-  private readonly users: UserStore;
+  private readonly stores: Pick<Stores, 'transaction'>;
   private readonly hasher: PasswordHasher;
   private readonly policy: PasswordPolicy;
   private readonly observer: AuthObserver;
   private readonly clock: Clock;
 
   constructor(deps: RegistrationServiceDeps) {
-    this.users = deps.users;
+    this.stores = deps.stores;
     this.hasher = deps.hasher;
     this.policy = deps.policy;
     this.observer = deps.observer;
@@ -60,16 +61,18 @@ export class RegistrationService {
     const passwordHash = await this.hasher.hash(input.password);
     try {
       // The unique indexes decide races: of two concurrent registrations one insert wins.
-      const user = await this.users.create({
-        username,
-        usernameKey: usernameKey(username),
-        email,
-        emailKey: emailKey(email),
-        passwordHash,
-        createdAt: this.clock.now(),
+      return await this.stores.transaction(async (tx) => {
+        const user = await tx.users.create({
+          username,
+          usernameKey: usernameKey(username),
+          email,
+          emailKey: emailKey(email),
+          passwordHash,
+          createdAt: this.clock.now(),
+        });
+        await this.observer.onEvent({ type: 'registered', userId: user.id, client: input.client }, tx);
+        return user;
       });
-      await this.observer.onEvent({ type: 'registered', userId: user.id, client: input.client });
-      return user;
     } catch (error) {
       if (error instanceof DuplicateError) {
         throw error.field === 'username'

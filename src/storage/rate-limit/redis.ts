@@ -2,6 +2,7 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { AttemptLimiter } from '../../services/ports.js';
+import { redisCall } from '../redis/errors.js';
 
 export class RedisAttemptLimiter implements AttemptLimiter {
   private readonly limiter: RateLimiterRedis;
@@ -23,16 +24,16 @@ export class RedisAttemptLimiter implements AttemptLimiter {
   }
 
   async blockedFor(key: string): Promise<number> {
-    const res = await this.limiter.get(key);
+    const res = await redisCall(this.limiter.get(key));
     return res && res.consumedPoints >= this.maxFailures ? res.msBeforeNext : 0;
   }
 
   async fail(key: string): Promise<number> {
-    const res = await this.limiter.penalty(key, 1);
+    const res = await redisCall(this.limiter.penalty(key, 1));
     return res instanceof RateLimiterRes && res.consumedPoints >= this.maxFailures ? res.msBeforeNext : 0;
   }
 
   async reset(key: string): Promise<void> {
-    await this.limiter.delete(key);
+    await redisCall(this.limiter.delete(key));
   }
 }

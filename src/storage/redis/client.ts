@@ -5,6 +5,7 @@
  * continues in the background and service resumes by itself.
  */
 import type { Redis } from 'ioredis';
+import { redisCall } from './errors.js';
 
 export type RedisClient = Redis;
 
@@ -34,7 +35,7 @@ export async function connectRedis(url: string, options: { waitMs?: number } = {
 }
 
 export async function pingRedis(redis: Redis): Promise<void> {
-  const answer = await redis.ping();
+  const answer = await redisCall(redis.ping());
   if (answer !== 'PONG') throw new Error('unexpected PING answer');
 }
 

@@ -43,14 +43,6 @@ export function openPg(url: string, poolSize: number): PgConnection {
   return { pool, db: drizzle(pool, { schema }), schema: schemaName };
 }
 
-export function uniqueViolation(error: unknown): string | undefined {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    const { code, constraint } = e as { code?: unknown; constraint?: unknown };
-    if (code === '23505') return typeof constraint === 'string' ? constraint : e.message;
-  }
-  return undefined;
-}
-
 /**
  * BEGIN … COMMIT on one pooled client, for statements run by name on it (stores' hot
  * paths; Drizzle's own transaction() builds every statement inside it anew). A client whose

@@ -1,15 +1,11 @@
-/** The PostgreSQL implementation of every store, over one pooled connection. */
+/** The stores over one PostgreSQL pool. */
 import type { Stores } from '../../../services/ports.js';
-import { PgAuditStore } from './audit.js';
-import { PgClientStore } from './clients.js';
-import { PgEmailTokenStore } from './email-tokens.js';
-import { PgImportStore } from './legacy-import.js';
+import { createStores } from '../stores/index.js';
 import { openPg } from './connection.js';
+import { translatePgError } from './errors.js';
+import { PgExec } from './exec.js';
 import { migratePg } from './migrate.js';
-import { PgRevokedTokenStore } from './revoked-tokens.js';
-import { PgSessionStore } from './sessions.js';
-import { PgSigningKeyStore } from './signing-keys.js';
-import { PgUserStore } from './users.js';
+import { PgSessionHotPaths } from './sessions.js';
 
 export async function createPgStores(url: string, poolSize: number, options: { migrate?: boolean } = {}): Promise<Stores> {
   const conn = openPg(url, poolSize);
@@ -17,25 +13,21 @@ export async function createPgStores(url: string, poolSize: number, options: { m
     if (options.migrate ?? true) await migratePg(conn);
   } catch (error) {
     await conn.pool.end();
-    throw error;
+    throw translatePgError(error);
   }
   let closed = false;
-  return {
-    users: new PgUserStore(conn.db),
-    sessions: new PgSessionStore(conn),
-    revokedTokens: new PgRevokedTokenStore(conn.db),
-    signingKeys: new PgSigningKeyStore(conn.db),
-    clients: new PgClientStore(conn.db),
-    emailTokens: new PgEmailTokenStore(conn.db),
-    audit: new PgAuditStore(conn.db),
-    imports: new PgImportStore(conn.db),
+  return createStores(new PgExec(conn.db), new PgSessionHotPaths(conn), {
     async ping() {
-      await conn.pool.query('SELECT 1');
+      try {
+        await conn.pool.query('SELECT 1');
+      } catch (error) {
+        throw translatePgError(error);
+      }
     },
     async close() {
       if (closed) return;
       closed = true;
       await conn.pool.end();
     },
-  };
+  });
 }

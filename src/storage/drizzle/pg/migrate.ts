@@ -1,8 +1,10 @@
 /**
  * Applies the committed drizzle-kit migrations (migrations/pg) under a PostgreSQL advisory
  * lock, so instances starting together migrate one at a time and the later ones find
- * nothing to do.
+ * nothing to do. The migration runs on the client that holds the lock: with the pool's
+ * other clients busy (or DATABASE_POOL_SIZE=1) a second checkout would wait forever.
  */
+import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import { fileURLToPath } from 'node:url';
 import type { PgConnection } from './connection.js';
@@ -16,7 +18,7 @@ export async function migratePg(conn: PgConnection, folder = PG_MIGRATIONS): Pro
     await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
     try {
       if (conn.schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${conn.schema}"`);
-      await migrate(conn.db, { migrationsFolder: folder, migrationsSchema: conn.schema ?? 'drizzle' });
+      await migrate(drizzle(client), { migrationsFolder: folder, migrationsSchema: conn.schema ?? 'drizzle' });
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]);
     }

@@ -1,11 +1,18 @@
-import { and, desc, eq, getTableColumns, gt, isNotNull, isNull, lt, ne, or } from 'drizzle-orm';
+/**
+ * PostgreSQL's session hot paths (behind the SessionStore port, see ../stores/sessions.ts):
+ * revocation checks batched into one statement, rotations as named statements on one
+ * client. The decision itself is ../stores/rotation.ts.
+ */
+import { getTableColumns } from 'drizzle-orm';
 import type pg from 'pg';
-import type { TokenMatch } from '../../../domain/refresh-rotation.js';
-import type { Session, User } from '../../../domain/types.js';
-import { liveUser, ROTATED_COLUMNS, rotatedSession, toSession, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
-import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
+import type { User } from '../../../domain/types.js';
+import { liveUser, ROTATED_COLUMNS, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
+import type { RotationOutcome, RotationRequest } from '../../../services/ports.js';
+import { planRotation, type Located } from '../stores/rotation.js';
+import type { SessionHotPaths } from '../stores/sessions.js';
 import { sessions } from '../schema/pg.js';
 import { inTransaction, rowColumns, type PgConnection } from './connection.js';
+import { translatePgError } from './errors.js';
 
 const SESSION = rowColumns(sessions, 's');
 const column = (key: keyof Row): string => getTableColumns(sessions)[key].name;
@@ -38,7 +45,7 @@ const ROTATE = {
            SELECT ${RETIRED_HASH}, $1, ${RETIRED_AT} WHERE ${RETIRED_HASH} IS NOT NULL
            ON CONFLICT DO NOTHING)
          UPDATE sessions s SET ${ROTATED_COLUMNS.map((key, i) => `"${column(key)}" = $${i + 2}`).join(', ')}
-          WHERE s.id = $1 RETURNING ${SESSION}`,
+          WHERE s.id = $1`,
 };
 const TOUCH = { name: 'gatehouse_rotation_touch', text: 'UPDATE sessions SET last_used_at = $2 WHERE id = $1' };
 const REVOKE_FOR_REUSE = {
@@ -46,7 +53,7 @@ const REVOKE_FOR_REUSE = {
   text: "UPDATE sessions SET revoked_at = $2, revoke_reason = 'refresh_token_reuse' WHERE id = $1",
 };
 
-async function locate(client: pg.PoolClient, hash: string): Promise<{ row: Row; match: TokenMatch } | undefined> {
+async function locate(client: pg.PoolClient, hash: string): Promise<Located | undefined> {
   const byToken = (await client.query<Row>({ ...LOCATE, values: [hash] })).rows[0];
   if (byToken) return { row: byToken, match: byToken.refreshHash === hash ? 'current' : 'previous' };
   const retired = (await client.query<Row>({ ...LOCATE_RETIRED, values: [hash] })).rows[0];
@@ -76,58 +83,34 @@ interface PendingCheck {
   reject: (error: unknown) => void;
 }
 
-export class PgSessionStore implements SessionStore {
+export class PgSessionHotPaths implements SessionHotPaths {
   /** Revocation checks waiting for the next batch (see findLiveSessionUser()). */
   private pendingChecks: PendingCheck[] = [];
 
   constructor(private readonly conn: PgConnection) {}
 
-  private get db() {
-    return this.conn.db;
-  }
-
-  async create(session: NewSession): Promise<Session> {
-    const [row] = await this.db
-      .insert(sessions)
-      .values({ ...session, lastUsedAt: session.createdAt })
-      .returning();
-    return toSession(row!);
-  }
-
   async rotate(request: RotationRequest): Promise<RotationOutcome> {
-    return inTransaction(this.conn.pool, async (client) => {
-      // SELECT ... FOR UPDATE: a second refresh of this session (on any instance) waits
-      // here, then re-reads the row as the first one left it.
-      const found = await locate(client, request.presentedHash);
-      if (!found) return { found: false } as const;
-      const { row, match } = found;
-      const session = toSession(row);
-      const decision = request.decide(match, session);
-      const now = request.now;
-      switch (decision.kind) {
-        case 'rotate': {
-          const rotated = rotatedSession(row, request);
-          const result = await client.query<Row>({
-            ...ROTATE,
-            values: [row.id, ...ROTATED_COLUMNS.map((key) => rotated[key]), row.previousHash, now],
-          });
-          return { found: true, session: toSession(result.rows[0]!), decision, seal: null } as const;
+    try {
+      return await inTransaction(this.conn.pool, async (client) => {
+        // SELECT ... FOR UPDATE: a second refresh of this session (on any instance) waits
+        // here, then re-reads the row as the first one left it.
+        const { outcome, write } = planRotation(request, await locate(client, request.presentedHash));
+        switch (write?.kind) {
+          case 'rotate':
+            await client.query({ ...ROTATE, values: [write.id, ...ROTATED_COLUMNS.map((key) => write.columns[key]), write.retire, write.at] });
+            break;
+          case 'touch':
+            await client.query({ ...TOUCH, values: [write.id, write.at] });
+            break;
+          case 'revoke_for_reuse':
+            await client.query({ ...REVOKE_FOR_REUSE, values: [write.id, write.at] });
+            break;
         }
-        case 'replay':
-          await client.query({ ...TOUCH, values: [row.id, now] });
-          return { found: true, session, decision, seal: row.childSeal } as const;
-        case 'reuse':
-          await client.query({ ...REVOKE_FOR_REUSE, values: [row.id, now] });
-          return { found: true, session: { ...session, revokedAt: now }, decision, seal: null } as const;
-        case 'refuse':
-          return { found: true, session, decision, seal: null } as const;
-      }
-    });
-  }
-
-  async findByRefreshHash(hash: string): Promise<Session | undefined> {
-    const [row] = await this.db.select().from(sessions).where(eq(sessions.refreshHash, hash));
-    return row ? toSession(row) : undefined;
+        return outcome;
+      });
+    } catch (error) {
+      throw translatePgError(error);
+    }
   }
 
   /**
@@ -159,51 +142,8 @@ export class PgSessionStore implements SessionStore {
         check.resolve(row ? liveUser(row) : undefined);
       });
     } catch (error) {
-      for (const check of batch) check.reject(error);
+      const translated = translatePgError(error);
+      for (const check of batch) check.reject(translated);
     }
-  }
-
-  async revoke(sessionId: string, now: Date, reason: string): Promise<boolean> {
-    const rows = await this.db
-      .update(sessions)
-      .set({ revokedAt: now, revokeReason: reason })
-      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
-      .returning({ id: sessions.id });
-    return rows.length > 0;
-  }
-
-  async revokeOwned(sessionId: string, userId: number, now: Date, reason: string): Promise<boolean> {
-    const rows = await this.db
-      .update(sessions)
-      .set({ revokedAt: now, revokeReason: reason })
-      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
-      .returning({ id: sessions.id });
-    return rows.length > 0;
-  }
-
-  async revokeAllForUser(userId: number, now: Date, reason: string, keep?: string): Promise<number> {
-    const rows = await this.db
-      .update(sessions)
-      .set({ revokedAt: now, revokeReason: reason })
-      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), keep === undefined ? undefined : ne(sessions.id, keep)))
-      .returning({ id: sessions.id });
-    return rows.length;
-  }
-
-  async listActive(userId: number, now: Date): Promise<Session[]> {
-    const rows = await this.db
-      .select()
-      .from(sessions)
-      .where(and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now)))
-      .orderBy(desc(sessions.createdAt));
-    return rows.map(toSession);
-  }
-
-  async prune(before: Date): Promise<number> {
-    const rows = await this.db
-      .delete(sessions)
-      .where(or(lt(sessions.expiresAt, before), and(isNotNull(sessions.revokedAt), lt(sessions.revokedAt, before))))
-      .returning({ id: sessions.id });
-    return rows.length;
   }
 }

@@ -42,7 +42,12 @@ export const sessions = pgTable(
     revokedAt: at('revoked_at'),
     revokeReason: text('revoke_reason'),
   },
-  (t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_expires_at_idx').on(t.expiresAt)],
+  (t) => [
+    index('sessions_user_id_idx').on(t.userId),
+    index('sessions_expires_at_idx').on(t.expiresAt),
+    // Housekeeping finds revoked sessions by it; live sessions (most rows) stay out of it.
+    index('sessions_revoked_at_idx').on(t.revokedAt).where(sql`revoked_at IS NOT NULL`),
+  ],
 );
 
 export const retiredRefreshTokens = pgTable(
@@ -54,7 +59,7 @@ export const retiredRefreshTokens = pgTable(
       .references(() => sessions.id, { onDelete: 'cascade' }),
     retiredAt: at('retired_at').notNull(),
   },
-  (t) => [index('retired_refresh_tokens_session_id_idx').on(t.sessionId)],
+  (t) => [index('retired_refresh_tokens_session_id_idx').on(t.sessionId), index('retired_refresh_tokens_retired_at_idx').on(t.retiredAt)],
 );
 
 export const revokedTokens = pgTable(
@@ -104,7 +109,7 @@ export const emailTokens = pgTable(
     expiresAt: at('expires_at').notNull(),
     usedAt: at('used_at'),
   },
-  (t) => [index('email_tokens_user_id_idx').on(t.userId)],
+  (t) => [index('email_tokens_user_id_idx').on(t.userId), index('email_tokens_expires_at_idx').on(t.expiresAt)],
 );
 
 /** Append-only security audit trail. No foreign key: entries outlive deleted accounts. */

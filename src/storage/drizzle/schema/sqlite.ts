@@ -43,7 +43,12 @@ export const sessions = sqliteTable(
     revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
     revokeReason: text('revoke_reason'),
   },
-  (t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_expires_at_idx').on(t.expiresAt)],
+  (t) => [
+    index('sessions_user_id_idx').on(t.userId),
+    index('sessions_expires_at_idx').on(t.expiresAt),
+    // Housekeeping finds revoked sessions by it; live sessions (most rows) stay out of it.
+    index('sessions_revoked_at_idx').on(t.revokedAt).where(sql`revoked_at IS NOT NULL`),
+  ],
 );
 
 /** Older rotated tokens of a family: presenting one is reuse, and revokes the family. */
@@ -56,7 +61,7 @@ export const retiredRefreshTokens = sqliteTable(
       .references(() => sessions.id, { onDelete: 'cascade' }),
     retiredAt: integer('retired_at', { mode: 'timestamp_ms' }).notNull(),
   },
-  (t) => [index('retired_refresh_tokens_session_id_idx').on(t.sessionId)],
+  (t) => [index('retired_refresh_tokens_session_id_idx').on(t.sessionId), index('retired_refresh_tokens_retired_at_idx').on(t.retiredAt)],
 );
 
 /** Access tokens revoked one by one (by jti), kept until they would have expired. */
@@ -111,7 +116,7 @@ export const emailTokens = sqliteTable(
     expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
     usedAt: integer('used_at', { mode: 'timestamp_ms' }),
   },
-  (t) => [index('email_tokens_user_id_idx').on(t.userId)],
+  (t) => [index('email_tokens_user_id_idx').on(t.userId), index('email_tokens_expires_at_idx').on(t.expiresAt)],
 );
 
 /** Append-only security audit trail. No foreign key: entries outlive deleted accounts. */

@@ -221,11 +221,3 @@ export function openSqlite(file: string, options: SqliteOptions = {}): SqliteCon
   };
 }
 
-/** SQLite reports unique violations as SQLITE_CONSTRAINT_UNIQUE: "... failed: users.email_key". */
-export function uniqueViolation(error: unknown): string | undefined {
-  for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') return e.message;
-  }
-  return undefined;
-}

@@ -1,15 +1,11 @@
-/** The SQLite implementation of every store, over one better-sqlite3 connection. */
+/** The stores over one better-sqlite3 connection. */
 import type { Stores } from '../../../services/ports.js';
-import { SqliteAuditStore } from './audit.js';
-import { SqliteClientStore } from './clients.js';
-import { SqliteEmailTokenStore } from './email-tokens.js';
-import { SqliteImportStore } from './legacy-import.js';
+import { createStores } from '../stores/index.js';
 import { openSqlite, type SqliteOptions } from './connection.js';
+import { translateSqliteError } from './errors.js';
+import { ConnectionGate, SqliteExec } from './exec.js';
 import { migrateSqlite } from './migrate.js';
-import { SqliteRevokedTokenStore } from './revoked-tokens.js';
-import { SqliteSessionStore } from './sessions.js';
-import { SqliteSigningKeyStore } from './signing-keys.js';
-import { SqliteUserStore } from './users.js';
+import { SqliteSessionHotPaths } from './sessions.js';
 
 export { migrateSqlite } from './migrate.js';
 
@@ -23,21 +19,18 @@ export function createSqliteStores(file: string, options: { migrate?: boolean } 
       throw error;
     }
   }
+  const x = new SqliteExec(conn, new ConnectionGate());
   const ping = conn.raw.prepare('SELECT 1');
-  return {
-    users: new SqliteUserStore(conn),
-    sessions: new SqliteSessionStore(conn),
-    revokedTokens: new SqliteRevokedTokenStore(conn),
-    signingKeys: new SqliteSigningKeyStore(conn),
-    clients: new SqliteClientStore(conn),
-    emailTokens: new SqliteEmailTokenStore(conn),
-    audit: new SqliteAuditStore(conn),
-    imports: new SqliteImportStore(conn),
+  return createStores(x, new SqliteSessionHotPaths(x), {
     async ping() {
       // A failed WAL fsync means no write can be acknowledged any more: not ready.
       if (conn.failure) throw conn.failure;
-      ping.get();
+      try {
+        ping.get();
+      } catch (error) {
+        throw translateSqliteError(error);
+      }
     },
     close: () => conn.close(),
-  };
+  });
 }

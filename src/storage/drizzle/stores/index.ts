@@ -1,0 +1,38 @@
+/** Every store, over one dialect seam: the database's scope, or a transaction's. */
+import type { Stores, TransactionStores } from '../../../services/ports.js';
+import type { Exec } from '../exec.js';
+import { DrizzleAuditStore } from './audit.js';
+import { DrizzleClientStore } from './clients.js';
+import { DrizzleEmailTokenStore } from './email-tokens.js';
+import { DrizzleImportStore } from './legacy-import.js';
+import { DrizzleRevokedTokenStore } from './revoked-tokens.js';
+import { DrizzleSessionStore, type SessionHotPaths } from './sessions.js';
+import { DrizzleSigningKeyStore } from './signing-keys.js';
+import { DrizzleUserStore } from './users.js';
+
+/** Inside a transaction the batching hot paths are not offered (TransactionStores omits them). */
+const NOT_IN_A_TRANSACTION: SessionHotPaths = {
+  rotate: () => Promise.reject(new Error('rotate() runs its own transaction')),
+  findLiveSessionUser: () => Promise.reject(new Error('findLiveSessionUser() is not part of a transaction')),
+};
+
+function scoped(x: Exec, hot: SessionHotPaths) {
+  return {
+    users: new DrizzleUserStore(x),
+    sessions: new DrizzleSessionStore(x, hot),
+    revokedTokens: new DrizzleRevokedTokenStore(x),
+    signingKeys: new DrizzleSigningKeyStore(x),
+    clients: new DrizzleClientStore(x),
+    emailTokens: new DrizzleEmailTokenStore(x),
+    audit: new DrizzleAuditStore(x),
+  };
+}
+
+export function createStores(x: Exec, hot: SessionHotPaths, connection: Pick<Stores, 'ping' | 'close'>): Stores {
+  return {
+    ...scoped(x, hot),
+    imports: new DrizzleImportStore(x),
+    transaction: <T>(body: (tx: TransactionStores) => Promise<T>) => x.transaction((tx) => body(scoped(tx, NOT_IN_A_TRANSACTION))),
+    ...connection,
+  };
+}

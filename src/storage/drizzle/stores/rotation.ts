@@ -1,0 +1,49 @@
+/**
+ * The refresh rotation's decision, applied to the located session: written once for both
+ * dialects. Each dialect's hot path (sqlite/sessions.ts, pg/sessions.ts) locates the row
+ * under its lock, asks planRotation what to write and what to answer, and writes it with
+ * its own prepared or named statements.
+ */
+import type { TokenMatch } from '../../../domain/refresh-rotation.js';
+import type { RotationOutcome, RotationRequest } from '../../../services/ports.js';
+import { rotatedSession, toSession, type SessionRow } from '../mappers.js';
+
+export interface Located {
+  row: SessionRow;
+  match: TokenMatch;
+}
+
+/** The one statement a rotation writes, if any. */
+export type RotationWrite =
+  /** Retire the previous hash (when there is one) and set the rotated columns. */
+  | { kind: 'rotate'; id: string; retire: string | null; at: Date; columns: ReturnType<typeof rotatedSession> }
+  /** A replay inside the grace window: only the last use moves. */
+  | { kind: 'touch'; id: string; at: Date }
+  /** Reuse of a rotated token: the whole family ends. */
+  | { kind: 'revoke_for_reuse'; id: string; at: Date };
+
+export function planRotation(request: RotationRequest, located: Located | undefined): { outcome: RotationOutcome; write?: RotationWrite } {
+  if (!located) return { outcome: { found: false } };
+  const { row, match } = located;
+  const session = toSession(row);
+  const decision = request.decide(match, session);
+  const now = request.now;
+  switch (decision.kind) {
+    case 'rotate': {
+      const columns = rotatedSession(row, request);
+      return {
+        outcome: { found: true, session: toSession({ ...row, ...columns }), decision, seal: null },
+        write: { kind: 'rotate', id: row.id, retire: row.previousHash, at: now, columns },
+      };
+    }
+    case 'replay':
+      return { outcome: { found: true, session, decision, seal: row.childSeal }, write: { kind: 'touch', id: row.id, at: now } };
+    case 'reuse':
+      return {
+        outcome: { found: true, session: { ...session, revokedAt: now }, decision, seal: null },
+        write: { kind: 'revoke_for_reuse', id: row.id, at: now },
+      };
+    case 'refuse':
+      return { outcome: { found: true, session, decision, seal: null } };
+  }
+}

@@ -1,0 +1,117 @@
+import { and, desc, eq, gt, isNotNull, isNull, ne, sql } from 'drizzle-orm';
+import type { Session, User } from '../../../domain/types.js';
+import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
+import type { Exec } from '../exec.js';
+import { toSession } from '../mappers.js';
+import { pruneInBatches } from './prune.js';
+
+const ph = sql.placeholder;
+
+/**
+ * The two measured hot paths, which each dialect implements its own way (sqlite/sessions.ts:
+ * rotations batched into one write transaction; pg/sessions.ts: revocation checks batched
+ * into one statement, rotations as named statements on one client).
+ */
+export interface SessionHotPaths {
+  rotate(request: RotationRequest): Promise<RotationOutcome>;
+  findLiveSessionUser(sessionId: string, tokenId: string, now: Date): Promise<User | undefined>;
+}
+
+export class DrizzleSessionStore implements SessionStore {
+  /** Prepared once: every login inserts a session. */
+  private readonly insert;
+
+  constructor(
+    private readonly x: Exec,
+    private readonly hot: SessionHotPaths,
+  ) {
+    const { sessions } = x.tables;
+    this.insert = x.prepare('gatehouse_session_insert', (db) =>
+      db
+        .insert(sessions)
+        .values({
+          id: ph('id'),
+          userId: ph('userId'),
+          clientId: ph('clientId'),
+          refreshHash: ph('refreshHash'),
+          userAgent: ph('userAgent'),
+          ip: ph('ip'),
+          createdAt: ph('createdAt'),
+          lastUsedAt: ph('createdAt'),
+          expiresAt: ph('expiresAt'),
+        })
+        .returning(),
+    );
+  }
+
+  async create(session: NewSession): Promise<Session> {
+    const [row] = await this.insert.returning({ ...session, userAgent: session.userAgent ?? null, ip: session.ip ?? null });
+    return toSession(row!);
+  }
+
+  rotate(request: RotationRequest): Promise<RotationOutcome> {
+    return this.hot.rotate(request);
+  }
+
+  findLiveSessionUser(sessionId: string, tokenId: string, now: Date): Promise<User | undefined> {
+    return this.hot.findLiveSessionUser(sessionId, tokenId, now);
+  }
+
+  async findByRefreshHash(hash: string): Promise<Session | undefined> {
+    const { sessions: s } = this.x.tables;
+    const row = await this.x.get(this.x.db.select().from(s).where(eq(s.refreshHash, hash)));
+    return row ? toSession(row) : undefined;
+  }
+
+  async revoke(sessionId: string, now: Date, reason: string): Promise<boolean> {
+    const { sessions: s } = this.x.tables;
+    const query = this.x.db.update(s).set({ revokedAt: now, revokeReason: reason }).where(and(eq(s.id, sessionId), isNull(s.revokedAt)));
+    return (await this.x.run(query)) > 0;
+  }
+
+  async revokeOwned(sessionId: string, userId: number, now: Date, reason: string): Promise<boolean> {
+    const { sessions: s } = this.x.tables;
+    const query = this.x.db
+      .update(s)
+      .set({ revokedAt: now, revokeReason: reason })
+      .where(and(eq(s.id, sessionId), eq(s.userId, userId), isNull(s.revokedAt), gt(s.expiresAt, now)));
+    return (await this.x.run(query)) > 0;
+  }
+
+  revokeAllForUser(userId: number, now: Date, reason: string, keep?: string): Promise<number> {
+    const { sessions: s } = this.x.tables;
+    return this.x.run(
+      this.x.db
+        .update(s)
+        .set({ revokedAt: now, revokeReason: reason })
+        .where(and(eq(s.userId, userId), isNull(s.revokedAt), keep === undefined ? undefined : ne(s.id, keep))),
+    );
+  }
+
+  async listActive(userId: number, now: Date): Promise<Session[]> {
+    const { sessions: s } = this.x.tables;
+    const rows = await this.x.all(
+      this.x.db
+        .select()
+        .from(s)
+        .where(and(eq(s.userId, userId), isNull(s.revokedAt), gt(s.expiresAt, now)))
+        .orderBy(desc(s.createdAt)),
+    );
+    return rows.map(toSession);
+  }
+
+  /**
+   * Two indexed passes instead of one `expired OR revoked` scan: expired sessions by
+   * sessions_expires_at_idx, revoked ones by the partial sessions_revoked_at_idx. Their
+   * retired hashes go with them (foreign-key cascade, by retired_refresh_tokens' session
+   * index). Then retired hashes past `retiredBefore` (see SECURITY.md, "Retired refresh
+   * tokens").
+   */
+  async prune(before: Date, retiredBefore?: Date): Promise<number> {
+    const { sessions: s, retiredRefreshTokens: r } = this.x.tables;
+    const expired = await pruneInBatches(this.x, s, s.id, s.expiresAt, before);
+    const revoked = await pruneInBatches(this.x, s, s.id, s.revokedAt, before, isNotNull(s.revokedAt));
+    if (retiredBefore) await pruneInBatches(this.x, r, r.hash, r.retiredAt, retiredBefore);
+    return expired + revoked;
+  }
+}

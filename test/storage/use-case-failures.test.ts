@@ -1,0 +1,167 @@
+/**
+ * Every use case that writes more than once does it in one transaction: make its Nth write
+ * fail (as a database outage would) and nothing of the earlier writes persists, and the
+ * caller gets a clean 503 problem.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { test, type TestContext } from 'node:test';
+import { buildGatehouse } from '../../src/app.js';
+import { loadConfig } from '../../src/config/index.js';
+import { hashToken, newEmailToken } from '../../src/crypto/random.js';
+import { FAST_HASH_ENV, PASSWORD, databaseUrlFor, freshIp, login, me, register, tempDir, type TestApp } from '../helpers/app.js';
+import { failingOnWrite, openTestStores } from '../helpers/stores.js';
+
+async function appFailingOnWrite(t: TestContext) {
+  const dir = tempDir(t);
+  const env = { DATABASE_URL: databaseUrlFor(dir), LOG_LEVEL: 'warn', ...FAST_HASH_ENV };
+  const config = loadConfig(env, dir);
+  const { stores } = await openTestStores(t, { dir });
+  const failing = failingOnWrite(stores);
+  const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+  const gh = await buildGatehouse(config, { stores: failing.stores, logStream: sink });
+  t.after(() => gh.app.close());
+  const app: TestApp = { ...gh, dir, dbFile: path.join(dir, 'gatehouse.sqlite'), logs: [], env };
+  return { app, stores, failing };
+}
+
+function assertUnavailable(res: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, what: string) {
+  assert.equal(res.statusCode, 503, what);
+  assert.match(String(res.headers['content-type']), /application\/problem\+json/, what);
+  const body = res.json() as { status: number; detail: string };
+  assert.equal(body.status, 503, what);
+  assert.doesNotMatch(JSON.stringify(body), /injected|at \//, `${what}: no internals in the answer`);
+}
+
+const auditTypes = async (app: TestApp, userId?: number) => (await app.stores.audit.list({ userId, limit: 100 })).map((e) => e.type);
+
+test('registration: the user and its audit event, or neither', async (t) => {
+  const { app, failing } = await appFailingOnWrite(t);
+  for (const n of [1, 2]) {
+    failing.arm(n);
+    const res = await app.app.inject({ method: 'POST', url: '/register', payload: { username: 'newbie', email: 'newbie@example.com', password: PASSWORD } });
+    assertUnavailable(res, `register, write ${n} failing`);
+    failing.arm(0);
+    assert.equal(await app.stores.users.findByLogin('newbie'), undefined, `write ${n}: no user left behind`);
+    assert.deepEqual(await auditTypes(app), []);
+  }
+  failing.arm(0);
+  await register(app, { username: 'newbie' });
+  assert.equal(failing.writes(), 2, 'registration writes twice');
+});
+
+test('login: the session and its audit event, or neither', async (t) => {
+  const { app, failing } = await appFailingOnWrite(t);
+  const { id } = await register(app, { username: 'alice' });
+  for (const n of [1, 2]) {
+    failing.arm(n);
+    const res = await app.app.inject({ method: 'POST', url: '/login', payload: { username: 'alice', password: PASSWORD }, remoteAddress: freshIp() });
+    assertUnavailable(res, `login, write ${n} failing`);
+    failing.arm(0);
+    assert.deepEqual(await app.stores.sessions.listActive(id, new Date()), [], `write ${n}: no session left behind`);
+    assert.ok(!(await auditTypes(app, id)).includes('login_succeeded'));
+  }
+  failing.arm(0);
+  await login(app, 'alice');
+  assert.equal(failing.writes(), 2);
+});
+
+test('password change: the new hash, the other sessions revoked and the event, or nothing', async (t) => {
+  const { app, failing } = await appFailingOnWrite(t);
+  const { id } = await register(app, { username: 'bob' });
+  const caller = await login(app, 'bob');
+  const other = await login(app, 'bob');
+  const hashBefore = (await app.stores.users.findById(id))!.passwordHash;
+  const change = () =>
+    app.app.inject({
+      method: 'POST',
+      url: '/password/change',
+      headers: { authorization: `Bearer ${caller.access_token}` },
+      payload: { current_password: PASSWORD, new_password: 'An0ther-Secret' },
+      remoteAddress: freshIp(),
+    });
+  for (const n of [1, 2, 3]) {
+    failing.arm(n);
+    assertUnavailable(await change(), `password change, write ${n} failing`);
+    failing.arm(0);
+    assert.equal((await app.stores.users.findById(id))!.passwordHash, hashBefore, `write ${n}: the old password stays`);
+    assert.equal((await me(app, other.access_token)).statusCode, 200, `write ${n}: the other session lives`);
+    assert.ok(!(await auditTypes(app, id)).includes('password_changed'));
+  }
+  failing.arm(0);
+  assert.equal((await change()).statusCode, 200);
+  assert.equal(failing.writes(), 3);
+  assert.equal((await me(app, other.access_token)).statusCode, 401);
+});
+
+test('password reset: token used, hash set, sessions and older links ended, event; or nothing', async (t) => {
+  const { app, stores, failing } = await appFailingOnWrite(t);
+  const { id } = await register(app, { username: 'carol' });
+  const session = await login(app, 'carol');
+  const hashBefore = (await app.stores.users.findById(id))!.passwordHash;
+  const now = Date.now();
+  const token = newEmailToken();
+  const older = newEmailToken();
+  for (const [value, at] of [[older, now - 60_000], [token, now]] as const) {
+    await stores.emailTokens.create({ hash: hashToken(value), userId: id, purpose: 'reset_password', email: 'carol@example.com', createdAt: new Date(at), expiresAt: new Date(at + 3_600_000) });
+  }
+  const reset = () => app.app.inject({ method: 'POST', url: '/password/reset', payload: { token, new_password: 'Brand-New-Secret1' }, remoteAddress: freshIp() });
+  for (const n of [1, 2, 3, 4, 5]) {
+    failing.arm(n);
+    assertUnavailable(await reset(), `password reset, write ${n} failing`);
+    failing.arm(0);
+    assert.equal((await app.stores.users.findById(id))!.passwordHash, hashBefore, `write ${n}: the old password stays`);
+    assert.equal((await me(app, session.access_token)).statusCode, 200, `write ${n}: the session lives`);
+    assert.ok(!(await auditTypes(app, id)).includes('password_reset'));
+  }
+  failing.arm(0);
+  assert.equal((await reset()).statusCode, 200, 'the link still works after the failed attempts');
+  assert.equal(failing.writes(), 5);
+  assert.equal((await me(app, session.access_token)).statusCode, 401);
+  // The older link was voided with it.
+  assert.equal(await stores.emailTokens.consume(hashToken(older), 'reset_password', new Date()), undefined);
+});
+
+test('logout from every session: all revoked with the event, or none', async (t) => {
+  const { app, failing } = await appFailingOnWrite(t);
+  const { id } = await register(app, { username: 'dave' });
+  const a = await login(app, 'dave');
+  await login(app, 'dave');
+  for (const n of [1, 2]) {
+    failing.arm(n);
+    assertUnavailable(await app.app.inject({ method: 'POST', url: '/logout/all', headers: { authorization: `Bearer ${a.access_token}` } }), `logout-all, write ${n} failing`);
+    failing.arm(0);
+    assert.equal((await app.stores.sessions.listActive(id, new Date())).length, 2, `write ${n}: both sessions live`);
+  }
+});
+
+test('account deletion: the account goes with its event, or stays', async (t) => {
+  const { app, failing } = await appFailingOnWrite(t);
+  const { id } = await register(app, { username: 'erin' });
+  const a = await login(app, 'erin');
+  for (const n of [1, 2]) {
+    failing.arm(n);
+    const res = await app.app.inject({ method: 'DELETE', url: '/me', headers: { authorization: `Bearer ${a.access_token}` }, payload: { password: PASSWORD }, remoteAddress: freshIp() });
+    assertUnavailable(res, `account deletion, write ${n} failing`);
+    failing.arm(0);
+    assert.ok(await app.stores.users.findById(id), `write ${n}: the account stays`);
+    assert.equal((await me(app, a.access_token)).statusCode, 200);
+  }
+});
+
+test('the import: a failing statement leaves none of the users it had written', async (t) => {
+  const { stores } = await openTestStores(t);
+  const user = (id: number) => ({ id, legacyUsername: `old${id}`, username: `old${id}`, usernameKey: `old${id}`, email: `old${id}@example.com`, emailKey: `old${id}@example.com`, passwordHash: '$2b$04$x' });
+  await assert.rejects(
+    stores.imports.importLegacy({
+      users: [user(1), user(2)],
+      // An invalid time fails the last statement, after both users went in.
+      revokedTokens: [{ jti: 'j', expiresAt: new Date(Number.NaN) }],
+      now: new Date(),
+      dryRun: false,
+    }),
+  );
+  assert.equal(await stores.users.findByLogin('old1'), undefined);
+  assert.equal(await stores.users.findByLogin('old2'), undefined);
+});
