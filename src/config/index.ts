@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { ConfigError, int, list, str, type Env } from './env-parsers.js';
+import { readSecretFiles } from './secret-files.js';
 import { VARIABLES, read } from './variables.js';
 
 export { ConfigError } from './env-parsers.js';
@@ -225,6 +226,7 @@ function parsePublicUrl(env: Env, host: string, port: number): string {
 }
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonly<Config> {
+  env = readSecretFiles(env, cwd); // NAME_FILE=path for the secret-bearing variables
   const nodeEnv = read(env, 'NODE_ENV');
   const host = read(env, 'HOST');
   const port = read(env, 'PORT');
