@@ -15,6 +15,12 @@ export async function serve(config: Readonly<Config>): Promise<void> {
     // Stop accepting, let in-flight requests finish, close the stores; force after 10 s.
     const force = setTimeout(() => process.exit(1), 10_000);
     force.unref();
+    // close() ends the keep-alive connections that are idle at that moment. One still
+    // answering a request stays open after its answer (until the client or the idle timeout
+    // ends it), which would hold the close, and the database, open until the forced exit:
+    // end each such connection as soon as its answer is sent.
+    const closeIdle = setInterval(() => app.server.closeIdleConnections(), 50);
+    closeIdle.unref();
     app.close().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -185,6 +185,64 @@ describe('gatehouse CLI', { concurrency: 2 }, () => {
     await assert.rejects(fetch(`${base}/healthz`));
   });
 
+  test('SIGTERM during a request on a keep-alive connection: the request completes, serve exits 0 at once', async (t) => {
+    const dir = tempDir(t);
+    const port = await freePort();
+    // A slow hash keeps /register in flight for a while (~1 s) when SIGTERM arrives.
+    const env = { ...baseEnv(dir), HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', ARGON2_MEMORY_KIB: '65536', ARGON2_TIME_COST: '15' };
+    const child = start(['serve'], env);
+    const done = finished(child);
+    child.stdin!.end();
+    let exited: RunResult | undefined;
+    void done.then((r) => (exited = r));
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
+    const base = `http://127.0.0.1:${port}`;
+    const deadline = Date.now() + 45_000;
+    let up = false;
+    while (Date.now() < deadline && exited === undefined && !up) {
+      up = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+      if (!up) await sleep(100);
+    }
+    assert.ok(up, `serve did not answer /healthz within 45 s: ${JSON.stringify(exited)}`);
+
+    // fetch keeps its connection alive after the answer, as browsers and proxies do.
+    const startedAt = Date.now();
+    const registered = fetch(`${base}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'inflight', email: 'inflight@example.com', password: PASSWORD }),
+    }).then(async (r) => ({ status: r.status, body: await r.text(), at: Date.now() }));
+    await sleep(300);
+    const killedAt = Date.now();
+    assert.ok(child.kill('SIGTERM'));
+    const response = await registered;
+    assert.equal(response.status, 201, response.body);
+    assert.ok(response.at > killedAt, `the request was answered ${killedAt - response.at} ms before SIGTERM (took ${response.at - startedAt} ms): nothing was in flight`);
+    // Before the fix the answered keep-alive connection held the close open until the
+    // forced exit (code 1, 10 s after SIGTERM), with the database still open.
+    const result = await Promise.race([done, sleep(8_000).then(() => undefined)]);
+    assert.ok(result, 'serve did not exit within 8 s of its answer');
+    assert.equal(result.code, 0, `exit code ${result.code} (1: the forced exit); stdout: ${result.stdout.slice(-600)}`);
+    assert.match(result.stdout, /shutting down/);
+  });
+
+  test('DATABASE_URL_FILE: the URL comes from the file; X with X_FILE is one configuration-error line, exit 78', async (t) => {
+    const dir = tempDir(t);
+    const { DATABASE_URL: _fromEnv, ...env } = baseEnv(dir);
+    const secret = path.join(dir, 'database_url');
+    writeFileSync(secret, `file:${path.join(dir, 'from-secret.sqlite')}\n`);
+    const migrated = await run(['migrate'], { ...env, DATABASE_URL_FILE: secret });
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.ok(existsSync(path.join(dir, 'from-secret.sqlite')), 'the database named in the file was created');
+
+    const both = await run(['migrate'], { ...env, DATABASE_URL: _fromEnv, DATABASE_URL_FILE: secret });
+    assert.equal(both.code, 78);
+    assert.equal(both.stderr, 'gatehouse: configuration error: DATABASE_URL_FILE: DATABASE_URL is set too; set only one of them\n');
+    assert.equal(both.stdout, '');
+  });
+
   test('migrate twice: both exit 0 and the second applies nothing new', async (t) => {
     const dir = tempDir(t);
     const env = baseEnv(dir);
