@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Builds, offline, the base image the Dockerfile names (node:20-bookworm-slim), the way an
-# offline mirror would: Debian bookworm from `debootstrap --variant=minbase` (Debian's apt
-# mirror is the only package source this needs), this machine's Node 20 binary, npm and
-# headers laid out as in the official image (/usr/local), and the official image's `node`
-# user (uid 1000). It is tagged with the Dockerfile's base name, so `docker build` finds it
-# locally and never contacts a registry. The Dockerfile itself stays what users build from.
+# Builds, offline, the base images the Dockerfile names, the way an offline mirror would:
+#   debian:bookworm-slim   Debian bookworm from `debootstrap --variant=minbase` (Debian's apt
+#                          mirror is the only package source this needs), made slim as
+#                          Debian's slim images are;
+#   node:20-bookworm-slim  the same plus this machine's Node 20 binary, npm and headers laid
+#                          out as in the official image (/usr/local) and its `node` user.
+# Each is tagged with the Dockerfile's name for it (the defaults of its NODE_IMAGE and
+# DEBIAN_IMAGE build arguments), so `docker build` finds them locally and never contacts a
+# registry. The Dockerfile itself stays what users build from.
 #
-# Skipped when the tag exists (FORCE=1 rebuilds). The debootstrap tree is also kept as a
+# A tag that exists is kept (FORCE=1 rebuilds). The debootstrap tree is also kept as a
 # tarball in $CACHE_DIR, so a wiped Docker data root costs a `docker import`, not a bootstrap.
 #
 # Site CA: when this machine trusts extra CAs (/usr/local/share/ca-certificates, e.g. an
@@ -18,12 +21,14 @@ cd "$(dirname "$0")/.."
 DOCKER=${DOCKER:-docker}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CACHE_DIR=${CACHE_DIR:-/var/cache/gatehouse-container}
-# The Dockerfile's base: the default of its NODE_IMAGE build argument.
+# The Dockerfile's bases: the defaults of its NODE_IMAGE and DEBIAN_IMAGE build arguments.
 TAG=$(sed -n 's/^ARG NODE_IMAGE=\(.*\)$/\1/p' Dockerfile | head -n 1)
-[ -n "$TAG" ] || { echo "container-base: no 'ARG NODE_IMAGE=' line in Dockerfile" >&2; exit 1; }
+DEBIAN_TAG=$(sed -n 's/^ARG DEBIAN_IMAGE=\(.*\)$/\1/p' Dockerfile | head -n 1)
+[ -n "$TAG" ] && [ -n "$DEBIAN_TAG" ] || { echo "container-base: no 'ARG NODE_IMAGE=' or 'ARG DEBIAN_IMAGE=' line in Dockerfile" >&2; exit 1; }
 
-if [ "${FORCE:-0}" != 1 ] && "$DOCKER" image inspect "$TAG" >/dev/null 2>&1; then
-  echo "container-base: $TAG exists, nothing to do"
+exists() { [ "${FORCE:-0}" != 1 ] && "$DOCKER" image inspect "$1" >/dev/null 2>&1; }
+if exists "$TAG" && exists "$DEBIAN_TAG"; then
+  echo "container-base: $DEBIAN_TAG and $TAG exist, nothing to do"
   exit 0
 fi
 
@@ -85,6 +90,15 @@ CLEAN
   rm -rf "$ROOT"
 fi
 
+size() { "$DOCKER" image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1/1e6}'; }
+if ! exists "$DEBIAN_TAG"; then
+  "$DOCKER" import --change 'CMD ["bash"]' "$ROOTFS_TAR" "$DEBIAN_TAG" >/dev/null
+  echo "container-base: tagged $DEBIAN_TAG ($(size "$DEBIAN_TAG"))"
+fi
+if exists "$TAG"; then
+  exit 0
+fi
+
 echo "container-base: adding Node $NODE_VERSION, npm $("$NODE_BIN" "$NPM_DIR/bin/npm-cli.js" --version) and the node user"
 ROOT=$WORK/node
 mkdir -p "$ROOT"
@@ -109,4 +123,4 @@ if [ -n "$EXTRA_CAS" ]; then
   echo "container-base: site CAs added for Node: $(echo $EXTRA_CAS | xargs -n1 basename | tr '\n' ' ')"
 fi
 tar -C "$ROOT" --numeric-owner -c . | "$DOCKER" import "${CHANGES[@]}" - "$TAG" >/dev/null
-echo "container-base: tagged $TAG ($("$DOCKER" image inspect -f '{{.Size}}' "$TAG" | awk '{printf "%.0f MB", $1/1e6}'))"
+echo "container-base: tagged $TAG ($(size "$TAG"))"

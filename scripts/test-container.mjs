@@ -68,11 +68,15 @@ function run(cmd, args, { env = process.env, allowFailure = false, input, stream
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
+    let stdout = '';
     const collect = (chunk) => {
       out += chunk;
       if (stream) process.stdout.write(`    | ${chunk.toString().replace(/\n(?=.)/g, '\n    | ')}`);
     };
-    child.stdout.on('data', collect);
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      collect(chunk);
+    });
     child.stderr.on('data', collect);
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (error) => {
@@ -81,7 +85,7 @@ function run(cmd, args, { env = process.env, allowFailure = false, input, stream
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (code === 0 || allowFailure) resolve({ code, out: out.trim() });
+      if (code === 0 || allowFailure) resolve({ code, out: out.trim(), stdout });
       else reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}:\n${out.trim().split('\n').slice(-25).join('\n')}`));
     });
     child.stdin.end(input ?? '');
@@ -330,6 +334,8 @@ async function composeChecks() {
   const secret = path.join(dir, 'database_url');
   writeFileSync(secret, `${PG_URL}?schema=${schema}\n`);
   chmodSync(secret, 0o444); // the image's uid 1000 reads it through the bind mount
+  const unusedSecret = path.join(dir, 'postgres_password');
+  writeFileSync(unusedSecret, 'unused\n');
   const [portA, portB] = [await freePort(), await freePort()];
   const project = `ghct${RUN_ID}`;
   const prefix = `gatehouse-container-test:${RUN_ID}:`;
@@ -341,9 +347,13 @@ async function composeChecks() {
     HOST_REDIS_URL: REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
     DATABASE_URL_SECRET: secret,
+    POSTGRES_PASSWORD_SECRET: unusedSecret,
     COMPOSE_PROJECT_NAME: project,
   };
-  const compose = (args, options = {}) => run(COMPOSE, ['-f', 'compose.yaml', '-f', 'compose.host.yaml', ...args], { env, ...options });
+  // docker-compose 1.x refuses compose.yaml's published ports on the host's network and an
+  // override cannot remove them: render the merged configuration and drop them there.
+  const merged = path.join(dir, 'compose.merged.yaml');
+  const compose = (args, options = {}) => run(COMPOSE, ['-f', merged, ...args], { env, ...options });
   cleanups.push(async () => {
     await compose(['down', '--volumes', '--timeout', '20'], { allowFailure: true });
     rmSync(dir, { recursive: true, force: true });
@@ -351,14 +361,17 @@ async function composeChecks() {
   });
 
   const up = await check('compose: both replicas start on the host\'s PostgreSQL (DATABASE_URL_FILE) and Redis', async () => {
+    const rendered = await run(COMPOSE, ['-f', 'compose.yaml', '-f', 'compose.host.yaml', 'config'], { env });
+    const stripped = await run('python3', ['-c', STRIP_HOST_PORTS], { input: rendered.stdout });
+    writeFileSync(merged, stripped.stdout);
     const started = Date.now();
     await compose(['up', '-d', '--no-deps', '--no-build', 'gatehouse-1', 'gatehouse-2']);
     const [a, b] = await Promise.all([waitFor200(portA, '/readyz', started), waitFor200(portB, '/readyz', started)]);
     timings.composeReadyMs = Math.max(a, b);
     const ready = await http(portB, 'GET', '/readyz');
     assert(ready.json?.checks?.database?.status === 'ok' && ready.json?.checks?.redis?.status === 'ok', `readyz: ${ready.text}`);
-    const { out } = await compose(['ps', '-q']);
-    const ids = out.split('\n').filter(Boolean);
+    const { stdout } = await compose(['ps', '-q']);
+    const ids = stdout.split('\n').filter((line) => /^[0-9a-f]{12,64}$/.test(line));
     assert(ids.length === 2, `compose ps lists ${ids.length} containers`);
     for (const id of ids) {
       const { out: envs } = await docker(['inspect', '-f', '{{json .Config.Env}}', id]);
@@ -388,6 +401,16 @@ async function composeChecks() {
     assert(refreshed.status === 401, `replica 2 after logout answered /refresh with ${refreshed.status}`);
   });
 }
+
+/** Python (PyYAML comes with docker-compose): drops `ports` where network_mode is host. */
+const STRIP_HOST_PORTS = `
+import sys, yaml
+config = yaml.safe_load(sys.stdin)
+for service in config["services"].values():
+    if service.get("network_mode") == "host":
+        service.pop("ports", None)
+yaml.safe_dump(config, sys.stdout, default_flow_style=False)
+`;
 
 async function dropSchemaAndKeys(schema, prefix) {
   const { default: pg } = await import('pg');
