@@ -146,7 +146,8 @@ async function registerHttp(
     done();
   });
   if (config.http.corsOrigins.length > 0) {
-    await app.register(cors, { origin: config.http.corsOrigins, credentials: false, maxAge: 600 });
+    // Credentials only for cookie mode (REFRESH_TOKEN_COOKIE): the refresh cookie is the one credential a browser sends by itself.
+    await app.register(cors, { origin: config.http.corsOrigins, credentials: config.refresh.cookie, maxAge: 600 });
   }
   await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
   // Only JSON and forms are spoken here; anything else is 415, not a string to validate.

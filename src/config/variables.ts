@@ -104,6 +104,11 @@ export const VARIABLES = {
     max: 300,
     doc: 'how long a just-rotated refresh token is answered with the same new token',
   },
+  REFRESH_TOKEN_COOKIE: {
+    type: 'boolean',
+    default: false,
+    doc: 'cookie mode for browsers: on requests with `X-Gatehouse-CSRF: 1`, the refresh token travels in an `HttpOnly; Secure; SameSite=Strict` cookie scoped to `/refresh` (see "Use it from another service")',
+  },
   PASSWORD_MIN_LENGTH: { type: 'integer', default: 8, min: 1, max: 1024, doc: 'counted in characters (code points); at most `PASSWORD_MAX_LENGTH`' },
   PASSWORD_MAX_LENGTH: { type: 'integer', default: 1024, min: 8, max: 4096, doc: 'counted in characters (code points)' },
   PASSWORD_REQUIRE_UPPERCASE: { type: 'boolean', default: true, doc: 'the original service\'s rule, each part switchable' },
