@@ -38,6 +38,8 @@ export interface VerifierOptions {
   algorithms?: string[];
   /** Default `${issuer}/.well-known/jwks.json`. */
   jwksUri?: string;
+  /** After a key-set fetch, no other for this long, however many unknown kids arrive. Default 5000. */
+  jwksCooldownMs?: number;
   /** Key set (tests, or keys you distribute yourself); overrides jwksUri. */
   keys?: JWTVerifyGetKey;
   /** Tolerated clock difference on exp/iat/nbf, seconds. Default 5. */
@@ -64,7 +66,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (!ALGORITHM_FAMILIES.has(alg)) throw new TypeError(`algorithm ${alg} is not accepted (asymmetric algorithms only)`);
   }
   const issuer = options.issuer.replace(/\/+$/, '');
-  const keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUri ?? `${issuer}/.well-known/jwks.json`), { cooldownDuration: 5000 });
+  const keys = options.keys ?? createRemoteJWKSet(new URL(options.jwksUri ?? `${issuer}/.well-known/jwks.json`), {
+    cooldownDuration: options.jwksCooldownMs ?? 5000,
+  });
   const tolerance = options.clockToleranceSeconds ?? 5;
   const cacheSize = options.cacheSize ?? 10_000;
   const cache = new Map<string, AccessTokenClaims>();
