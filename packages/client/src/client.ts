@@ -79,7 +79,7 @@ export class GatehouseClient {
     return () => this.listeners.delete(listener);
   }
 
-  register(input: RegisterInput): Promise<{ message: string; user: User }> {
+  register(input: RegisterInput): Promise<{ message: string }> {
     return this.call('POST', '/register', input);
   }
 
