@@ -23,6 +23,8 @@ interface Channel {
   postMessage(message: unknown): void;
   close(): void;
   onmessage: ((event: { data: unknown }) => void) | null;
+  /** Node: an open channel would keep the process alive. */
+  unref?(): void;
 }
 interface Runtime {
   navigator?: { locks?: { request(name: string, callback: () => Promise<void>): Promise<void> } };
@@ -34,10 +36,11 @@ const runtime = globalThis as unknown as Runtime;
 type Message = { t: 'tokens'; v: StoredTokens } | { t: 'out' };
 
 /**
- * In memory and cookie mode the next lock holder learns of new tokens only from the channel:
- * the refreshing tab keeps the lock this long after posting, so the message lands first.
+ * The next lock holder learns of new tokens from the channel (and localStorage, which
+ * Chromium too propagates between tabs asynchronously): the refreshing tab keeps the lock
+ * this long after posting, so they land first.
  */
-const HANDOFF_MS = 50;
+const HANDOFF_MS = 100;
 /** The custom header that marks a cookie-mode request (a cross-site form cannot send it). */
 const CSRF_HEADER = 'x-gatehouse-csrf';
 
@@ -65,6 +68,7 @@ export class GatehouseClient {
     if (this.crossTab && runtime.BroadcastChannel) {
       this.channel = new runtime.BroadcastChannel(`${this.key}:tokens`);
       this.channel.onmessage = (event) => this.receive(event.data as Message);
+      this.channel.unref?.();
     }
   }
 
@@ -233,17 +237,27 @@ export class GatehouseClient {
     return this.refreshing;
   }
 
-  private async elect(stale: string | undefined): Promise<void> {
+  private elect(stale: string | undefined): Promise<void> {
     const locks = this.crossTab ? runtime.navigator?.locks : undefined;
+    // Another tab (or an earlier caller) may already have replaced the token we found stale.
     const work = async () => {
       if (this.mode === 'local') this.tokens = this.load();
-      // Another tab (or an earlier caller) already replaced the token we found stale.
-      if (this.tokens?.accessToken !== stale) return;
+      if (this.tokens?.accessToken !== stale) return false;
       await this.exchange();
-      if (this.channel && this.mode !== 'local') await new Promise((r) => setTimeout(r, HANDOFF_MS));
+      return true;
     };
-    if (locks) await locks.request(`${this.key}:refresh`, work);
-    else await work();
+    if (!locks) return work().then(() => undefined);
+    return new Promise<void>((resolve, reject) => {
+      locks
+        .request(`${this.key}:refresh`, async () => {
+          const exchanged = await work();
+          // This tab goes on at once; the lock is kept a moment so the message (and the storage
+          // write) reach the other tabs before the next lock holder looks at its tokens.
+          resolve();
+          if (exchanged && this.channel) await new Promise((r) => setTimeout(r, HANDOFF_MS));
+        })
+        .catch(reject);
+    });
   }
 
   private async exchange(): Promise<void> {
