@@ -17,6 +17,8 @@ export interface RevocationFeedOptions {
   staleAfterMs?: number;
   /** Past that bound: refuse (default), or ask /oauth/introspect (cached briefly). */
   whenDown?: 'fail-closed' | 'introspect';
+  /** Default `${issuer}/oauth/introspect` (the metadata's `introspection_endpoint`). */
+  introspectionEndpoint?: string;
   /** How long an introspection answer is reused. Default 2000. */
   introspectionCacheMs?: number;
   /** First reconnect delay; doubles up to 5 s. Default 250. */
@@ -57,6 +59,8 @@ export class RevocationFeed {
   private readonly send: typeof fetch;
   private readonly staleAfterMs: number;
   private running: Promise<void> | undefined;
+  /** Ends the wait between two connection attempts (close). */
+  private wake: (() => void) | undefined;
 
   constructor(private readonly options: RevocationFeedOptions) {
     this.send = options.fetch ?? globalThis.fetch;
@@ -98,6 +102,7 @@ export class RevocationFeed {
     this.closed = true;
     clearInterval(this.pruner);
     this.abort?.abort();
+    this.wake?.();
     await this.running?.catch(() => undefined);
   }
 
@@ -111,7 +116,14 @@ export class RevocationFeed {
       }
       this.markDown();
       if (this.closed) break;
-      await new Promise((r) => setTimeout(r, delay).unref());
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        timer.unref();
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
       delay = Math.min(delay * 2, 5000);
     }
   }
@@ -197,7 +209,7 @@ export class RevocationFeed {
     if (hit && hit.until > now) return hit.active ? 'ok' : 'revoked';
     let active: boolean;
     try {
-      const res = await this.send(`${this.base}/oauth/introspect`, {
+      const res = await this.send(this.options.introspectionEndpoint ?? `${this.base}/oauth/introspect`, {
         method: 'POST',
         headers: {
           'content-type': 'application/x-www-form-urlencoded',
