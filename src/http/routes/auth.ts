@@ -46,8 +46,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
     noStore(reply);
     if (!cookieMode || !hasCsrfHeader(request)) return tokens;
     setRefreshCookie(reply, tokens.refresh_token, config.refresh.ttlSeconds);
-    const { refresh_token: _inCookie, ...rest } = tokens;
-    return rest;
+    return { access_token: tokens.access_token, token_type: tokens.token_type, expires_in: tokens.expires_in };
   };
 
   app.post(
