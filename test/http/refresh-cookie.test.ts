@@ -92,3 +92,17 @@ test('cookie mode off (the default): the cookie is ignored and the header sets n
   assert.equal(viaCookie.statusCode, 400);
   assert.equal((await refresh(app, res.json().refresh_token)).statusCode, 200);
 });
+
+test('cookie mode is in the OpenAPI document: the X-Gatehouse-CSRF header, and refresh_token optional in the answer', async (t) => {
+  const app = await buildTestApp(t, { REFRESH_TOKEN_COOKIE: 'true' });
+  const doc = (await app.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  for (const path of ['/login', '/refresh']) {
+    const op = doc.paths[path].post;
+    assert.ok(op.parameters.some((p: { in: string; name: string }) => p.in === 'header' && p.name === 'x-gatehouse-csrf'), `${path} documents the header`);
+    const schema = op.responses['200'].content['application/json'].schema;
+    const resolved = schema.$ref ? doc.components.schemas[schema.$ref.split('/').pop()] : schema;
+    assert.ok(resolved.properties.refresh_token);
+    assert.ok(!resolved.required.includes('refresh_token'));
+  }
+  assert.match(doc.paths['/refresh'].post.description, /gatehouse_refresh/);
+});
