@@ -124,7 +124,7 @@ async function registerHttp(
   logStream: DestinationStream | undefined,
   logDestination: ReturnType<typeof pino.destination> | undefined,
 ): Promise<Gatehouse> {
-  const { config, stores, redis, keys, auth, registration, account, clients, emailFlows, revocationFeed } = services;
+  const { config, stores, redis, keys, auth, registration, account, clients, emailFlows, revocationFeed, clock } = services;
   const redisConfig = config.redis;
   await keys.init();
   if (config.legacy) {

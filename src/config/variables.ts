@@ -82,7 +82,7 @@ export const VARIABLES = {
     type: 'number',
     default: 30,
     original: 'ACCESS_TOKEN_EXPIRE_MINUTES',
-    doc: 'access-token lifetime',
+    doc: 'access-token lifetime; fractions work (`0.05` = 3 s, as the browser tests use)',
   },
   ACCESS_TOKEN_CACHE_SIZE: {
     type: 'integer',

@@ -120,7 +120,7 @@ async function setup(t: TestContext) {
   for (let i = 0; i < TABS; i++) {
     const page = await context.newPage();
     await page.goto(`${site.url}/app`);
-    await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
+    await page.waitForFunction(() => (globalThis as unknown as { ready?: boolean }).ready === true);
     pages.push(page);
   }
   return { app, site, pages };
@@ -129,7 +129,7 @@ async function setup(t: TestContext) {
 type TabResult = { statuses: Record<string, number>; signedOut: number; signedIn: boolean; tokens: string[] };
 
 async function runTabs(pages: Page[]): Promise<TabResult[]> {
-  return Promise.all(pages.map((p) => p.evaluate(([calls, ms]) => (window as unknown as { work: (c: number, m: number) => Promise<TabResult> }).work(calls, ms), [CALLS, RUN_MS] as const)));
+  return Promise.all(pages.map((p) => p.evaluate(([calls, ms]) => (globalThis as unknown as { work: (c: number, m: number) => Promise<TabResult> }).work(calls, ms), [CALLS, RUN_MS] as const)));
 }
 
 function assertEveryCallSucceeded(results: TabResult[]): void {
@@ -149,9 +149,9 @@ async function reuseDetected(app: TestApp): Promise<number> {
 for (const storage of ['local', 'memory'] as const) {
   test(`with the SDK's lock (${storage} storage): 5 tabs x 20 calls across expiries, one refresh per expiry reaches the server`, { skip: missing, timeout: 180_000 }, async (t) => {
     const { app, site, pages } = await setup(t);
-    for (const page of pages) await page.evaluate((s) => (window as unknown as { makeClient: (o: object) => boolean }).makeClient({ storage: s }), storage);
-    await pages[0]!.evaluate((pw) => (window as unknown as { tab: { client: { login: (i: object) => Promise<unknown> } } }).tab.client.login({ username: 'tab_user', password: pw }), PASSWORD);
-    for (const page of pages) await page.waitForFunction(() => (window as unknown as { tab: { client: { signedIn: boolean } } }).tab.client.signedIn);
+    for (const page of pages) await page.evaluate((s) => (globalThis as unknown as { makeClient: (o: object) => boolean }).makeClient({ storage: s }), storage);
+    await pages[0]!.evaluate((pw) => (globalThis as unknown as { tab: { client: { login: (i: object) => Promise<unknown> } } }).tab.client.login({ username: 'tab_user', password: pw }), PASSWORD);
+    for (const page of pages) await page.waitForFunction(() => (globalThis as unknown as { tab: { client: { signedIn: boolean } } }).tab.client.signedIn);
 
     const results = await runTabs(pages);
     assertEveryCallSucceeded(results);
@@ -175,7 +175,7 @@ test('without the lock: every tab refreshes for itself, and the server\'s grace 
   assert.equal(login.statusCode, 200);
   for (const page of pages) {
     await page.evaluate((tokens) => {
-      const w = window as unknown as { makeClient: (o: object) => boolean; tab: { client: { setTokens: (t: unknown) => void } } };
+      const w = globalThis as unknown as { makeClient: (o: object) => boolean; tab: { client: { setTokens: (t: unknown) => void } } };
       w.makeClient({ storage: 'memory', crossTab: false });
       w.tab.client.setTokens(tokens);
     }, login.json());

@@ -134,7 +134,7 @@ test('Gatehouse stopped: accepted within the bound, then refused (fail-closed) o
   const refusal = await fetch(`${closed}/data`, { headers: { authorization: `Bearer ${live}` } });
   assert.equal(refusal.status, 503);
   assert.equal(refusal.headers.get('retry-after'), '1');
-  assert.equal((await refusal.json()).code, 'temporarily_unavailable');
+  assert.equal(((await refusal.json()) as { code: string }).code, 'temporarily_unavailable');
   // The introspecting one asks instance A: the live token passes, the logged-out one does not.
   assert.equal(await call(introspecting, live), 200);
   assert.equal(await call(introspecting, doomed), 401);

@@ -75,12 +75,12 @@ const sessionOf = (token: string): string => JSON.parse(Buffer.from(token.split(
 test('only confidential clients: no credentials, a wrong secret or the public client are 401 with a Basic challenge', async (t) => {
   const { app, url } = await setup(t);
   await app.clients.create({ id: 'spa', grantTypes: ['password'], confidential: false, now: new Date() });
-  for (const headers of [{}, { authorization: `Basic ${Buffer.from('orders-api:wrong').toString('base64')}` }, { authorization: `Basic ${Buffer.from('spa:').toString('base64')}` }, { authorization: 'Bearer x' }]) {
+  for (const headers of [{} as Record<string, string>, { authorization: `Basic ${Buffer.from('orders-api:wrong').toString('base64')}` }, { authorization: `Basic ${Buffer.from('spa:').toString('base64')}` }, { authorization: 'Bearer x' }]) {
     const res = await fetch(`${url}/revocations/stream`, { headers });
     assert.equal(res.status, 401, JSON.stringify(headers));
     assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8');
     assert.equal(res.headers.get('www-authenticate'), 'Basic realm="gatehouse"');
-    assert.equal((await res.json()).code, 'invalid_client');
+    assert.equal(((await res.json()) as { code: string }).code, 'invalid_client');
   }
 });
 

@@ -40,7 +40,8 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
   const perMinute = (max: number) => ({ rateLimit: { max, timeWindow: 60_000 } });
   // Cookie mode (REFRESH_TOKEN_COOKIE=true; see refresh-cookie.ts): asked for per request.
   const cookieMode = config.refresh.cookie;
-  const tokenResponse = cookieMode ? TokenResponseCookieMode : TokenResponse;
+  // Typed as the looser schema (refresh_token optional), which both answers satisfy.
+  const tokenResponse = (cookieMode ? TokenResponseCookieMode : TokenResponse) as typeof TokenResponseCookieMode;
   const cookieHeaders = cookieMode ? { headers: CookieModeHeaders } : {};
   const answer = (request: FastifyRequest, reply: FastifyReply, tokens: TokenPair) => {
     noStore(reply);
