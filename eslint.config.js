@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'data/', 'test-results/', 'migrations/'] },
+  { ignores: ['dist/', 'packages/*/dist/', 'node_modules/', 'data/', 'test-results/', 'migrations/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

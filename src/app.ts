@@ -23,6 +23,7 @@ import authRoutes from './http/routes/auth.js';
 import emailRoutes from './http/routes/email.js';
 import oauthRoutes from './http/routes/oauth.js';
 import opsRoutes from './http/routes/ops.js';
+import revocationRoutes from './http/routes/revocations.js';
 import type { Dependency } from './http/routes/ops.js';
 import { buildServices, type ServiceLog, type Services } from './composition.js';
 import { systemClock, type Clock, type Stores } from './services/ports.js';
@@ -33,6 +34,7 @@ import type { EmailFlows } from './services/email-flows.js';
 import type { KeyRing } from './services/key-ring.js';
 import type { RegistrationService } from './services/registration.js';
 import { redisRouteStore } from './storage/rate-limit/route-store.js';
+import type { RevocationFeed } from './services/revocation-feed.js';
 import { pingRedis } from './storage/redis/client.js';
 
 export const VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
@@ -46,6 +48,7 @@ export interface Gatehouse {
   account: AccountService;
   clients: ClientRegistry;
   emailFlows: EmailFlows | undefined;
+  revocationFeed: RevocationFeed;
   metrics: Metrics;
   config: Readonly<Config>;
   services: Services;
@@ -121,7 +124,7 @@ async function registerHttp(
   logStream: DestinationStream | undefined,
   logDestination: ReturnType<typeof pino.destination> | undefined,
 ): Promise<Gatehouse> {
-  const { config, stores, redis, keys, auth, registration, account, clients, emailFlows, clock } = services;
+  const { config, stores, redis, keys, auth, registration, account, clients, emailFlows, revocationFeed, clock } = services;
   const redisConfig = config.redis;
   await keys.init();
   if (config.legacy) {
@@ -146,7 +149,8 @@ async function registerHttp(
     done();
   });
   if (config.http.corsOrigins.length > 0) {
-    await app.register(cors, { origin: config.http.corsOrigins, credentials: false, maxAge: 600 });
+    // Credentials only for cookie mode (REFRESH_TOKEN_COOKIE): the refresh cookie is the one credential a browser sends by itself.
+    await app.register(cors, { origin: config.http.corsOrigins, credentials: config.refresh.cookie, maxAge: 600 });
   }
   await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
   // Only JSON and forms are spoken here; anything else is 415, not a string to validate.
@@ -174,6 +178,7 @@ async function registerHttp(
   if (emailFlows) await app.register(emailRoutes, { auth, emailFlows, config });
   await app.register(accountRoutes, { auth, account });
   await app.register(oauthRoutes, { auth, clients, config, publishesJwks: !keys.isSymmetric });
+  await app.register(revocationRoutes, { feed: revocationFeed, clients });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
   await app.register(opsRoutes, { dependencies, keys, metrics });
@@ -185,7 +190,7 @@ async function registerHttp(
     const dayAgo = new Date(now.getTime() - 86_400_000);
     // Retired refresh hashes are kept for one refresh lifetime after they were retired (SECURITY.md).
     const retiredBefore = new Date(now.getTime() - config.refresh.ttlSeconds * 1000);
-    Promise.all([stores.sessions.prune(dayAgo, retiredBefore), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo)]).catch(
+    Promise.all([stores.sessions.prune(dayAgo, retiredBefore), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo), revocationFeed.prune()]).catch(
       (err: unknown) => app.log.warn({ err: loggable(err) }, 'pruning expired sessions failed'),
     );
   }, 3_600_000);
@@ -197,5 +202,5 @@ async function registerHttp(
   });
 
   await app.ready();
-  return { app, stores, keys, auth, registration, account, clients, emailFlows, metrics, config, services };
+  return { app, stores, keys, auth, registration, account, clients, emailFlows, revocationFeed, metrics, config, services };
 }

@@ -19,6 +19,7 @@ import { LegacyTokens } from './services/legacy-tokens.js';
 import { LoginThrottle } from './services/login-throttle.js';
 import { systemClock, type AttemptLimiter, type AuthObserver, type Clock, type Mailer, type Stores } from './services/ports.js';
 import { RegistrationService } from './services/registration.js';
+import { RevocationFeed } from './services/revocation-feed.js';
 import { openStores } from './storage/index.js';
 import { FailOpenAttemptLimiter } from './storage/rate-limit/fail-open.js';
 import { MemoryAttemptLimiter } from './storage/rate-limit/memory.js';
@@ -64,6 +65,8 @@ export interface Services {
   clients: ClientRegistry;
   /** Undefined when EMAIL_FLOWS is off. */
   emailFlows: EmailFlows | undefined;
+  /** The revocation feed's reader (GET /revocations/stream; pruned with the rest). */
+  revocationFeed: RevocationFeed;
   /** Finishes queued mails, then closes the mailer, the stores and Redis. */
   close(): Promise<void>;
 }
@@ -187,6 +190,13 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
     account: new AccountService({ stores, hasher, throttle, policy, observer, clock }),
     clients: new ClientRegistry(stores.clients),
     emailFlows,
+    // One shared poller per instance, every 200 ms while anyone listens.
+    revocationFeed: new RevocationFeed(
+      stores.revocations,
+      clock,
+      { accessTtlSeconds: config.jwt.accessTtlSeconds, clockSkewSeconds: config.jwt.clockSkewSeconds, pollMs: 200 },
+      (error) => log.failure('warn', error, 'revocation feed poll failed'),
+    ),
     async close() {
       // Mails accepted before the close still go out.
       await emailFlows?.drain();

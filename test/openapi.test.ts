@@ -41,6 +41,7 @@ const KNOWN_OPERATIONS = [
   'GET /openapi.json',
   'GET /password/reset',
   'GET /readyz',
+  'GET /revocations/stream',
   'GET /sessions',
   'POST /email/verify',
   'POST /email/verify/request',

@@ -45,6 +45,8 @@ export interface Config {
   refresh: {
     ttlSeconds: number;
     reuseGraceSeconds: number;
+    /** Cookie mode: on request (X-Gatehouse-CSRF: 1) the refresh token travels in an HttpOnly cookie. */
+    cookie: boolean;
   };
   password: {
     minLength: number;
@@ -288,6 +290,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     refresh: {
       ttlSeconds: Math.round(read(env, 'REFRESH_TOKEN_EXPIRE_DAYS') * 86_400),
       reuseGraceSeconds: read(env, 'REFRESH_REUSE_GRACE_SECONDS'),
+      cookie: read(env, 'REFRESH_TOKEN_COOKIE'),
     },
     password,
     rateLimit: {

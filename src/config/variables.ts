@@ -82,7 +82,7 @@ export const VARIABLES = {
     type: 'number',
     default: 30,
     original: 'ACCESS_TOKEN_EXPIRE_MINUTES',
-    doc: 'access-token lifetime',
+    doc: 'access-token lifetime; fractions work (`0.05` = 3 s, as the browser tests use)',
   },
   ACCESS_TOKEN_CACHE_SIZE: {
     type: 'integer',
@@ -103,6 +103,11 @@ export const VARIABLES = {
     min: 0,
     max: 300,
     doc: 'how long a just-rotated refresh token is answered with the same new token',
+  },
+  REFRESH_TOKEN_COOKIE: {
+    type: 'boolean',
+    default: false,
+    doc: 'cookie mode for browsers: on requests with `X-Gatehouse-CSRF: 1`, the refresh token travels in an `HttpOnly; Secure; SameSite=Strict` cookie scoped to `/refresh` (see "Use it from another service")',
   },
   PASSWORD_MIN_LENGTH: { type: 'integer', default: 8, min: 1, max: 1024, doc: 'counted in characters (code points); at most `PASSWORD_MAX_LENGTH`' },
   PASSWORD_MAX_LENGTH: { type: 'integer', default: 1024, min: 8, max: 4096, doc: 'counted in characters (code points)' },

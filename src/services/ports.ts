@@ -172,6 +172,33 @@ export interface RevokedTokenStore {
   prune(now: Date): Promise<number>;
 }
 
+/**
+ * One revocation as the stores record it, in the same transaction as the revocation
+ * itself (a session ended, or one access token revoked): the revocation feed's source.
+ */
+export interface RevocationRecord {
+  /** Increasing in commit order (the feed's cursor). */
+  id: number;
+  /** Set when a session ended: every access token it issued is revoked. */
+  sessionId: string | null;
+  /** Set when one access token was revoked by its jti. */
+  tokenId: string | null;
+  at: Date;
+  /** For a token: when it expires (after which the record is moot). */
+  expiresAt: Date | null;
+}
+
+export interface RevocationRecordStore {
+  /** The highest id recorded so far (0 for none). */
+  head(): Promise<number>;
+  /** Records with id > `after`, oldest first. */
+  after(after: number, limit: number): Promise<RevocationRecord[]>;
+  /** Records with id > `after` that still cover an unexpired token: sessions revoked after `sessionCutoff`, tokens expiring after `now`. */
+  relevantAfter(after: number, sessionCutoff: Date, now: Date, limit: number): Promise<RevocationRecord[]>;
+  /** Deletes the records that cover no unexpired token any more. */
+  prune(sessionCutoff: Date, now: Date): Promise<number>;
+}
+
 export interface ClientStore {
   /** Throws DuplicateError('client') when the id is taken. */
   create(client: OAuthClient): Promise<void>;
@@ -223,6 +250,7 @@ export interface Stores {
   emailTokens: EmailTokenStore;
   audit: AuditStore;
   imports: ImportStore;
+  revocations: RevocationRecordStore;
   /**
    * Runs `body` in one database transaction: every write through `tx` commits together
    * when the body resolves, none when it throws (the error is rethrown). Resolves once the

@@ -331,3 +331,40 @@ test('imports: ids kept where free, present users left alone, clashes reported, 
   // New accounts after an import draw ids past the imported ones.
   assert.ok((await stores.users.create(newUser())).id > 500);
 });
+
+test('revocation records: every revoking store writes one in its transaction; head, after, relevantAfter, prune', async (t) => {
+  const { stores } = await openTestStores(t);
+  const r = stores.revocations;
+  assert.equal(await r.head(), 0);
+  const user = await stores.users.create(newUser());
+  const now = new Date();
+  const [a, b, c, d] = await Promise.all([1, 2, 3, 4].map(() => stores.sessions.create(newSession(user.id))));
+  assert.equal(await stores.sessions.revoke(a!.id, now, 'logout'), true);
+  assert.equal(await stores.sessions.revoke(a!.id, now, 'logout'), false, 'a second revoke records nothing');
+  assert.equal(await stores.sessions.revokeOwned(b!.id, user.id, now, 'revoked'), true);
+  assert.equal(await stores.sessions.revokeAllForUser(user.id, now, 'logout_all', d!.id), 1);
+  const expiresAt = new Date(now.getTime() + HOUR);
+  assert.equal(await stores.revokedTokens.revoke('jti-1', expiresAt), true);
+  assert.equal(await stores.revokedTokens.revoke('jti-1', expiresAt), false);
+  assert.equal(await stores.users.delete(user.id), true, 'the last live session (d) is recorded as it goes');
+
+  const all = await r.after(0, 100);
+  assert.deepEqual(all.map((e) => e.sessionId ?? e.tokenId), [a!.id, b!.id, c!.id, 'jti-1', d!.id]);
+  assert.deepEqual(all.map((e) => e.id), [...all.map((e) => e.id)].sort((x, y) => x - y), 'ids increase');
+  assert.equal(await r.head(), all.at(-1)!.id);
+  assert.deepEqual((await r.after(all[1]!.id, 2)).map((e) => e.id), [all[2]!.id, all[3]!.id]);
+  assert.equal(all[3]!.expiresAt!.getTime(), expiresAt.getTime());
+
+  // Relevance: sessions revoked after the cutoff, tokens expiring after now.
+  const later = new Date(now.getTime() + 2 * HOUR);
+  assert.equal((await r.relevantAfter(0, new Date(now.getTime() - 1000), now, 100)).length, 5);
+  assert.deepEqual((await r.relevantAfter(0, later, now, 100)).map((e) => e.tokenId), ['jti-1']);
+  assert.deepEqual(await r.relevantAfter(0, later, later, 100), []);
+  assert.equal(await r.prune(later, later), 5);
+  assert.deepEqual(await r.after(0, 100), []);
+  // Ids are never reused after pruning: a subscriber's cursor stays valid.
+  const e = await stores.users.create(newUser());
+  const s = await stores.sessions.create(newSession(e.id));
+  await stores.sessions.revoke(s.id, now, 'logout');
+  assert.ok((await r.head()) > all.at(-1)!.id);
+});

@@ -37,6 +37,7 @@ export default fp(
         components: {
           securitySchemes: {
             bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+            clientBasic: { type: 'http', scheme: 'basic', description: 'A confidential client: its id and secret' },
             OAuth2PasswordBearer: {
               type: 'oauth2',
               description: 'Username (or email) and password; client_id may be left empty.',

@@ -1,16 +1,17 @@
 /** The original service's five endpoints; thin: parse, call the service, shape the answer. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config/index.js';
 import type { User } from '../../domain/types.js';
 import { AppError } from '../../errors/index.js';
-import type { AuthService } from '../../services/auth-service.js';
+import type { AuthService, TokenPair } from '../../services/auth-service.js';
 import type { RegistrationService } from '../../services/registration.js';
 import type { EmailFlows } from '../../services/email-flows.js';
 import { BEARER_SECURITY, FORM_AND_JSON, clientContext, emptyBodyAsObject, noStore } from '../route-helpers.js';
 import { authenticate, principalOf } from '../plugins/authenticate.js';
-import { LoginBody, LogoutBody, RefreshBody, RefreshQuery, RegisterBody, TokenResponse, UserOut } from '../schemas/auth.js';
+import { CookieModeHeaders, LoginBody, LogoutBody, RefreshBody, RefreshQuery, RegisterBody, TokenResponse, TokenResponseCookieMode, UserOut } from '../schemas/auth.js';
+import { clearRefreshCookie, hasCsrfHeader, readRefreshCookie, setRefreshCookie } from '../refresh-cookie.js';
 import { problems } from '../schemas/common.js';
 
 export interface AuthRoutesOptions {
@@ -37,6 +38,17 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { auth, registration, emailFlows, config } = opts;
   const perMinute = (max: number) => ({ rateLimit: { max, timeWindow: 60_000 } });
+  // Cookie mode (REFRESH_TOKEN_COOKIE=true; see refresh-cookie.ts): asked for per request.
+  const cookieMode = config.refresh.cookie;
+  // Typed as the looser schema (refresh_token optional), which both answers satisfy.
+  const tokenResponse = (cookieMode ? TokenResponseCookieMode : TokenResponse) as typeof TokenResponseCookieMode;
+  const cookieHeaders = cookieMode ? { headers: CookieModeHeaders } : {};
+  const answer = (request: FastifyRequest, reply: FastifyReply, tokens: TokenPair) => {
+    noStore(reply);
+    if (!cookieMode || !hasCsrfHeader(request)) return tokens;
+    setRefreshCookie(reply, tokens.refresh_token, config.refresh.ttlSeconds);
+    return { access_token: tokens.access_token, token_type: tokens.token_type, expires_in: tokens.expires_in };
+  };
 
   app.post(
     '/register',
@@ -77,14 +89,11 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
           'Unknown user and wrong password answer alike. Failed logins are throttled per account as well as per IP.',
         consumes: FORM_AND_JSON,
         body: LoginBody,
-        response: { 200: TokenResponse, ...problems(400, 401, 413, 415, 429) },
+        ...cookieHeaders,
+        response: { 200: tokenResponse, ...problems(400, 401, 413, 415, 429) },
       },
     },
-    async (request, reply) => {
-      const tokens = await auth.login(request.body, clientContext(request));
-      noStore(reply);
-      return tokens;
-    },
+    async (request, reply) => answer(request, reply, await auth.login(request.body, clientContext(request))),
   );
 
   app.post(
@@ -98,11 +107,15 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
         description:
           'Every use rotates the refresh token. Presenting the previous token again within the reuse grace window ' +
           'returns the same new token; after the window it revokes the whole session. The `refresh_token` query ' +
-          'parameter is accepted for the original service\'s clients and answered with a `Deprecation` header.',
+          'parameter is accepted for the original service\'s clients and answered with a `Deprecation` header. ' +
+          'With REFRESH_TOKEN_COOKIE=true and the header `X-Gatehouse-CSRF: 1`, a request without a token in the body ' +
+          'uses the HttpOnly `gatehouse_refresh` cookie, and the new refresh token goes back into that cookie ' +
+          '(the cookie without the header is refused: 403 `csrf_check_failed`).',
         consumes: FORM_AND_JSON,
         body: Type.Partial(RefreshBody, { additionalProperties: false }),
         querystring: RefreshQuery,
-        response: { 200: TokenResponse, ...problems(400, 401, 413, 415, 429) },
+        ...cookieHeaders,
+        response: { 200: tokenResponse, ...problems(400, 401, 403, 413, 415, 429) },
       },
     },
     async (request, reply) => {
@@ -111,14 +124,24 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
         token = request.query.refresh_token;
         reply.header('deprecation', 'true');
       }
+      const cookie = token === undefined && cookieMode ? readRefreshCookie(request) : undefined;
+      if (cookie !== undefined) {
+        // The cookie rides along on any same-site request; only our custom header proves the app sent it.
+        if (!hasCsrfHeader(request)) throw new AppError('csrf_check_failed', 'A refresh from the cookie needs the header X-Gatehouse-CSRF: 1');
+        token = cookie;
+      }
       if (token === undefined || token === '') {
         throw new AppError('validation_failed', 'The request has invalid fields', {
           errors: [{ field: 'refresh_token', message: 'is required' }],
         });
       }
-      const tokens = await auth.refresh(token, undefined, clientContext(request));
-      noStore(reply);
-      return tokens;
+      try {
+        return answer(request, reply, await auth.refresh(token, undefined, clientContext(request)));
+      } catch (error) {
+        // A dead cookie is dropped, so the browser stops sending it.
+        if (cookie !== undefined && error instanceof AppError && error.code === 'invalid_token') clearRefreshCookie(reply);
+        throw error;
+      }
     },
   );
 
@@ -137,8 +160,10 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
         response: { 200: Type.Object({ message: Type.Literal('Successfully logged out') }), ...problems(400, 401) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       await auth.logout(principalOf(request), request.body.refresh_token, clientContext(request));
+      // The cookie is scoped to /refresh, so it is not here to read: clear it for cookie-mode callers.
+      if (cookieMode && hasCsrfHeader(request)) clearRefreshCookie(reply);
       return { message: 'Successfully logged out' as const };
     },
   );

@@ -60,3 +60,22 @@ export const TokenResponse = Type.Object(
   },
   { title: 'TokenResponse' },
 );
+
+/** Cookie mode (REFRESH_TOKEN_COOKIE=true): the refresh token may be in the cookie instead of the body. */
+export const TokenResponseCookieMode = Type.Object(
+  {
+    access_token: Type.String(),
+    refresh_token: Type.Optional(
+      Type.String({ description: 'Absent when the request sent X-Gatehouse-CSRF: 1: the token is in the HttpOnly gatehouse_refresh cookie' }),
+    ),
+    token_type: Type.Literal('bearer'),
+    expires_in: Type.Integer({ description: 'Access-token lifetime in seconds' }),
+  },
+  { title: 'TokenResponseCookieMode' },
+);
+
+export const CookieModeHeaders = Type.Object({
+  'x-gatehouse-csrf': Type.Optional(
+    Type.Literal('1', { description: 'Cookie mode: put the refresh token in (and on /refresh, read it from) the HttpOnly cookie' }),
+  ),
+});

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import type { User } from '../../../domain/types.js';
 import { liveUser, ROTATED_COLUMNS, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
 import type { RotationOutcome, RotationRequest } from '../../../services/ports.js';
+import { FEED_LOCK } from '../stores/revocations.js';
 import { planRotation, type Located } from '../stores/rotation.js';
 import type { SessionHotPaths } from '../stores/sessions.js';
 import { sessions } from '../schema/pg.js';
@@ -52,6 +53,10 @@ const REVOKE_FOR_REUSE = {
   name: 'gatehouse_rotation_revoke_for_reuse',
   text: "UPDATE sessions SET revoked_at = $2, revoke_reason = 'refresh_token_reuse' WHERE id = $1",
 };
+
+/** The revocation feed's record of a reuse, under the feed's lock (see stores/revocations.ts). */
+const FEED_LOCK_TAKE = { name: 'gatehouse_feed_lock', text: 'SELECT pg_advisory_xact_lock($1)' };
+const RECORD_REUSE = { name: 'gatehouse_rotation_record_reuse', text: 'INSERT INTO revocation_events (session_id, at) VALUES ($1, $2)' };
 
 async function locate(client: pg.PoolClient, hash: string): Promise<Located | undefined> {
   const byToken = (await client.query<Row>({ ...LOCATE, values: [hash] })).rows[0];
@@ -104,6 +109,8 @@ export class PgSessionHotPaths implements SessionHotPaths {
             break;
           case 'revoke_for_reuse':
             await client.query({ ...REVOKE_FOR_REUSE, values: [write.id, write.at] });
+            await client.query({ ...FEED_LOCK_TAKE, values: [FEED_LOCK] });
+            await client.query({ ...RECORD_REUSE, values: [write.id, write.at] });
             break;
         }
         return outcome;

@@ -126,3 +126,16 @@ export const securityEvents = pgTable(
   },
   (t) => [index('security_events_user_id_idx').on(t.userId), index('security_events_at_idx').on(t.at)],
 );
+
+/** The revocation feed's ordered record (see schema/sqlite.ts). */
+export const revocationEvents = pgTable(
+  'revocation_events',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    sessionId: text('session_id'),
+    tokenId: text('token_id'),
+    at: at('at').notNull(),
+    expiresAt: at('expires_at'),
+  },
+  (t) => [index('revocation_events_at_idx').on(t.at), index('revocation_events_expires_at_idx').on(t.expiresAt)],
+);

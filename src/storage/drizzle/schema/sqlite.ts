@@ -134,3 +134,20 @@ export const securityEvents = sqliteTable(
   },
   (t) => [index('security_events_user_id_idx').on(t.userId), index('security_events_at_idx').on(t.at)],
 );
+
+/**
+ * The revocation feed's ordered record: one row per revocation (a session ended, or one
+ * access token revoked), written in the revocation's transaction. AUTOINCREMENT: ids are
+ * never reused after pruning, so a subscriber's cursor never points back in time.
+ */
+export const revocationEvents = sqliteTable(
+  'revocation_events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    sessionId: text('session_id'),
+    tokenId: text('token_id'),
+    at: integer('at', { mode: 'timestamp_ms' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('revocation_events_at_idx').on(t.at), index('revocation_events_expires_at_idx').on(t.expiresAt)],
+);

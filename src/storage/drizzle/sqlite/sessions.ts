@@ -9,7 +9,7 @@ import type { RotationOutcome, RotationRequest } from '../../../services/ports.j
 import { liveUser, ROTATED_COLUMNS, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
 import { planRotation, type Located } from '../stores/rotation.js';
 import type { SessionHotPaths } from '../stores/sessions.js';
-import { retiredRefreshTokens, sessions } from '../schema/sqlite.js';
+import { retiredRefreshTokens, revocationEvents, sessions } from '../schema/sqlite.js';
 import { translateSqliteError } from './errors.js';
 import type { SqliteExec } from './exec.js';
 
@@ -41,6 +41,7 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
   private readonly rotateRow;
   private readonly touch;
   private readonly revokeForReuse;
+  private readonly recordReuse;
   private readonly rotation;
   private readonly rotationBatch;
   /** Rotations waiting for the next batch (see rotate()). */
@@ -72,6 +73,8 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
       .set({ ...setPlaceholders(['revokedAt']), revokeReason: 'refresh_token_reuse' })
       .where(eq(sessions.id, ph('id')))
       .prepare();
+    // The revocation feed's record, in the rotation's transaction (see stores/revocations.ts).
+    this.recordReuse = db.insert(revocationEvents).values({ sessionId: ph('sessionId'), at: ph('at') }).prepare();
     // The transaction wrappers too are built once. Each rotation is its own transaction
     // function; run inside a batch's (see rotate()) better-sqlite3 makes it a SAVEPOINT.
     this.rotation = raw.transaction((request: RotationRequest) => this.rotateLocked(request));
@@ -109,6 +112,7 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
         break;
       case 'revoke_for_reuse':
         this.revokeForReuse.run({ revokedAt: write.at, id: write.id });
+        this.recordReuse.run({ sessionId: write.id, at: write.at });
         break;
     }
     return outcome;

@@ -6,6 +6,7 @@ import { DrizzleClientStore } from './clients.js';
 import { DrizzleEmailTokenStore } from './email-tokens.js';
 import { DrizzleImportStore } from './legacy-import.js';
 import { DrizzleRevokedTokenStore } from './revoked-tokens.js';
+import { DrizzleRevocationRecordStore } from './revocations.js';
 import { DrizzleSessionStore, type SessionHotPaths } from './sessions.js';
 import { DrizzleSigningKeyStore } from './signing-keys.js';
 import { DrizzleUserStore } from './users.js';
@@ -32,6 +33,7 @@ export function createStores(x: Exec, hot: SessionHotPaths, connection: Pick<Sto
   return {
     ...scoped(x, hot),
     imports: new DrizzleImportStore(x),
+    revocations: new DrizzleRevocationRecordStore(x),
     transaction: <T>(body: (tx: TransactionStores) => Promise<T>) => x.transaction((tx) => body(scoped(tx, NOT_IN_A_TRANSACTION))),
     ...connection,
   };

@@ -2,12 +2,18 @@ import { eq } from 'drizzle-orm';
 import type { RevokedTokenStore } from '../../../services/ports.js';
 import type { Exec } from '../exec.js';
 import { pruneInBatches } from './prune.js';
+import { recordRevocations } from './revocations.js';
 
 export class DrizzleRevokedTokenStore implements RevokedTokenStore {
   constructor(private readonly x: Exec) {}
 
-  async revoke(jti: string, expiresAt: Date): Promise<boolean> {
-    return (await this.x.run(this.x.db.insert(this.x.tables.revokedTokens).values({ jti, expiresAt }).onConflictDoNothing())) > 0;
+  /** With its record for the revocation feed, in one transaction. */
+  revoke(jti: string, expiresAt: Date): Promise<boolean> {
+    return this.x.transaction(async (tx) => {
+      const inserted = (await tx.run(tx.db.insert(tx.tables.revokedTokens).values({ jti, expiresAt }).onConflictDoNothing())) > 0;
+      if (inserted) await recordRevocations(tx, new Date(), [{ tokenId: jti, expiresAt }]);
+      return inserted;
+    });
   }
 
   async isRevoked(jti: string): Promise<boolean> {

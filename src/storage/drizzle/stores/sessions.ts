@@ -1,9 +1,10 @@
-import { and, desc, eq, gt, isNotNull, isNull, ne, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNotNull, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { Session, User } from '../../../domain/types.js';
 import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
 import type { Exec } from '../exec.js';
 import { toSession } from '../mappers.js';
 import { pruneInBatches } from './prune.js';
+import { recordRevocations } from './revocations.js';
 
 const ph = sql.placeholder;
 
@@ -63,29 +64,31 @@ export class DrizzleSessionStore implements SessionStore {
     return row ? toSession(row) : undefined;
   }
 
+  // Every revocation writes its record for the revocation feed in the same transaction
+  // (a transaction of its own, or the caller's: x.transaction joins an open one).
+
   async revoke(sessionId: string, now: Date, reason: string): Promise<boolean> {
     const { sessions: s } = this.x.tables;
-    const query = this.x.db.update(s).set({ revokedAt: now, revokeReason: reason }).where(and(eq(s.id, sessionId), isNull(s.revokedAt)));
-    return (await this.x.run(query)) > 0;
+    return (await this.revokeWhere(and(eq(s.id, sessionId), isNull(s.revokedAt)), now, reason)) > 0;
   }
 
   async revokeOwned(sessionId: string, userId: number, now: Date, reason: string): Promise<boolean> {
     const { sessions: s } = this.x.tables;
-    const query = this.x.db
-      .update(s)
-      .set({ revokedAt: now, revokeReason: reason })
-      .where(and(eq(s.id, sessionId), eq(s.userId, userId), isNull(s.revokedAt), gt(s.expiresAt, now)));
-    return (await this.x.run(query)) > 0;
+    return (await this.revokeWhere(and(eq(s.id, sessionId), eq(s.userId, userId), isNull(s.revokedAt), gt(s.expiresAt, now)), now, reason)) > 0;
   }
 
   revokeAllForUser(userId: number, now: Date, reason: string, keep?: string): Promise<number> {
     const { sessions: s } = this.x.tables;
-    return this.x.run(
-      this.x.db
-        .update(s)
-        .set({ revokedAt: now, revokeReason: reason })
-        .where(and(eq(s.userId, userId), isNull(s.revokedAt), keep === undefined ? undefined : ne(s.id, keep))),
-    );
+    return this.revokeWhere(and(eq(s.userId, userId), isNull(s.revokedAt), keep === undefined ? undefined : ne(s.id, keep)), now, reason);
+  }
+
+  private revokeWhere(where: SQL | undefined, now: Date, reason: string): Promise<number> {
+    return this.x.transaction(async (tx) => {
+      const { sessions: s } = tx.tables;
+      const revoked = await tx.returning(tx.db.update(s).set({ revokedAt: now, revokeReason: reason }).where(where).returning({ id: s.id }));
+      await recordRevocations(tx, now, revoked.map((r) => ({ sessionId: r.id })));
+      return revoked.length;
+    });
   }
 
   async listActive(userId: number, now: Date): Promise<Session[]> {

@@ -1,8 +1,9 @@
-import { and, eq, or, sql } from 'drizzle-orm';
+import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import type { User } from '../../../domain/types.js';
 import { DuplicateError, type NewUser, type UserStore } from '../../../services/ports.js';
 import { UniqueViolation, type Exec } from '../exec.js';
 import { toUser } from '../mappers.js';
+import { recordRevocations } from './revocations.js';
 
 const ph = sql.placeholder;
 
@@ -73,9 +74,21 @@ export class DrizzleUserStore implements UserStore {
     return (await this.x.run(query)) > 0;
   }
 
-  async delete(id: number): Promise<boolean> {
-    const { users } = this.x.tables;
-    return (await this.x.run(this.x.db.delete(users).where(eq(users.id, id)))) > 0;
+  /**
+   * The user's sessions go with the row (foreign-key cascade). The live ones are revoked
+   * first, in the same transaction, so the revocation feed hears of them (and their rows
+   * are locked before the feed's record is written; see stores/revocations.ts).
+   */
+  delete(id: number): Promise<boolean> {
+    return this.x.transaction(async (tx) => {
+      const { users, sessions: s } = tx.tables;
+      const now = new Date();
+      const ended = await tx.returning(
+        tx.db.update(s).set({ revokedAt: now, revokeReason: 'account_deleted' }).where(and(eq(s.userId, id), isNull(s.revokedAt))).returning({ id: s.id }),
+      );
+      await recordRevocations(tx, now, ended.map((r) => ({ sessionId: r.id })));
+      return (await tx.run(tx.db.delete(users).where(eq(users.id, id)))) > 0;
+    });
   }
 
   async updatePasswordHash(id: number, passwordHash: string): Promise<void> {

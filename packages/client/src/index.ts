@@ -1,0 +1,14 @@
+/** @gatehouse/client: Gatehouse for browsers and any runtime with fetch. */
+export { GatehouseClient, createClient } from './client.js';
+export { GatehouseError } from './errors.js';
+export type {
+  ClientOptions,
+  LoginResult,
+  MfaInput,
+  RegisterInput,
+  Session,
+  StorageMode,
+  StoredTokens,
+  TokenResponse,
+  User,
+} from './types.js';
