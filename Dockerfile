@@ -20,6 +20,10 @@ ENV npm_config_nodedir=/usr/local \
     npm_config_update_notifier=false
 WORKDIR /app
 COPY package.json package-lock.json ./
+# The SDKs (packages/*) are npm workspaces of this repository: their manifests keep the
+# lock file consistent; the server image contains none of their code.
+COPY packages/client/package.json ./packages/client/
+COPY packages/node/package.json ./packages/node/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
