@@ -37,6 +37,7 @@ export default fp(
         components: {
           securitySchemes: {
             bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+            metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN (without it, /metrics answers loopback clients only)' },
             OAuth2PasswordBearer: {
               type: 'oauth2',
               description: 'Username (or email) and password; client_id may be left empty.',

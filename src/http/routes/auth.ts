@@ -10,7 +10,9 @@ import type { RegistrationService } from '../../services/registration.js';
 import type { EmailFlows } from '../../services/email-flows.js';
 import { BEARER_SECURITY, FORM_AND_JSON, clientContext, emptyBodyAsObject, noStore } from '../route-helpers.js';
 import { authenticate, principalOf } from '../plugins/authenticate.js';
-import { LoginBody, LogoutBody, RefreshBody, RefreshQuery, RegisterBody, TokenResponse, UserOut } from '../schemas/auth.js';
+import { LoginBody, LoginResponse, LogoutBody, RefreshBody, RefreshQuery, RegisterBody, TokenResponse, UserOut } from '../schemas/auth.js';
+import { presentedDeviceToken, setDeviceCookie } from '../device-cookie.js';
+import type { PasswordCheckLimit } from '../password-rate-limit.js';
 import { problems } from '../schemas/common.js';
 
 export interface AuthRoutesOptions {
@@ -19,6 +21,8 @@ export interface AuthRoutesOptions {
   /** Set when verification mails go out at registration. */
   emailFlows: EmailFlows | undefined;
   config: Readonly<Config>;
+  /** The per-IP budget /login shares with the password grant of /oauth/token. */
+  passwordLimit: PasswordCheckLimit;
 }
 
 
@@ -35,7 +39,8 @@ export function userOut(user: User) {
 
 export default async function authRoutes(instance: FastifyInstance, opts: AuthRoutesOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-  const { auth, registration, emailFlows, config } = opts;
+  const { auth, registration, emailFlows, config, passwordLimit } = opts;
+  const secureCookies = config.publicUrl.startsWith('https:');
   const perMinute = (max: number) => ({ rateLimit: { max, timeWindow: 60_000 } });
 
   app.post(
@@ -68,21 +73,25 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
   app.post(
     '/login',
     {
-      config: perMinute(config.rateLimit.loginPerMinute),
+      onRequest: passwordLimit,
       schema: {
         tags: ['auth'],
         summary: 'Log in with username (or email) and password',
         description:
           'Also accepts the OAuth2 password-flow form (`grant_type=password`) that Swagger UI and FastAPI clients send. ' +
-          'Unknown user and wrong password answer alike. Failed logins are throttled per account as well as per IP.',
+          'Unknown user and wrong password answer alike. Failed logins are throttled per account as well as per IP; ' +
+          'a login that presents the device token of an earlier login of the account is counted against that device only.',
         consumes: FORM_AND_JSON,
         body: LoginBody,
-        response: { 200: TokenResponse, ...problems(400, 401, 413, 415, 429) },
+        response: { 200: LoginResponse, ...problems(400, 401, 413, 415, 429) },
       },
     },
     async (request, reply) => {
-      const tokens = await auth.login(request.body, clientContext(request));
+      const { username, password, device_token } = request.body;
+      const deviceToken = presentedDeviceToken(request, device_token);
+      const tokens = await auth.login({ username, password, deviceToken }, clientContext(request));
       noStore(reply);
+      setDeviceCookie(reply, tokens.device_token, auth.deviceTokenTtlSeconds, secureCookies);
       return tokens;
     },
   );
