@@ -24,6 +24,7 @@ import emailRoutes from './http/routes/email.js';
 import oauthRoutes from './http/routes/oauth.js';
 import opsRoutes from './http/routes/ops.js';
 import revocationRoutes from './http/routes/revocations.js';
+import { passwordCheckLimit } from './http/password-rate-limit.js';
 import type { Dependency } from './http/routes/ops.js';
 import { buildServices, type ServiceLog, type Services } from './composition.js';
 import { systemClock, type Clock, type Stores } from './services/ports.js';
@@ -127,6 +128,14 @@ async function registerHttp(
   const { config, stores, redis, keys, auth, registration, account, clients, emailFlows, revocationFeed, clock } = services;
   const redisConfig = config.redis;
   await keys.init();
+  if (config.keyEncryption.key === undefined && config.nodeEnv === 'production') {
+    app.log.warn(`signing keys are sealed under the key file ${config.keyEncryption.file}: keep it out of database backups, and set KEY_ENCRYPTION_KEY (the same on every instance) instead`);
+  }
+  if (config.http.trustProxy === true) {
+    // Fastify then takes the leftmost X-Forwarded-For address, which the client writes:
+    // per-IP limits and lockouts count whatever address an attacker claims.
+    app.log.warn('TRUST_PROXY=true believes the leftmost X-Forwarded-For address, which any client can write; set TRUST_PROXY to a hop count or to your proxies\' addresses');
+  }
   if (config.legacy) {
     const until = config.legacy.until ? `until ${config.legacy.until.toISOString()}` : 'with no end date (set LEGACY_TOKENS_UNTIL)';
     app.log.warn(`transition mode: tokens of the original service are accepted ${until}`);
@@ -167,6 +176,7 @@ async function registerHttp(
         retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
       }),
   });
+  const passwordLimit = passwordCheckLimit(app, config.rateLimit);
   await app.register(metricsPlugin, { metrics });
   await app.register(docs, { config, version: VERSION });
   await app.register(authRoutes, {
@@ -174,14 +184,15 @@ async function registerHttp(
     registration,
     emailFlows: config.email.verifyOnRegister ? emailFlows : undefined,
     config,
+    passwordLimit,
   });
   if (emailFlows) await app.register(emailRoutes, { auth, emailFlows, config });
   await app.register(accountRoutes, { auth, account });
-  await app.register(oauthRoutes, { auth, clients, config, publishesJwks: !keys.isSymmetric });
+  await app.register(oauthRoutes, { auth, clients, config, publishesJwks: !keys.isSymmetric, passwordLimit });
   await app.register(revocationRoutes, { feed: revocationFeed, clients });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
-  await app.register(opsRoutes, { dependencies, keys, metrics });
+  await app.register(opsRoutes, { dependencies, keys, metrics, metricsToken: config.http.metricsToken });
 
   // Hourly: drop revocation records past their tokens' expiry, and sessions a day after
   // they expired or were revoked (the day keeps them visible for investigation).

@@ -14,7 +14,9 @@ const USAGE = `Usage: gatehouse <command>
 Commands:
   serve                      start the HTTP server (applies migrations first)
   migrate                    apply database migrations and exit
-  keys rotate                make a new signing key active; old tokens stay valid
+  keys rotate [--now]        publish a new signing key now, sign with it once the JWKS
+                             cache lifetime has passed (--now: at once, an emergency that
+                             breaks resource servers' caches); old tokens stay valid
   users create --username U --email E (--password-stdin | --password P)
                              create an account (the password follows the policy)
   clients create --id ID [--grants password,refresh_token] [--audience AUD] [--public]

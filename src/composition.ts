@@ -14,7 +14,10 @@ import { AuditTrail, Observers } from './services/audit.js';
 import { AuthService } from './services/auth-service.js';
 import { ClientRegistry } from './services/client-registry.js';
 import { EmailFlows } from './services/email-flows.js';
-import { KeyRing } from './services/key-ring.js';
+import { JWKS_MAX_AGE_SECONDS, JWKS_STALE_SECONDS, KeyRing } from './services/key-ring.js';
+import { SealedSigningKeyStore } from './services/sealed-signing-keys.js';
+import { DEVICE_TOKEN_LIFETIME_SECONDS, DeviceTokens } from './services/device-tokens.js';
+import { keyFileKek, parseKek } from './crypto/key-encryption.js';
 import { LegacyTokens } from './services/legacy-tokens.js';
 import { LoginThrottle } from './services/login-throttle.js';
 import { systemClock, type AttemptLimiter, type AuthObserver, type Clock, type Mailer, type Stores } from './services/ports.js';
@@ -74,6 +77,15 @@ export interface Services {
 /** Margin for instances that have not re-read the key set yet (KeyRing reloads every 5 s). */
 const KEY_RELOAD_MARGIN_MS = 60_000;
 
+/** Beyond the JWKS cache lifetime before a rotated-in key signs: the key set's reload interval and then some. */
+const KEY_ACTIVATION_MARGIN_MS = 15_000;
+
+/** KEY_ENCRYPTION_KEY, or else the key file (made on first start, mode 0600). */
+function keyEncryptionKey(config: Readonly<Config>): Buffer {
+  const { key, file } = config.keyEncryption;
+  return key !== undefined ? parseKek(key)! : keyFileKek(file);
+}
+
 const stderrLog: ServiceLog = {
   failure: (level, error, message) => console.error(`gatehouse: ${level}: ${message}: ${error instanceof Error ? error.message : String(error)}`),
   developmentMail: (fields, message) => console.error(message, JSON.stringify(fields)),
@@ -107,19 +119,26 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
     return new FailOpenAttemptLimiter(limiter, (err) => log.failure('warn', err, 'rate-limit store unavailable; failing open'));
   };
 
+  // Private keys sealed at rest under the key-encryption key (kept out of the database).
+  const signingKeys = new SealedSigningKeyStore(stores.signingKeys, keyEncryptionKey(config));
   // Retired keys verify for an access-token lifetime, the clock skew and the reload margin.
   const keys = new KeyRing({
-    store: stores.signingKeys,
+    store: signingKeys,
     options: {
       algorithm: config.jwt.algorithm,
       secretKey: config.jwt.secretKey,
       retiredKeyLifetimeMs: (config.jwt.accessTtlSeconds + config.jwt.clockSkewSeconds) * 1000 + KEY_RELOAD_MARGIN_MS,
+      // Resource servers may hold the JWKS this long (HTTP caching; jose refetches on an
+      // unknown kid only 30 s after its last fetch), and instances re-read keys every 5 s.
+      activationDelayMs: (JWKS_MAX_AGE_SECONDS + JWKS_STALE_SECONDS) * 1000 + KEY_ACTIVATION_MARGIN_MS,
     },
     clock,
   });
   const throttle = new LoginThrottle(
     attemptLimiter(config.rateLimit.accountIpFailures, 'login-account-ip'),
     attemptLimiter(config.rateLimit.accountFailures, 'login-account'),
+    // A known device gets the (account, IP) pair's budget, wherever it logs in from.
+    attemptLimiter(config.rateLimit.accountIpFailures, 'login-device'),
   );
   const hasher = new PasswordHasher(config.password.argon2);
   const observer = new Observers(...(options.observers ?? []), new AuditTrail(stores.audit, clock));
@@ -144,7 +163,7 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
           resetTtlSeconds: config.email.resetTokenTtlSeconds,
           policy,
         },
-        onDeliveryError: (err) => log.failure('error', err, 'mail delivery failed'),
+        onDeliveryError: (err) => log.failure('error', err, 'mail delivery (or the work before it) failed'),
       })
     : undefined;
 
@@ -166,6 +185,7 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
     hasher,
     tokens,
     throttle,
+    devices: new DeviceTokens(signingKeys, clock, DEVICE_TOKEN_LIFETIME_SECONDS),
     observer,
     clock,
     options: {
@@ -173,6 +193,7 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
       requireVerifiedEmail: config.email.requireVerified,
       refreshTtlSeconds: config.refresh.ttlSeconds,
       reuseGraceSeconds: config.refresh.reuseGraceSeconds,
+      clockSkewSeconds: config.jwt.clockSkewSeconds,
     },
     legacy: config.legacy ? new LegacyTokens({ ...config.legacy, clockSkewSeconds: config.jwt.clockSkewSeconds }, clock) : undefined,
   });

@@ -230,3 +230,25 @@ test('email settings: production needs SMTP_URL while email flows are on; EMAIL_
     (e: unknown) => e instanceof ConfigError && e.variable === 'REQUIRE_VERIFIED_EMAIL',
   );
 });
+
+// Security review (issue 15), item 11: live reset links must not end up in a log that a
+// server reachable from the network writes, unless someone asked for exactly that.
+test('email flows without SMTP_URL on a non-loopback address refuse to start unless MAIL_TO_LOG=true', () => {
+  for (const host of ['0.0.0.0', '::', '10.1.2.3']) {
+    assertConfigError({ HOST: host }, 'SMTP_URL');
+  }
+  for (const host of ['127.0.0.1', '::1', 'localhost', '127.0.0.2']) {
+    assert.equal(load({ HOST: host }).email.smtpUrl, undefined, host);
+  }
+  assert.equal(load({ HOST: '0.0.0.0', MAIL_TO_LOG: 'true' }).email.enabled, true);
+  assert.equal(load({ HOST: '0.0.0.0', EMAIL_FLOWS: 'false' }).email.enabled, false);
+  assert.equal(load({ HOST: '0.0.0.0', SMTP_URL: 'smtp://mail.example.com:587' }).email.smtpUrl, 'smtp://mail.example.com:587');
+});
+
+// Item 15: the original service's secret must not be Gatehouse's own.
+test('LEGACY_SECRET_KEY equal to SECRET_KEY is a ConfigError naming LEGACY_SECRET_KEY', () => {
+  const secret = 'a-shared-secret-that-is-long-enough-32b';
+  assertConfigError({ ALGORITHM: 'HS256', SECRET_KEY: secret, LEGACY_SECRET_KEY: secret }, 'LEGACY_SECRET_KEY');
+  assertConfigError({ SECRET_KEY: secret, LEGACY_SECRET_KEY: secret }, 'LEGACY_SECRET_KEY');
+  assert.ok(load({ ALGORITHM: 'HS256', SECRET_KEY: secret, LEGACY_SECRET_KEY: `${secret}-other` }).legacy);
+});

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ConfigError, int, list, str, type Env } from './env-parsers.js';
 import { readSecretFiles } from './secret-files.js';
 import { VARIABLES, read } from './variables.js';
+import { parseKek } from '../crypto/key-encryption.js';
 
 export { ConfigError } from './env-parsers.js';
 
@@ -28,6 +29,11 @@ export interface Config {
   /** UV_THREADPOOL_SIZE, checked here; libuv reads the variable itself when its pool starts. */
   threadPoolSize: number;
   database: DatabaseConfig;
+  /**
+   * The key-encryption key of the private signing keys: KEY_ENCRYPTION_KEY (never logged),
+   * or else the key file (made on first start, mode 0600).
+   */
+  keyEncryption: { key: string | undefined; file: string };
   /** Shared rate-limit counters for several instances; in-process counters when absent. */
   redis: { url: string; keyPrefix: string } | undefined;
   jwt: {
@@ -99,6 +105,8 @@ export interface Config {
     requestTimeoutMs: number;
     /** An idle (keep-alive) socket is closed after this. */
     idleTimeoutMs: number;
+    /** Bearer token for GET /metrics; without one, only loopback clients may read it. Never logged. */
+    metricsToken: string | undefined;
   };
 }
 
@@ -129,6 +137,10 @@ function parseDatabase(env: Env, cwd: string): DatabaseConfig {
 function parseLegacy(env: Env): Config['legacy'] {
   const secretKey = read(env, 'LEGACY_SECRET_KEY');
   if (secretKey === undefined) return undefined;
+  // One secret for both would make every token of one kind a token of the other.
+  if (secretKey === read(env, 'SECRET_KEY')) {
+    throw new ConfigError('LEGACY_SECRET_KEY', 'must differ from SECRET_KEY (give Gatehouse a secret of its own)');
+  }
   const untilText = read(env, 'LEGACY_TOKENS_UNTIL');
   let until: Date | undefined;
   if (untilText !== undefined) {
@@ -143,7 +155,13 @@ function parseLegacy(env: Env): Config['legacy'] {
   };
 }
 
-function parseEmail(env: Env, nodeEnv: Config['nodeEnv']): Config['email'] {
+/** 127.0.0.0/8, ::1 and localhost: only this machine can connect. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h) || /^::ffff:127\./.test(h);
+}
+
+function parseEmail(env: Env, nodeEnv: Config['nodeEnv'], host: string): Config['email'] {
   const enabled = read(env, 'EMAIL_FLOWS');
   const smtpUrl = read(env, 'SMTP_URL');
   if (smtpUrl !== undefined && !/^smtps?:\/\/[^\s]+$/i.test(smtpUrl)) {
@@ -151,6 +169,11 @@ function parseEmail(env: Env, nodeEnv: Config['nodeEnv']): Config['email'] {
   }
   if (enabled && smtpUrl === undefined && nodeEnv === 'production') {
     throw new ConfigError('SMTP_URL', 'required in production while EMAIL_FLOWS is on (set EMAIL_FLOWS=false to run without email)');
+  }
+  // Without SMTP the mails, live reset links included, go to the log: fine on a developer's
+  // loopback server, a leak on one that others can reach (whatever NODE_ENV says).
+  if (enabled && smtpUrl === undefined && !isLoopbackHost(host) && !read(env, 'MAIL_TO_LOG')) {
+    throw new ConfigError('SMTP_URL', `required while EMAIL_FLOWS is on and HOST=${host} is not loopback (MAIL_TO_LOG=true logs the mails instead, live links included)`);
   }
   const requireVerified = read(env, 'REQUIRE_VERIFIED_EMAIL');
   if (requireVerified && !enabled) {
@@ -207,6 +230,24 @@ function parseTrustProxy(env: Env): boolean | number | string[] {
     }
   }
   return entries;
+}
+
+/** Beside the SQLite file; for PostgreSQL under ./data (set KEY_ENCRYPTION_KEY on every instance instead). */
+function parseKeyEncryption(env: Env, database: DatabaseConfig, cwd: string): Config['keyEncryption'] {
+  const key = read(env, 'KEY_ENCRYPTION_KEY');
+  if (key !== undefined && !parseKek(key)) {
+    throw new ConfigError('KEY_ENCRYPTION_KEY', 'expected 32 bytes as base64, base64url or hex (e.g. openssl rand -base64 32)');
+  }
+  const file = database.kind === 'sqlite' ? `${database.path}.key` : path.resolve(cwd, 'data', 'gatehouse.key');
+  return { key, file };
+}
+
+function parseMetricsToken(env: Env): string | undefined {
+  const token = read(env, 'METRICS_TOKEN');
+  if (token !== undefined && !/^[A-Za-z0-9._~+/-]{16,256}=*$/.test(token)) {
+    throw new ConfigError('METRICS_TOKEN', 'use 16-256 characters a Bearer token may hold (letters, digits, "-._~+/")');
+  }
+  return token;
 }
 
 function parsePublicUrl(env: Env, host: string, port: number): string {
@@ -277,6 +318,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     logLevel: read(env, 'LOG_LEVEL'),
     threadPoolSize: read(env, 'UV_THREADPOOL_SIZE'),
     database: parseDatabase(env, cwd),
+    keyEncryption: parseKeyEncryption(env, parseDatabase(env, cwd), cwd),
     redis: parseRedis(env),
     jwt: {
       algorithm,
@@ -303,7 +345,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       failOpen: read(env, 'RATE_LIMIT_FAIL_OPEN'),
     },
     legacy: parseLegacy(env),
-    email: parseEmail(env, nodeEnv),
+    email: parseEmail(env, nodeEnv, host),
     http: {
       trustProxy: parseTrustProxy(env),
       corsOrigins: read(env, 'CORS_ORIGINS'),
@@ -311,6 +353,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
       headersTimeoutMs: read(env, 'HTTP_HEADERS_TIMEOUT_SECONDS') * 1000,
       requestTimeoutMs: read(env, 'HTTP_REQUEST_TIMEOUT_SECONDS') * 1000,
       idleTimeoutMs: read(env, 'HTTP_IDLE_TIMEOUT_SECONDS') * 1000,
+      metricsToken: parseMetricsToken(env),
     },
   };
   return deepFreeze(config);

@@ -130,20 +130,20 @@ export const VARIABLES = {
     max: 1024,
     doc: 'libuv\'s thread pool (read by Node itself): fsyncs and file I/O; password hashes run on their own pool of cores + 1 threads at a lower priority',
   },
-  RATE_LIMIT_LOGIN_PER_MINUTE: { type: 'integer', default: 5, min: 1, doc: 'per client IP, on `/login` (the original\'s limit)' },
+  RATE_LIMIT_LOGIN_PER_MINUTE: { type: 'integer', default: 5, min: 1, doc: 'password checks per client IP: one budget shared by `/login` and the password grant of `/oauth/token` (the original\'s limit)' },
   RATE_LIMIT_REGISTER_PER_HOUR: { type: 'integer', default: 20, min: 1, doc: 'per client IP, on `/register`' },
-  RATE_LIMIT_REFRESH_PER_MINUTE: { type: 'integer', default: 30, min: 1, doc: 'per client IP, on `/refresh`' },
+  RATE_LIMIT_REFRESH_PER_MINUTE: { type: 'integer', default: 30, min: 1, doc: 'per client IP, on `/refresh` and on the refresh grant of `/oauth/token`' },
   LOCKOUT_ACCOUNT_IP_FAILURES: {
     type: 'integer',
     default: 5,
     min: 1,
-    doc: 'failed logins for one account from one IP before that pair is locked',
+    doc: 'failed logins for one account from one IP before that pair is locked; also the budget of one known device (a login with a device token)',
   },
   LOCKOUT_ACCOUNT_FAILURES: {
     type: 'integer',
     default: 10,
     min: 1,
-    doc: 'failed logins for one account from all IPs before the account is locked',
+    doc: 'failed logins for one account from all IPs before the account is locked for unknown devices (a device that logged in before keeps its own count)',
   },
   LOCKOUT_WINDOW_MINUTES: {
     type: 'integer',
@@ -159,7 +159,12 @@ export const VARIABLES = {
   },
   SMTP_URL: {
     type: 'string',
-    doc: '`smtp://user:pass@host:587` or `smtps://...`; without it, development logs each mail (marked `DEVELOPMENT MAIL, NOT SENT`) and production refuses to start while `EMAIL_FLOWS` is on',
+    doc: '`smtp://user:pass@host:587` or `smtps://...`; without it, a server on a loopback `HOST` logs each mail (marked `DEVELOPMENT MAIL, NOT SENT`), while production, and any server listening on a non-loopback address, refuses to start while `EMAIL_FLOWS` is on',
+  },
+  MAIL_TO_LOG: {
+    type: 'boolean',
+    default: false,
+    doc: '`true` lets a server on a non-loopback address without `SMTP_URL` log its mails, live reset and verification links included (a weakening: whoever reads the log can take accounts over)',
   },
   MAIL_FROM: { type: 'string', default: 'Gatehouse <no-reply@localhost>', doc: 'the sender of every mail' },
   EMAIL_VERIFY_ON_REGISTER: { type: 'boolean', default: true, doc: 'mail a verification link at registration' },
@@ -185,7 +190,7 @@ export const VARIABLES = {
   LEGACY_SECRET_KEY: {
     type: 'string',
     original: 'SECRET_KEY',
-    doc: 'transition mode: the original service\'s `SECRET_KEY`, so its unexpired JWTs keep working (see "Migrating from the FastAPI service")',
+    doc: 'transition mode: the original service\'s `SECRET_KEY`, so its unexpired JWTs keep working (see "Migrating from the FastAPI service"); must differ from `SECRET_KEY`',
   },
   LEGACY_TOKENS_UNTIL: {
     type: 'string',
@@ -207,7 +212,16 @@ export const VARIABLES = {
   TRUST_PROXY: {
     type: 'string',
     shown: '`false`',
-    doc: '`true`, a hop count (0-20), or addresses/CIDRs of your proxies: only then is `X-Forwarded-For` believed',
+    doc: 'a hop count (0-20; `1` behind one proxy) or the addresses/CIDRs of your proxies: only then is `X-Forwarded-For` believed. `true` believes its leftmost address, which the client writes, so every per-IP limit counts whatever address an attacker claims (the server warns at start)',
+  },
+  METRICS_TOKEN: {
+    type: 'string',
+    doc: 'a Bearer token (16-256 characters) that `GET /metrics` then requires from everyone; without it `/metrics` answers loopback clients only (403 otherwise)',
+  },
+  KEY_ENCRYPTION_KEY: {
+    type: 'string',
+    shown: 'a key file',
+    doc: '32 bytes (base64, base64url or hex; `openssl rand -base64 32`) that seal the private signing keys in the database (AES-256-GCM). Without it a key file is made on first start, mode 0600: `<database file>.key` beside a SQLite database, `./data/gatehouse.key` with PostgreSQL (production warns: set this instead, the same on every instance). Keep it out of database backups',
   },
   CORS_ORIGINS: { type: 'list', doc: 'comma-separated origins allowed to call from a browser' },
   BODY_LIMIT_BYTES: { type: 'integer', default: 16_384, min: 1024, max: 1_048_576, doc: 'larger bodies are refused with 413' },

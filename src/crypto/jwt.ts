@@ -16,6 +16,7 @@
 import { createHmac, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import type { SigningAlgorithm } from '../config/index.js';
 import type { AccessClaims } from '../domain/types.js';
+import { canonicalJwsParts } from './compact-jws.js';
 import type { SignKey, VerifyKey } from './keys.js';
 
 export const ACCESS_TOKEN_TYP = 'at+jwt';
@@ -96,13 +97,6 @@ export async function signAccessToken(
 /** Resolves a verification key by `kid`; undefined when the kid is unknown. */
 export type KeyResolver = (kid: string | undefined) => Promise<VerifyKey | undefined>;
 
-/**
- * JWS compact serialisation is three unpadded base64url parts (RFC 7515 §7.1). Base64
- * decoders forgive padding and stray characters, so without this check `token + '=='`
- * would verify as a second spelling of the same token.
- */
-const COMPACT_JWS = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
-
 /** A base64url part that decodes to a JSON object, or undefined. */
 function jsonObject(part: string): Record<string, unknown> | undefined {
   try {
@@ -128,9 +122,11 @@ export async function verifyAccessToken(
   settings: TokenSettings,
   now: Date,
 ): Promise<AccessClaims> {
-  const parts = COMPACT_JWS.exec(token);
+  // Only the one canonical spelling: `token + '='` or other low bits in the last character
+  // would otherwise verify as second spellings of the same token.
+  const parts = canonicalJwsParts(token);
   if (!parts) throw new TokenVerificationError('malformed');
-  const [, encodedHeaderPart, encodedPayload, encodedSignature] = parts as unknown as [string, string, string, string];
+  const [encodedHeaderPart, encodedPayload, encodedSignature] = parts;
 
   // The header decides nothing but which of our keys to try: the algorithm is pinned,
   // and anything that asks for processing we do not do (crit, b64, embedded keys) is out.

@@ -24,6 +24,8 @@ const BCRYPT = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 
 export class PasswordHasher {
   private dummyHash: Promise<string> | undefined;
+  /** A bcrypt hash at the cost of the imported ones, while any remain (see setLegacyTiming). */
+  private bcryptPad: { cost: number; hash: Promise<string> } | undefined;
   private running = 0;
   private readonly waiting: Array<() => void> = [];
 
@@ -56,11 +58,33 @@ export class PasswordHasher {
     }
   }
 
+  /**
+   * While imported bcrypt hashes remain (`sample` is one of them), a bcrypt check costs far
+   * more than an argon2id one (~250 ms against ~15 ms at cost 12), so the time of a failed
+   * login would tell an imported account from a native or an unknown one. Then every check
+   * pays for both: one argon2id verify and one bcrypt verify at the imported cost, real or
+   * dummy. Undefined (none left) turns the padding off.
+   */
+  setLegacyTiming(sample: string | undefined): void {
+    const cost = sample && BCRYPT.test(sample) ? Number(sample.slice(4, 6)) : undefined;
+    if (cost === undefined) {
+      this.bcryptPad = undefined;
+      return;
+    }
+    if (this.bcryptPad?.cost === cost) return;
+    this.bcryptPad = { cost, hash: import('@node-rs/bcrypt').then(({ hash: bcryptHash }) => bcryptHash('gatehouse-dummy-password-for-timing', cost)) };
+  }
+
   async verify(storedHash: string, password: string): Promise<VerifyResult> {
-    if (BCRYPT.test(storedHash)) return this.verifyLegacyBcrypt(storedHash, password);
+    if (BCRYPT.test(storedHash)) {
+      const result = await this.verifyLegacyBcrypt(storedHash, password);
+      await this.argon2Dummy(password);
+      return result;
+    }
     const match = PHC.exec(storedHash);
     if (!match) return { ok: false, needsRehash: false };
     const ok = await this.verifyOnPool(storedHash, password);
+    await this.bcryptDummy(password);
     const [, m, t, p] = match;
     const needsRehash =
       Number(m) !== this.params.memoryCost ||
@@ -86,9 +110,21 @@ export class PasswordHasher {
    * not answer faster than wrong passwords.
    */
   async verifyDummy(password: string): Promise<false> {
+    await this.argon2Dummy(password);
+    await this.bcryptDummy(password);
+    return false;
+  }
+
+  private async argon2Dummy(password: string): Promise<void> {
     this.dummyHash ??= this.hash('gatehouse-dummy-password-for-timing');
     const dummy = await this.dummyHash;
     await this.verifyOnPool(dummy, password);
-    return false;
+  }
+
+  /** The bcrypt half of every check while imported hashes remain; nothing otherwise. */
+  private async bcryptDummy(password: string): Promise<void> {
+    if (!this.bcryptPad) return;
+    const storedHash = await this.bcryptPad.hash;
+    await this.limited(() => hashPool().run({ storedHash, password: Buffer.from(password, 'utf8').subarray(0, 72) }, { name: 'verifyBcrypt' }));
   }
 }

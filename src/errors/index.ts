@@ -14,6 +14,7 @@ export const ERRORS = {
   wrong_password: { status: 403, title: 'Password incorrect' },
   email_not_verified: { status: 403, title: 'Email not verified' },
   csrf_check_failed: { status: 403, title: 'CSRF check failed' },
+  forbidden: { status: 403, title: 'Forbidden' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   // 400, not 409: the original service's status, which its clients test.

@@ -4,11 +4,11 @@
  * stolen access token cannot be used to guess it.
  */
 import type { PasswordHasher } from '../crypto/password.js';
-import { checkPassword, loginKey, type PasswordPolicy } from '../domain/identity.js';
+import { checkPassword, type PasswordPolicy } from '../domain/identity.js';
 import type { Principal, Session } from '../domain/types.js';
 import { AppError, invalidFields, invalidToken } from '../errors/index.js';
 import type { ClientContext } from './auth-service.js';
-import type { LoginThrottle } from './login-throttle.js';
+import { accountThrottleKey, type LoginThrottle } from './login-throttle.js';
 import type { AuthObserver, Clock, Stores } from './ports.js';
 
 /** What AccountService is built from (composition.ts). */
@@ -53,7 +53,10 @@ export class AccountService {
 
   async logoutAll(principal: Principal, client?: ClientContext): Promise<number> {
     return this.stores.transaction(async (tx) => {
-      const revoked = await tx.sessions.revokeAllForUser(principal.userId, this.clock.now(), 'logout_all');
+      const now = this.clock.now();
+      const revoked = await tx.sessions.revokeAllForUser(principal.userId, now, 'logout_all');
+      // The original service's tokens too (transition mode): they have no session to revoke.
+      await tx.users.voidLegacyTokens(principal.userId, now);
       await this.observer.onEvent({ type: 'logout_all', userId: principal.userId, client, detail: { sessions: revoked } }, tx);
       return revoked;
     });
@@ -66,8 +69,10 @@ export class AccountService {
     const user = await this.confirmPassword(principal, input.currentPassword, client);
     const passwordHash = await this.hasher.hash(input.newPassword);
     await this.stores.transaction(async (tx) => {
+      const now = this.clock.now();
       await tx.users.updatePasswordHash(user.id, passwordHash);
-      await tx.sessions.revokeAllForUser(user.id, this.clock.now(), 'password_changed', principal.sessionId);
+      await tx.sessions.revokeAllForUser(user.id, now, 'password_changed', principal.sessionId);
+      await tx.users.voidLegacyTokens(user.id, now);
       await this.observer.onEvent({ type: 'password_changed', userId: user.id, client }, tx);
     });
   }
@@ -84,15 +89,15 @@ export class AccountService {
   private async confirmPassword(principal: Principal, password: string, client: ClientContext) {
     const user = await this.stores.users.findById(principal.userId);
     if (!user) throw invalidToken();
-    const key = loginKey(user.username);
-    await this.throttle.assertAllowed(key, client.ipKey);
+    // Counted as a login from an unknown device: a stolen access token buys no guesses.
+    const attempt = await this.throttle.begin({ account: accountThrottleKey(user.id, ''), ipKey: client.ipKey });
     const result = await this.hasher.verify(user.passwordHash, password);
     if (!result.ok) {
-      const locked = await this.throttle.recordFailure(key, client.ipKey);
       await this.observer.onEvent({ type: 'login_failed', userId: user.id, client, detail: { reason: 'wrong_password_reentered' } });
-      if (locked) await this.observer.onEvent({ type: 'lockout', userId: user.id, client });
+      if (attempt.locksOnFailure) await this.observer.onEvent({ type: 'lockout', userId: user.id, client });
       throw new AppError('wrong_password', 'The password is incorrect');
     }
+    await attempt.succeeded();
     return user;
   }
 }

@@ -9,10 +9,12 @@ import { loginKey } from '../domain/identity.js';
 import { decideRotation } from '../domain/refresh-rotation.js';
 import type { OAuthClient, Principal, User } from '../domain/types.js';
 import { DEFAULT_CLIENT } from './client-registry.js';
-import type { LegacyTokens } from './legacy-tokens.js';
+import { LegacyTokens } from './legacy-tokens.js';
 import { AppError, invalidCredentials } from '../errors/index.js';
 import type { AccessTokens } from './access-tokens.js';
-import type { LoginThrottle } from './login-throttle.js';
+import type { DeviceTokens } from './device-tokens.js';
+import { LegacyHashTiming } from './legacy-hash-timing.js';
+import { accountThrottleKey, type LoginThrottle } from './login-throttle.js';
 import type { AuthObserver, Clock, Stores, TransactionStores } from './ports.js';
 
 export interface ClientContext {
@@ -28,6 +30,11 @@ export interface TokenPair {
   refresh_token: string;
   token_type: 'bearer';
   expires_in: number;
+}
+
+/** A password login's answer: the pair, and the device token for the next login. */
+export interface LoginResult extends TokenPair {
+  device_token: string;
 }
 
 /** RFC 7662 §2.2 members of an active token. */
@@ -51,6 +58,8 @@ export interface AuthServiceOptions {
   requireVerifiedEmail: boolean;
   refreshTtlSeconds: number;
   reuseGraceSeconds: number;
+  /** JWT_CLOCK_SKEW_SECONDS: tokens are accepted until exp + this, so revocations must outlive it. */
+  clockSkewSeconds: number;
 }
 
 /** What AuthService is built from (composition.ts). */
@@ -59,6 +68,8 @@ export interface AuthServiceDeps {
   hasher: PasswordHasher;
   tokens: AccessTokens;
   throttle: LoginThrottle;
+  /** Device tokens (OWASP device cookies): issued at each password login, they exempt that device from the account lock. */
+  devices: DeviceTokens;
   observer: AuthObserver;
   clock: Clock;
   options: AuthServiceOptions;
@@ -71,54 +82,68 @@ export class AuthService {
   private readonly hasher: PasswordHasher;
   private readonly tokens: AccessTokens;
   private readonly throttle: LoginThrottle;
+  private readonly devices: DeviceTokens;
   private readonly observer: AuthObserver;
   private readonly clock: Clock;
   private readonly options: AuthServiceOptions;
   private readonly legacy: LegacyTokens | undefined;
+  private readonly legacyTiming: LegacyHashTiming;
 
   constructor(deps: AuthServiceDeps) {
     this.stores = deps.stores;
     this.hasher = deps.hasher;
     this.tokens = deps.tokens;
     this.throttle = deps.throttle;
+    this.devices = deps.devices;
     this.observer = deps.observer;
     this.clock = deps.clock;
     this.options = deps.options;
     this.legacy = deps.legacy;
+    this.legacyTiming = new LegacyHashTiming(deps.stores.users, deps.hasher);
   }
 
   async login(
-    input: { username: string; password: string },
+    input: { username: string; password: string; deviceToken?: string | undefined },
     client: ClientContext,
     oauthClient: OAuthClient = DEFAULT_CLIENT,
-  ): Promise<TokenPair> {
+  ): Promise<LoginResult> {
     const key = loginKey(input.username);
-    await this.throttle.assertAllowed(key, client.ipKey);
-
     const user = await this.stores.users.findByLogin(key);
+    const deviceId = user ? await this.devices.deviceOf(input.deviceToken, user.id) : undefined;
+    const attempt = await this.throttle.begin({ account: accountThrottleKey(user?.id, key), ipKey: client.ipKey, deviceId });
+    // Every check costs the same while imported bcrypt hashes remain (see PasswordHasher).
+    await this.legacyTiming.refreshIfStale();
+
     const result = user
       ? await this.hasher.verify(user.passwordHash, input.password)
       : { ok: await this.hasher.verifyDummy(input.password), needsRehash: false };
 
     if (!user || !result.ok) {
-      const locked = await this.throttle.recordFailure(key, client.ipKey);
       const who = { userId: user?.id, client };
-      await this.observer.onEvent({ type: 'login_failed', ...who, detail: { reason: user ? 'wrong_password' : 'unknown_user' } });
-      if (locked) await this.observer.onEvent({ type: 'lockout', ...who });
+      await this.observer.onEvent({ type: 'login_failed', ...who, detail: { reason: user ? 'wrong_password' : 'unknown_user', ...(deviceId ? { known_device: true } : {}) } });
+      if (attempt.locksOnFailure) await this.observer.onEvent({ type: 'lockout', ...who });
       throw invalidCredentials();
     }
+    await attempt.succeeded();
     if (this.options.requireVerifiedEmail && !user.emailVerified) {
       // Only after the right password: the answer reveals nothing to a guesser.
       await this.observer.onEvent({ type: 'login_failed', userId: user.id, client, detail: { reason: 'email_not_verified' } });
       throw new AppError('email_not_verified', 'Verify your email address before logging in; POST /email/verify/request sends a new link');
     }
 
-    await this.throttle.recordSuccess(key, client.ipKey);
     // Hashed before the transaction: nothing waits on argon2 while it is open.
     const rehashed = result.needsRehash ? await this.hasher.hash(input.password) : undefined;
-    return this.startSession(user, client, oauthClient, { client_id: oauthClient.id }, async (tx) => {
+    const tokens = await this.startSession(user, client, oauthClient, { client_id: oauthClient.id }, async (tx) => {
       if (rehashed !== undefined) await tx.users.updatePasswordHash(user.id, rehashed);
     });
+    // Perhaps the last imported hash: the padding may end.
+    if (rehashed !== undefined && user.passwordHash.startsWith('$2')) await this.legacyTiming.refresh();
+    return { ...tokens, device_token: await this.devices.issue(user.id, deviceId) };
+  }
+
+  /** Device tokens last this long (seconds): the cookie's Max-Age. */
+  get deviceTokenTtlSeconds(): number {
+    return this.devices.ttlSeconds;
   }
 
   /**
@@ -180,7 +205,7 @@ export class AuthService {
     const now = this.clock.now();
     if (principal.legacy) {
       // An original-service token has no session: it joins the revoked list until it expires.
-      await this.stores.revokedTokens.revoke(principal.tokenId, new Date(principal.claims.exp * 1000));
+      await this.stores.revokedTokens.revoke(principal.tokenId, this.revocationEnd(principal.claims.exp));
       await this.observer.onEvent({ type: 'logout', userId: principal.userId, client, detail: { legacy: true } });
       return;
     }
@@ -206,7 +231,7 @@ export class AuthService {
       // Only a user imported under that exact original username: never whoever holds the
       // same name in Gatehouse (the import skips, and reports, such clashes).
       const user = await this.stores.users.findByLegacyUsername(legacy.username);
-      if (!user) throw error;
+      if (!user || LegacyTokens.isVoided(legacy, user.legacyTokensVoidBefore)) throw error;
       return {
         userId: user.id,
         user,
@@ -223,10 +248,10 @@ export class AuthService {
     const claims = await legacy.verify(token, 'refresh');
     if (!claims) throw invalidRefreshToken();
     const user = await this.stores.users.findByLegacyUsername(claims.username);
-    if (!user) throw invalidRefreshToken();
+    if (!user || LegacyTokens.isVoided(claims, user.legacyTokensVoidBefore)) throw invalidRefreshToken();
     return this.startSession(user, client, DEFAULT_CLIENT, { legacy_refresh_exchange: true }, async (tx) => {
       // The revoke doubles as the "once": it fails for a blacklisted or already exchanged token.
-      if (!(await tx.revokedTokens.revoke(claims.id, new Date(claims.exp * 1000)))) throw invalidRefreshToken();
+      if (!(await tx.revokedTokens.revoke(claims.id, this.revocationEnd(claims.exp)))) throw invalidRefreshToken();
     });
   }
 
@@ -244,7 +269,7 @@ export class AuthService {
       const claims = await this.tokens.inspect(token);
       if (!claims || claims.clientId !== oauthClient.id) return false;
       await this.stores.transaction(async (tx) => {
-        await tx.revokedTokens.revoke(claims.jti, new Date(claims.exp * 1000));
+        await tx.revokedTokens.revoke(claims.jti, this.revocationEnd(claims.exp));
         await this.observer.onEvent({ type: 'token_revoked', userId: Number(claims.sub), client, detail: { kind: 'access_token', client_id: oauthClient.id } }, tx);
       });
       return true;
@@ -263,12 +288,17 @@ export class AuthService {
     for (const attempt of order) if (await attempt()) return;
   }
 
-  /** RFC 7662: what an active token says; undefined for anything inactive. */
-  async introspect(token: string): Promise<Introspection | undefined> {
+  /**
+   * RFC 7662: what an active token says; undefined for anything inactive. A resource
+   * server learns only about tokens meant for it (RFC 7662 §4): tokens of its own
+   * audience, or issued to it; any other token is inactive as far as it is concerned.
+   */
+  async introspect(token: string, caller: OAuthClient): Promise<Introspection | undefined> {
     const now = this.clock.now();
     if (!token.startsWith('ghr_')) {
       const claims = await this.tokens.inspect(token);
-      if (!claims || !(await this.tokens.isActive(claims))) return undefined;
+      if (!claims || !mayIntrospect(caller, claims.clientId, claims.aud)) return undefined;
+      if (!(await this.tokens.isActive(claims))) return undefined;
       return {
         token_type: 'access_token',
         sub: claims.sub,
@@ -283,7 +313,8 @@ export class AuthService {
       };
     }
     const session = await this.stores.sessions.findByRefreshHash(hashToken(token));
-    if (!session || session.revokedAt !== null || session.expiresAt.getTime() <= now.getTime()) return undefined;
+    if (!session || !mayIntrospect(caller, session.clientId, undefined)) return undefined;
+    if (session.revokedAt !== null || session.expiresAt.getTime() <= now.getTime()) return undefined;
     const user = await this.stores.users.findById(session.userId);
     if (!user) return undefined;
     return {
@@ -329,6 +360,14 @@ export class AuthService {
     return this.tokenPair(await this.tokens.issue(user, session.id, oauthClient), refreshToken);
   }
 
+  /**
+   * How long a revocation must be kept: verification accepts a token until exp plus the
+   * clock skew, so a row pruned at exp would let the token work again for the skew.
+   */
+  private revocationEnd(exp: number): Date {
+    return new Date((exp + this.options.clockSkewSeconds) * 1000);
+  }
+
   private get issuer(): string {
     return this.options.issuer;
   }
@@ -341,6 +380,13 @@ export class AuthService {
       expires_in: this.tokens.ttlSeconds,
     };
   }
+}
+
+/** Is this token the caller's business: issued to it, or for its audience? */
+function mayIntrospect(caller: OAuthClient, tokenClientId: string, aud: string | string[] | undefined): boolean {
+  if (tokenClientId === caller.id) return true;
+  if (caller.audience === null || aud === undefined) return false;
+  return typeof aud === 'string' ? aud === caller.audience : aud.includes(caller.audience);
 }
 
 function invalidRefreshToken(): AppError {

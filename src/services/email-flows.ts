@@ -71,10 +71,15 @@ export class EmailFlows {
     await this.observer.onEvent({ type: 'email_verification_sent', userId: user.id, client });
   }
 
-  /** For the unauthenticated form of /email/verify/request: answers alike for any address. */
-  async requestVerificationByAddress(address: string, client?: Client): Promise<void> {
-    const user = await this.stores.users.findByLogin(emailKey(address));
-    if (user && emailKey(user.email) === emailKey(address)) await this.requestVerification(user, client);
+  /**
+   * For the unauthenticated form of /email/verify/request: returns at once, the lookup and
+   * every write happen after the answer, so a known address answers as fast as an unknown one.
+   */
+  requestVerificationByAddress(address: string, client?: Client): void {
+    this.afterAnswer(async () => {
+      const user = await this.stores.users.findByLogin(emailKey(address));
+      if (user && emailKey(user.email) === emailKey(address)) await this.requestVerification(user, client);
+    });
   }
 
   async verifyEmail(token: string, client?: Client): Promise<void> {
@@ -87,7 +92,12 @@ export class EmailFlows {
     });
   }
 
-  async requestPasswordReset(address: string, client?: Client): Promise<void> {
+  /** Returns at once: the lookup, the writes, the limiter and the mail all happen after the answer. */
+  requestPasswordReset(address: string, client?: Client): void {
+    this.afterAnswer(() => this.sendPasswordReset(address, client));
+  }
+
+  private async sendPasswordReset(address: string, client?: Client): Promise<void> {
     const user = await this.stores.users.findByLogin(emailKey(address));
     const known = user !== undefined && emailKey(user.email) === emailKey(address);
     await this.observer.onEvent({ type: 'password_reset_requested', userId: known ? user.id : undefined, client, detail: { known } });
@@ -111,14 +121,15 @@ export class EmailFlows {
       if (!used) throw invalidLink();
       await tx.users.updatePasswordHash(used.userId, passwordHash);
       await tx.sessions.revokeAllForUser(used.userId, now, 'password_reset');
+      await tx.users.voidLegacyTokens(used.userId, now);
       await tx.emailTokens.invalidateAll(used.userId, 'reset_password', now);
       await this.observer.onEvent({ type: 'password_reset', userId: used.userId, client }, tx);
     });
   }
 
-  /** Waits for mails still being handed to the SMTP server (graceful shutdown, tests). */
+  /** Waits for work after answers and mails still being handed to the SMTP server (graceful shutdown, tests). */
   async drain(): Promise<void> {
-    await Promise.all([...this.pending]);
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
   }
 
   private async issue(user: User, purpose: 'verify_email' | 'reset_password', ttlSeconds: number, path: string): Promise<string> {
@@ -136,10 +147,18 @@ export class EmailFlows {
   }
 
   private async withinAddressLimit(address: string): Promise<boolean> {
-    const key = emailKey(address);
-    if ((await this.perAddress.blockedFor(key)) > 0) return false;
-    await this.perAddress.fail(key);
-    return true;
+    return (await this.perAddress.take(emailKey(address))).ok;
+  }
+
+  /**
+   * Work for an answer that must not depend on it. setImmediate: it starts once the
+   * answer has been handed to the socket. Tracked like mails (drain() waits for it);
+   * a failure is logged, the client has its answer already.
+   */
+  private afterAnswer(work: () => Promise<void>): void {
+    const running = new Promise<void>((resolve) => setImmediate(resolve)).then(work).catch(this.onDeliveryError);
+    this.pending.add(running);
+    void running.finally(() => this.pending.delete(running));
   }
 
   private deliver(message: MailMessage): void {

@@ -30,14 +30,32 @@ export interface KeyRingOptions {
   secretKey: string | undefined;
   /** How long a retired key keeps verifying: the access-token lifetime plus margins. */
   retiredKeyLifetimeMs: number;
+  /**
+   * How long a rotated-in key is published before it signs: the JWKS cache lifetime
+   * (plus the reload interval), so no resource server meets a kid its cached set lacks.
+   */
+  activationDelayMs: number;
   reloadIntervalMs?: number;
   unknownKidCooldownMs?: number;
 }
 
 export const HS256_KID = 'hs256';
 
+/** The JWKS's Cache-Control: `max-age` and `stale-while-revalidate`, in seconds. */
+export const JWKS_MAX_AGE_SECONDS = 300;
+export const JWKS_STALE_SECONDS = 60;
+
+/** A key that may sign: from `from` until `until` (null: until the next rotation). */
+interface Signer {
+  kid: string;
+  key: SignKey;
+  from: number;
+  until: number | null;
+}
+
 export class KeyRing {
-  private signing: { kid: string; key: SignKey } | undefined;
+  private signers: Signer[] = [];
+  private hmacSigner: { kid: string; key: SignKey } | undefined;
   private verifying = new Map<string, LoadedKey>();
   private loadedAt = 0;
   private lastUnknownKidReload = 0;
@@ -65,7 +83,7 @@ export class KeyRing {
   async init(): Promise<void> {
     if (this.isSymmetric) {
       const key = hmacKey(this.options.secretKey ?? '');
-      this.signing = { kid: HS256_KID, key };
+      this.hmacSigner = { kid: HS256_KID, key };
       this.verifying.set(HS256_KID, { kid: HS256_KID, verify: key, publicJwk: {}, expiresAt: null });
       return;
     }
@@ -74,20 +92,33 @@ export class KeyRing {
     await this.reload();
   }
 
-  /** Generates a new active key; the old one verifies until its tokens have expired. */
-  async rotate(): Promise<string> {
+  /**
+   * Generates a new key, published at once. It signs from `signsFrom`: after the JWKS
+   * cache lifetime, so resource servers have fetched it before they meet a token it
+   * signed; until then the current key signs. `now: true` (an emergency: the current key
+   * is compromised) signs with it at once, and resource servers with a cached key set
+   * refuse its tokens until they refetch. The old key verifies until its tokens expire.
+   */
+  async rotate(options: { now?: boolean } = {}): Promise<{ kid: string; signsFrom: Date }> {
     if (this.isSymmetric) throw new Error('ALGORITHM=HS256 uses SECRET_KEY; there is no key to rotate');
-    const now = this.clock.now();
-    const key = toRecord(await generateSigningKey(this.options.algorithm as AsymmetricAlgorithm), now);
-    await this.store.rotate(key, new Date(now.getTime() + this.options.retiredKeyLifetimeMs));
+    const signsFrom = new Date(this.clock.now().getTime() + (options.now ? 0 : this.options.activationDelayMs));
+    // The store retires the current key at the new key's createdAt: the hand-over moment.
+    const key = toRecord(await generateSigningKey(this.options.algorithm as AsymmetricAlgorithm), signsFrom);
+    await this.store.rotate(key, new Date(signsFrom.getTime() + this.options.retiredKeyLifetimeMs));
     await this.reload();
-    return key.kid;
+    return { kid: key.kid, signsFrom };
   }
 
   async signingKey(): Promise<{ kid: string; key: SignKey }> {
     await this.reloadIfStale();
-    if (!this.signing) throw new Error('no active signing key: KeyRing.init() was not called');
-    return this.signing;
+    if (this.hmacSigner) return this.hmacSigner;
+    const now = this.clock.now().getTime();
+    // The key whose turn it is; between a rotation and its hand-over that is still the old one.
+    const current =
+      this.signers.find((s) => s.from <= now && (s.until === null || s.until > now)) ??
+      this.signers.reduce<Signer | undefined>((earliest, s) => (earliest === undefined || s.from < earliest.from ? s : earliest), undefined);
+    if (!current) throw new Error('no active signing key: KeyRing.init() was not called');
+    return current;
   }
 
   /** Resolves a verification key; an unknown kid triggers one (rate-limited) re-read. */
@@ -147,7 +178,8 @@ export class KeyRing {
     const alg = this.options.algorithm as AsymmetricAlgorithm;
     const records = (await this.store.list()).filter((r) => r.alg === alg);
     const next = new Map<string, LoadedKey>();
-    let signing: { kid: string; key: SignKey } | undefined;
+    const signers: Signer[] = [];
+    const now = this.clock.now().getTime();
     for (const record of records) {
       // Keys are immutable once written: reuse what was imported before.
       const known = this.verifying.get(record.kid);
@@ -157,15 +189,15 @@ export class KeyRing {
         publicJwk: publicJwkOf(record.publicJwk),
         expiresAt: record.expiresAt?.getTime() ?? null,
       });
-      if (record.retiredAt === null) {
-        signing =
-          this.signing?.kid === record.kid
-            ? this.signing
-            : { kid: record.kid, key: await importSigningKey(record.privateJwk, alg) };
+      // The current key, and during a staged rotation also the one it hands over to.
+      const until = record.retiredAt?.getTime() ?? null;
+      if (until === null || until > now) {
+        const known = this.signers.find((s) => s.kid === record.kid);
+        signers.push({ kid: record.kid, key: known?.key ?? (await importSigningKey(record.privateJwk, alg)), from: record.createdAt.getTime(), until });
       }
     }
     this.verifying = next;
-    if (signing) this.signing = signing;
+    if (signers.length > 0) this.signers = signers;
     this.loadedAt = Date.now();
   }
 }

@@ -12,13 +12,17 @@ export interface LegacySource {
   blacklist: Array<{ token: string; expiresAt: Date }>;
 }
 
-export async function importLegacyUsers(store: ImportStore, source: LegacySource, now: Date, dryRun: boolean): Promise<ImportReport> {
+/**
+ * `clockSkewSeconds`: original tokens are accepted until their exp plus the skew, so their
+ * revocations are kept (and imported) until then too.
+ */
+export async function importLegacyUsers(store: ImportStore, source: LegacySource, now: Date, dryRun: boolean, clockSkewSeconds = 0): Promise<ImportReport> {
   const users = source.users.map((u) => {
     const username = normalizeUsername(u.username.trim());
     return { id: u.id, legacyUsername: u.username, username, usernameKey: usernameKey(username), email: u.email.trim(), emailKey: emailKey(u.email), passwordHash: u.password };
   });
   const revokedTokens = source.blacklist
-    .filter((b) => b.expiresAt.getTime() > now.getTime())
-    .map((b) => ({ jti: legacyTokenId(b.token), expiresAt: b.expiresAt }));
+    .map((b) => ({ jti: legacyTokenId(b.token), expiresAt: new Date(b.expiresAt.getTime() + clockSkewSeconds * 1000) }))
+    .filter((b) => b.expiresAt.getTime() > now.getTime());
   return store.importLegacy({ users, revokedTokens, now, dryRun });
 }

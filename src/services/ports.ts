@@ -28,9 +28,16 @@ export interface UserStore {
   findById(id: number): Promise<User | undefined>;
   /** By username key or email key. */
   findByLogin(key: string): Promise<User | undefined>;
-  /** The user imported under this exact username of the original service. */
-  findByLegacyUsername(username: string): Promise<User | undefined>;
+  /**
+   * The user imported under this exact username of the original service, and the moment
+   * before which the original service's tokens for them are void (null: none are).
+   */
+  findByLegacyUsername(username: string): Promise<(User & { legacyTokensVoidBefore: Date | null }) | undefined>;
+  /** Voids every original-service token of the user issued before `at` (no-op for a native user). */
+  voidLegacyTokens(id: number, at: Date): Promise<void>;
   updatePasswordHash(id: number, passwordHash: string): Promise<void>;
+  /** One imported bcrypt hash still waiting for its user's first login, or undefined when none is left. */
+  anyLegacyHash(): Promise<string | undefined>;
   /** Removes the user; their sessions go with them (foreign-key cascade). */
   delete(id: number): Promise<boolean>;
   /** Marks the email verified, but only while the account still has that address. */
@@ -225,6 +232,8 @@ export interface SigningKeyStore {
   ensureActive(key: SigningKeyRecord): Promise<SigningKeyRecord>;
   /** Retires the active key of `key.alg` (setting its expiry) and makes `key` active, atomically. */
   rotate(key: SigningKeyRecord, retiredExpiresAt: Date): Promise<void>;
+  /** Replaces a key's stored private JWK, only while it is still `expected` (sealing keys stored in clear). */
+  replacePrivateJwk(kid: string, expected: JWK, next: JWK): Promise<boolean>;
 }
 
 /**
@@ -264,12 +273,23 @@ export interface Stores {
   close(): Promise<void>;
 }
 
-/** Counts attempts per key in a window; memory now, Redis when several instances share. */
+/** Whether an attempt was granted from a key's budget. */
+export type AttemptGrant =
+  /** Granted; `last` when it took the final attempt (its failure locks the key). */
+  | { ok: true; last: boolean }
+  /** Refused: the budget is spent (nothing was taken); the key may try again after this. */
+  | { ok: false; retryAfterMs: number };
+
+/**
+ * Counts attempts per key in a fixed window; in memory, or in Redis when several
+ * instances share. An attempt is taken *before* the work it guards (one atomic step, so
+ * concurrent attempts cannot all pass a check made before any of them is counted) and
+ * given back when it should not count.
+ */
 export interface AttemptLimiter {
-  /** Milliseconds until the key may try again, or 0 when it is not blocked. */
-  blockedFor(key: string): Promise<number>;
-  /** Records one failure; returns ms until retry if this failure reached the limit, else 0. */
-  fail(key: string): Promise<number>;
+  take(key: string): Promise<AttemptGrant>;
+  /** Returns one taken attempt to the key's budget. */
+  giveBack(key: string): Promise<void>;
   reset(key: string): Promise<void>;
 }
 

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair, importJWK, type JWTPayload } from 'jose';
-import { FakeClock, PASSWORD, buildTestApp, freshIp, login, me, refresh, register, sqlRows, type TestApp } from '../helpers/app.js';
+import { FakeClock, PASSWORD, buildTestApp, freshIp, login, me, openStoredJwk, refresh, register, sqlRows, type TestApp } from '../helpers/app.js';
 
 async function serverKey(app: TestApp) {
-  const [row] = await sqlRows<{ kid: string; private_jwk: string }>(app.dir, 'SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NULL');
-  return { kid: row!.kid, key: await importJWK(JSON.parse(row!.private_jwk), 'EdDSA') };
+  const [row] = await sqlRows<{ kid: string; private_jwk: string }>(app.dir, "SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NULL AND alg = 'EdDSA'");
+  return { kid: row!.kid, key: await importJWK(openStoredJwk(app, row!.kid, row!.private_jwk), 'EdDSA') };
 }
 
 /** Re-signs a real token's claims with `claims` and `header` overridden (server key unless given). */
@@ -126,15 +126,15 @@ test('truncated, padded, re-encoded and oversized tokens → 401, never 5xx', as
 test('a token signed by a rotated-out key after its grace → 401', async (t) => {
   const clock = new FakeClock();
   const { app, tokens } = await setup(t, clock);
-  await app.keys.rotate();
+  await app.keys.rotate({ now: true });
   clock.advance(25 * 60_000);
   assert.equal((await me(app, tokens.access_token)).statusCode, 200, 'inside the grace');
   const old = await forge(app, tokens.access_token); // the new key: control
   assert.equal((await me(app, old)).statusCode, 200);
   clock.advance(40 * 60_000);
   // The old key is gone; a token it signed with a fresh exp is refused.
-  const [row] = await sqlRows<{ kid: string; private_jwk: string }>(app.dir, 'SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NOT NULL');
-  const retired = await importJWK(JSON.parse(row!.private_jwk), 'EdDSA');
+  const [row] = await sqlRows<{ kid: string; private_jwk: string }>(app.dir, "SELECT kid, private_jwk FROM signing_keys WHERE retired_at IS NOT NULL AND alg = 'EdDSA'");
+  const retired = await importJWK(openStoredJwk(app, row!.kid, row!.private_jwk), 'EdDSA');
   const fresh = await new SignJWT({ ...decodeJwt(tokens.access_token), exp: Math.floor(clock.now().getTime() / 1000) + 600 })
     .setProtectedHeader({ alg: 'EdDSA', kid: row!.kid, typ: 'at+jwt' })
     .sign(retired);

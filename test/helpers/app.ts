@@ -11,6 +11,8 @@ import type { TestContext } from 'node:test';
 import { buildGatehouse, type Gatehouse } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { Clock } from '../../src/services/ports.js';
+import type { JWK } from 'jose';
+import { isSealed, keyFileKek, openJwk, parseKek } from '../../src/crypto/key-encryption.js';
 
 export const FAST_HASH_ENV = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' };
 
@@ -189,4 +191,34 @@ export async function sqlReader(t: TestContext, dir: string): Promise<<T = Recor
   await client.connect();
   t.after(() => client.end());
   return async <T>(query: string) => (await client.query(query)).rows as T[];
+}
+
+/** A private JWK as stored in signing_keys.private_jwk, opened with the app's key-encryption key. */
+export function openStoredJwk(app: TestApp, kid: string, storedText: string): JWK {
+  const stored: unknown = JSON.parse(storedText);
+  if (!isSealed(stored)) throw new Error(`signing key ${kid} is stored in clear`);
+  const { key, file } = app.config.keyEncryption;
+  return openJwk(key !== undefined ? parseKek(key)! : keyFileKek(file), kid, stored);
+}
+
+/** Runs one writing SQL statement against the test app's database (simulating an older version's data). */
+export async function sqlWrite(dir: string, statement: string, params: unknown[]): Promise<void> {
+  if (DIALECT === 'sqlite') {
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(path.join(dir, 'gatehouse.sqlite'));
+    try {
+      db.prepare(statement.replace(/\$\d+/g, '?')).run(...params);
+    } finally {
+      db.close();
+    }
+    return;
+  }
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL, options: `-c search_path=${schemaFor(dir)}` });
+  await client.connect();
+  try {
+    await client.query(statement, params);
+  } finally {
+    await client.end();
+  }
 }

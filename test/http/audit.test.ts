@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { AuditEntry } from '../../src/services/ports.js';
-import { FakeClock, PASSWORD, buildTestApp, freshIp, login, register, sqlRows, type TestApp, type Tokens } from '../helpers/app.js';
+import { FakeClock, PASSWORD, buildTestApp, freshIp, login, openStoredJwk, register, sqlRows, type TestApp, type Tokens } from '../helpers/app.js';
 import { linkToken, startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -233,6 +233,7 @@ test('password_reset_requested and password_reset: forgot, the mailed link, the 
   const forgotSince = Date.now();
   const forgot = await call(app, '/password/forgot', { payload: { email: 'rosa@example.com' }, ip: forgotIp, ua: 'Forgetful/1' });
   assert.equal(forgot.statusCode, 202);
+  await app.emailFlows!.drain(); // recorded after the answer, with the rest of the work
   const requested = await only(app, 'password_reset_requested', id);
   assertWho(requested, { userId: id, ip: forgotIp, ua: 'Forgetful/1', since: forgotSince });
   assert.deepEqual(requested.detail, { known: true });
@@ -258,6 +259,7 @@ test('password_reset_requested for an unknown address: known false, no user', as
   const since = Date.now();
   const res = await call(app, '/password/forgot', { payload: { email: 'nobody-here@example.com' }, ip, ua: 'Prober/1' });
   assert.equal(res.statusCode, 202);
+  await app.emailFlows!.drain(); // recorded after the answer, with the rest of the work
   const entry = await only(app, 'password_reset_requested');
   assertWho(entry, { userId: null, ip, ua: 'Prober/1', since });
   assert.deepEqual(entry.detail, { known: false });
@@ -465,8 +467,9 @@ test('no password, token, hash or private key in the audit trail or the logs, af
     for (const [query, what] of columns) {
       for (const { v } of await sqlRows<{ v: string | null }>(app.dir, query)) if (v) mark(v, what);
     }
-    for (const { private_jwk } of await sqlRows<{ private_jwk: string }>(app.dir, 'SELECT private_jwk FROM signing_keys')) {
-      const jwk = JSON.parse(private_jwk) as Record<string, unknown>;
+    for (const { kid, private_jwk } of await sqlRows<{ kid: string; private_jwk: string }>(app.dir, 'SELECT kid, private_jwk FROM signing_keys')) {
+      // Sealed at rest: look for the members of the opened key.
+      const jwk = openStoredJwk(app, kid, private_jwk) as Record<string, unknown>;
       let members = 0;
       for (const name of PRIVATE_JWK_MEMBERS) {
         if (typeof jwk[name] === 'string') {

@@ -23,7 +23,7 @@ test('login by username and by email, with JSON and with a form; token response 
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.headers['cache-control'], 'no-store');
     const tokens = res.json();
-    assert.deepEqual(Object.keys(tokens).sort(), ['access_token', 'expires_in', 'refresh_token', 'token_type']);
+    assert.deepEqual(Object.keys(tokens).sort(), ['access_token', 'device_token', 'expires_in', 'refresh_token', 'token_type']);
     assert.equal(tokens.token_type, 'bearer');
     assert.equal(tokens.expires_in, 1800);
     assert.match(tokens.refresh_token, /^ghr_[A-Za-z0-9_-]{43}$/);

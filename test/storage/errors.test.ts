@@ -51,7 +51,7 @@ test('Redis away: the attempt limiter fails with StorageUnavailableError', async
   const redis = await connectRedis('redis://127.0.0.1:1', { waitMs: 200 });
   t.after(() => closeRedis(redis));
   const limiter = new RedisAttemptLimiter(redis, 5, 60, 'ghtest:errors:');
-  for (const call of [() => limiter.blockedFor('k'), () => limiter.fail('k'), () => limiter.reset('k')]) {
+  for (const call of [() => limiter.take('k'), () => limiter.giveBack('k'), () => limiter.reset('k')]) {
     await assert.rejects(call(), (error: unknown) => error instanceof StorageUnavailableError && error.dependency === 'redis');
   }
 });

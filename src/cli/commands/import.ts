@@ -21,7 +21,7 @@ export const importCommand: Command = async (args, config) => {
   }
   const data = readLegacyDatabase(source);
   const dryRun = values['dry-run'];
-  const report = await withServices(config, ({ stores, clock }) => importLegacyUsers(stores.imports, data, clock.now(), dryRun));
+  const report = await withServices(config, ({ stores, clock }) => importLegacyUsers(stores.imports, data, clock.now(), dryRun, config.jwt.clockSkewSeconds));
   const verb = dryRun ? 'would import' : 'imported';
   console.log(`${dryRun ? '[dry run, nothing written] ' : ''}${data.users.length} users read: ${verb} ${report.imported} (${report.keptIds} with their original id), ${report.alreadyPresent} already present, ${report.conflicts.length} skipped`);
   for (const c of report.conflicts) console.log(`  skipped user ${c.id} (${c.username}): ${c.reason}`);

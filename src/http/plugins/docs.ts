@@ -38,6 +38,7 @@ export default fp(
           securitySchemes: {
             bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
             clientBasic: { type: 'http', scheme: 'basic', description: 'A confidential client: its id and secret' },
+            metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN (without it, /metrics answers loopback clients only)' },
             OAuth2PasswordBearer: {
               type: 'oauth2',
               description: 'Username (or email) and password; client_id may be left empty.',

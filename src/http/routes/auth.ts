@@ -10,8 +10,22 @@ import type { RegistrationService } from '../../services/registration.js';
 import type { EmailFlows } from '../../services/email-flows.js';
 import { BEARER_SECURITY, FORM_AND_JSON, clientContext, emptyBodyAsObject, noStore } from '../route-helpers.js';
 import { authenticate, principalOf } from '../plugins/authenticate.js';
-import { CookieModeHeaders, LoginBody, LogoutBody, RefreshBody, RefreshQuery, RegisterBody, TokenResponse, TokenResponseCookieMode, UserOut } from '../schemas/auth.js';
+import {
+  CookieModeHeaders,
+  LoginBody,
+  LoginResponse,
+  LoginResponseCookieMode,
+  LogoutBody,
+  RefreshBody,
+  RefreshQuery,
+  RegisterBody,
+  TokenResponse,
+  TokenResponseCookieMode,
+  UserOut,
+} from '../schemas/auth.js';
 import { clearRefreshCookie, hasCsrfHeader, readRefreshCookie, setRefreshCookie } from '../refresh-cookie.js';
+import { presentedDeviceToken, setDeviceCookie } from '../device-cookie.js';
+import type { PasswordCheckLimit } from '../password-rate-limit.js';
 import { problems } from '../schemas/common.js';
 
 export interface AuthRoutesOptions {
@@ -20,6 +34,8 @@ export interface AuthRoutesOptions {
   /** Set when verification mails go out at registration. */
   emailFlows: EmailFlows | undefined;
   config: Readonly<Config>;
+  /** The per-IP budget /login shares with the password grant of /oauth/token. */
+  passwordLimit: PasswordCheckLimit;
 }
 
 
@@ -36,12 +52,14 @@ export function userOut(user: User) {
 
 export default async function authRoutes(instance: FastifyInstance, opts: AuthRoutesOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-  const { auth, registration, emailFlows, config } = opts;
+  const { auth, registration, emailFlows, config, passwordLimit } = opts;
+  const secureCookies = config.publicUrl.startsWith('https:');
   const perMinute = (max: number) => ({ rateLimit: { max, timeWindow: 60_000 } });
   // Cookie mode (REFRESH_TOKEN_COOKIE=true; see refresh-cookie.ts): asked for per request.
   const cookieMode = config.refresh.cookie;
   // Typed as the looser schema (refresh_token optional), which both answers satisfy.
   const tokenResponse = (cookieMode ? TokenResponseCookieMode : TokenResponse) as typeof TokenResponseCookieMode;
+  const loginResponse = (cookieMode ? LoginResponseCookieMode : LoginResponse) as typeof LoginResponseCookieMode;
   const cookieHeaders = cookieMode ? { headers: CookieModeHeaders } : {};
   const answer = (request: FastifyRequest, reply: FastifyReply, tokens: TokenPair) => {
     noStore(reply);
@@ -80,20 +98,27 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
   app.post(
     '/login',
     {
-      config: perMinute(config.rateLimit.loginPerMinute),
+      onRequest: passwordLimit,
       schema: {
         tags: ['auth'],
         summary: 'Log in with username (or email) and password',
         description:
           'Also accepts the OAuth2 password-flow form (`grant_type=password`) that Swagger UI and FastAPI clients send. ' +
-          'Unknown user and wrong password answer alike. Failed logins are throttled per account as well as per IP.',
+          'Unknown user and wrong password answer alike. Failed logins are throttled per account as well as per IP; ' +
+          'a login that presents the device token of an earlier login of the account is counted against that device only.',
         consumes: FORM_AND_JSON,
         body: LoginBody,
         ...cookieHeaders,
-        response: { 200: tokenResponse, ...problems(400, 401, 413, 415, 429) },
+        response: { 200: loginResponse, ...problems(400, 401, 413, 415, 429) },
       },
     },
-    async (request, reply) => answer(request, reply, await auth.login(request.body, clientContext(request))),
+    async (request, reply) => {
+      const { username, password, device_token } = request.body;
+      const deviceToken = presentedDeviceToken(request, device_token);
+      const tokens = await auth.login({ username, password, deviceToken }, clientContext(request));
+      setDeviceCookie(reply, tokens.device_token, auth.deviceTokenTtlSeconds, secureCookies);
+      return { ...answer(request, reply, tokens), device_token: tokens.device_token };
+    },
   );
 
   app.post(

@@ -66,7 +66,7 @@ export default async function emailRoutes(instance: FastifyInstance, opts: Email
             errors: [{ field: 'email', message: 'is required without a Bearer token' }],
           });
         }
-        await emailFlows.requestVerificationByAddress(request.body.email, client);
+        emailFlows.requestVerificationByAddress(request.body.email, client);
       }
       return reply.code(202).send({ message: ACCEPTED });
     },
@@ -125,7 +125,7 @@ export default async function emailRoutes(instance: FastifyInstance, opts: Email
       },
     },
     async (request, reply) => {
-      await emailFlows.requestPasswordReset(request.body.email, clientContext(request));
+      emailFlows.requestPasswordReset(request.body.email, clientContext(request));
       return reply.code(202).send({ message: ACCEPTED });
     },
   );

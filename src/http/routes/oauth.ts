@@ -13,6 +13,8 @@ import type { ClientCredentials, ClientRegistry } from '../../services/client-re
 import { toAppError, loggable } from '../plugins/errors.js';
 import { IntrospectionResponse, OAuthTokenResponse, ServerMetadata, TokenOnlyRequest, TokenRequest, oauthErrors } from '../schemas/oauth.js';
 import { OAUTH_FORM_AND_JSON, clientContext, noStore } from '../route-helpers.js';
+import { presentedDeviceToken, setDeviceCookie } from '../device-cookie.js';
+import type { PasswordCheckLimit } from '../password-rate-limit.js';
 
 export interface OAuthRoutesOptions {
   auth: AuthService;
@@ -20,6 +22,8 @@ export interface OAuthRoutesOptions {
   config: Readonly<Config>;
   /** False with ALGORITHM=HS256: nothing public to verify with. */
   publishesJwks: boolean;
+  /** Per IP: the password grant shares /login's budget, the refresh grant has its own. */
+  passwordLimit: PasswordCheckLimit;
 }
 
 
@@ -136,7 +140,8 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
   app.post(
     '/oauth/token',
     {
-      config: { rateLimit: { max: config.rateLimit.loginPerMinute, timeWindow: 60_000 } },
+      // After validation: the budget depends on the grant type.
+      preHandler: opts.passwordLimit,
       schema: {
         tags: ['standards'],
         summary: 'OAuth 2.0 token endpoint: password and refresh_token grants',
@@ -160,7 +165,10 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
       clients.assertGrant(client, body.grant_type);
       if (body.grant_type === 'password') {
         if (!body.username || !body.password) throw invalidRequest('username and password are required');
-        return auth.login({ username: body.username, password: body.password }, clientContext(request), client);
+        const deviceToken = presentedDeviceToken(request, body.device_token);
+        const tokens = await auth.login({ username: body.username, password: body.password, deviceToken }, clientContext(request), client);
+        setDeviceCookie(reply, tokens.device_token, auth.deviceTokenTtlSeconds, config.publicUrl.startsWith('https:'));
+        return tokens;
       }
       if (!body.refresh_token) throw invalidRequest('refresh_token is required');
       return auth.refresh(body.refresh_token, client, clientContext(request));
@@ -200,7 +208,8 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
         tags: ['standards'],
         summary: 'OAuth 2.0 token introspection (RFC 7662)',
         description:
-          'For resource servers holding a registered client secret. An inactive, expired, revoked or unknown token ' +
+          'For resource servers holding a registered client secret. Only tokens issued to the calling client, or for ' +
+          'its audience, can be active (RFC 7662 §4); any other token, and an expired, revoked or unknown one, ' +
           'answers {"active": false} and nothing else.',
         consumes: OAUTH_FORM_AND_JSON,
         body: TokenOnlyRequest,
@@ -209,10 +218,10 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
     },
     async (request, reply) => {
       const body = request.body;
-      await clients.authenticateConfidential(clientCredentials(request, body));
+      const caller = await clients.authenticateConfidential(clientCredentials(request, body));
       if (!body.token) throw invalidRequest('token is required');
       noStore(reply);
-      const result = await auth.introspect(body.token);
+      const result = await auth.introspect(body.token, caller);
       return result ? { active: true, ...result } : { active: false };
     },
   );

@@ -1,9 +1,12 @@
 /** Operations: health, readiness, metrics, the OpenAPI document and the JWKS. */
-import type { FastifyInstance } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { KeyRing } from '../../services/key-ring.js';
+import { JWKS_MAX_AGE_SECONDS, JWKS_STALE_SECONDS, type KeyRing } from '../../services/key-ring.js';
 import { AppError } from '../../errors/index.js';
+import { hashToken } from '../../crypto/random.js';
+import { isLoopbackAddress } from '../client-ip.js';
 import type { Metrics } from '../plugins/metrics.js';
 import { problems } from '../schemas/common.js';
 
@@ -17,6 +20,29 @@ export interface OpsRoutesOptions {
   dependencies: Dependency[];
   keys: KeyRing;
   metrics: Metrics;
+  /** METRICS_TOKEN: a Bearer token that opens /metrics; without it, loopback clients only. */
+  metricsToken: string | undefined;
+}
+
+/**
+ * Metrics tell an attacker how many logins fail and lock, and when: they are for the
+ * operator. With a token, it is required from everyone; without one, both the peer and
+ * the client address (after TRUST_PROXY) must be this machine, so a reverse proxy on the
+ * same host does not open them to the world.
+ */
+function metricsGuard(token: string | undefined) {
+  const expected = token === undefined ? undefined : Buffer.from(hashToken(token));
+  return async (request: FastifyRequest) => {
+    if (expected) {
+      const match = /^Bearer +(\S+) *$/i.exec(request.headers.authorization ?? '');
+      const presented = Buffer.from(hashToken(match?.[1] ?? ''));
+      if (!match || !timingSafeEqual(presented, expected)) throw new AppError('missing_token', 'Send the metrics token as "Authorization: Bearer <METRICS_TOKEN>"');
+      return;
+    }
+    if (!isLoopbackAddress(request.socket.remoteAddress ?? '') || !isLoopbackAddress(request.ip)) {
+      throw new AppError('forbidden', 'Metrics are served to loopback clients only; set METRICS_TOKEN to read them from elsewhere');
+    }
+  };
 }
 
 const READY_CHECK_TIMEOUT_MS = 2_000;
@@ -40,7 +66,7 @@ const Check = Type.Object({ status: Type.Union([Type.Literal('ok'), Type.Literal
 
 export default async function opsRoutes(instance: FastifyInstance, opts: OpsRoutesOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-  const { dependencies, keys, metrics } = opts;
+  const { dependencies, keys, metrics, metricsToken } = opts;
 
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'));
 
@@ -86,11 +112,14 @@ export default async function opsRoutes(instance: FastifyInstance, opts: OpsRout
   app.get(
     '/metrics',
     {
+      onRequest: metricsGuard(metricsToken),
       schema: {
         tags: ['operations'],
         summary: 'Prometheus metrics (text format)',
+        description: 'With METRICS_TOKEN set, send it as a Bearer token; without it, only loopback clients are answered.',
         produces: ['text/plain'],
-        response: { 200: Type.String() },
+        security: [{ metricsToken: [] }],
+        response: { 200: Type.String(), ...problems(401, 403) },
       },
     },
     async (_request, reply) => {
@@ -128,8 +157,9 @@ export default async function opsRoutes(instance: FastifyInstance, opts: OpsRout
     },
     async (_request, reply) => {
       if (keys.isSymmetric) throw new AppError('not_found', 'ALGORITHM=HS256 publishes no keys');
-      // Short enough that a rotation reaches resource servers quickly, long enough to spare us.
-      reply.header('cache-control', 'public, max-age=300, stale-while-revalidate=60');
+      // Short enough that a rotation reaches resource servers quickly, long enough to spare
+      // us; a rotated-in key signs only once this has run out (KeyRing.rotate).
+      reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}, stale-while-revalidate=${JWKS_STALE_SECONDS}`);
       return (await keys.jwks()) as { keys: Record<string, string>[] };
     },
   );

@@ -24,6 +24,9 @@ export const LoginBody = Type.Object(
     scope: Type.Optional(Type.String({ maxLength: 1024 })),
     client_id: Type.Optional(Type.String({ maxLength: 255 })),
     client_secret: Type.Optional(Type.String({ maxLength: 1024 })),
+    device_token: Type.Optional(
+      Type.String({ maxLength: 256, description: 'The device token of an earlier login of this account (or the `gatehouse_device` cookie)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -79,3 +82,24 @@ export const CookieModeHeaders = Type.Object({
     Type.Literal('1', { description: 'Cookie mode: put the refresh token in (and on /refresh, read it from) the HttpOnly cookie' }),
   ),
 });
+export const DEVICE_TOKEN_DESCRIPTION =
+  'Present it at the next login of this account (body field `device_token`, or the `gatehouse_device` HttpOnly cookie, set too): ' +
+  'that login is then counted against this device alone, so failures from elsewhere never lock this device out.';
+
+/** A password login's answer: the token response and a device token. */
+export const LoginResponse = Type.Object(
+  {
+    access_token: Type.String(),
+    refresh_token: Type.String(),
+    token_type: Type.Literal('bearer'),
+    expires_in: Type.Integer({ description: 'Access-token lifetime in seconds' }),
+    device_token: Type.String({ description: DEVICE_TOKEN_DESCRIPTION }),
+  },
+  { title: 'LoginResponse' },
+);
+
+/** A password login's answer in cookie mode: the refresh token may be in the cookie instead. */
+export const LoginResponseCookieMode = Type.Object(
+  { ...TokenResponseCookieMode.properties, device_token: Type.String({ description: DEVICE_TOKEN_DESCRIPTION }) },
+  { title: 'LoginResponseCookieMode' },
+);

@@ -13,6 +13,7 @@ export const TokenRequest = Type.Object(
     username: Type.Optional(Type.String({ maxLength: 254 })),
     password: Type.Optional(Type.String({ maxLength: 4096 })),
     refresh_token: Type.Optional(Type.String({ maxLength: 512 })),
+    device_token: Type.Optional(Type.String({ maxLength: 256, description: 'password grant: the device token of an earlier login of this account' })),
     scope: Type.Optional(Type.String({ maxLength: 1024 })),
     ...clientFields,
   },
@@ -24,6 +25,7 @@ export const OAuthTokenResponse = Type.Object({
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer(),
   refresh_token: Type.String(),
+  device_token: Type.Optional(Type.String({ description: 'password grant only: present it at the next login of this account (see /login)' })),
 });
 
 export const OAuthError = Type.Object(

@@ -3,7 +3,7 @@
  * attempt through (availability over brute-force protection). Off by default: then the
  * store's error surfaces and the request answers 503.
  */
-import type { AttemptLimiter } from '../../services/ports.js';
+import type { AttemptGrant, AttemptLimiter } from '../../services/ports.js';
 
 export class FailOpenAttemptLimiter implements AttemptLimiter {
   constructor(
@@ -11,12 +11,12 @@ export class FailOpenAttemptLimiter implements AttemptLimiter {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  blockedFor(key: string): Promise<number> {
-    return this.inner.blockedFor(key).catch((error: unknown) => (this.onError(error), 0));
+  take(key: string): Promise<AttemptGrant> {
+    return this.inner.take(key).catch((error: unknown): AttemptGrant => (this.onError(error), { ok: true, last: false }));
   }
 
-  fail(key: string): Promise<number> {
-    return this.inner.fail(key).catch((error: unknown) => (this.onError(error), 0));
+  giveBack(key: string): Promise<void> {
+    return this.inner.giveBack(key).catch((error: unknown) => this.onError(error));
   }
 
   reset(key: string): Promise<void> {

@@ -3,27 +3,26 @@
  * several, the Redis implementation of the same port shares the counts.
  */
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import type { AttemptLimiter } from '../../services/ports.js';
+import type { AttemptGrant, AttemptLimiter } from '../../services/ports.js';
+import { takeAttempt } from './take.js';
 
 export class MemoryAttemptLimiter implements AttemptLimiter {
   private readonly limiter: RateLimiterMemory;
 
   constructor(
-    private readonly maxFailures: number,
+    private readonly maxAttempts: number,
     windowSeconds: number,
     keyPrefix: string,
   ) {
-    this.limiter = new RateLimiterMemory({ points: maxFailures, duration: windowSeconds, keyPrefix });
+    this.limiter = new RateLimiterMemory({ points: maxAttempts, duration: windowSeconds, keyPrefix });
   }
 
-  async blockedFor(key: string): Promise<number> {
-    const res = await this.limiter.get(key);
-    return res && res.consumedPoints >= this.maxFailures ? res.msBeforeNext : 0;
+  take(key: string): Promise<AttemptGrant> {
+    return takeAttempt(this.limiter, this.maxAttempts, key);
   }
 
-  async fail(key: string): Promise<number> {
-    const res = await this.limiter.penalty(key, 1);
-    return res.consumedPoints >= this.maxFailures ? res.msBeforeNext : 0;
+  async giveBack(key: string): Promise<void> {
+    await this.limiter.reward(key, 1);
   }
 
   async reset(key: string): Promise<void> {

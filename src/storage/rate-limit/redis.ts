@@ -1,36 +1,35 @@
 /** Attempt counters in Redis (rate-limiter-flexible's atomic Lua counter), shared by every instance. */
 import type { Redis } from 'ioredis';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import type { AttemptLimiter } from '../../services/ports.js';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import type { AttemptGrant, AttemptLimiter } from '../../services/ports.js';
 import { redisCall } from '../redis/errors.js';
+import { takeAttempt } from './take.js';
 
 export class RedisAttemptLimiter implements AttemptLimiter {
   private readonly limiter: RateLimiterRedis;
 
   constructor(
     redis: Redis,
-    private readonly maxFailures: number,
+    private readonly maxAttempts: number,
     windowSeconds: number,
     keyPrefix: string,
   ) {
     // rejectIfRedisNotReady: answer at once while Redis is away instead of waiting on it.
     this.limiter = new RateLimiterRedis({
       storeClient: redis,
-      points: maxFailures,
+      points: maxAttempts,
       duration: windowSeconds,
       keyPrefix,
       rejectIfRedisNotReady: true,
     });
   }
 
-  async blockedFor(key: string): Promise<number> {
-    const res = await redisCall(this.limiter.get(key));
-    return res && res.consumedPoints >= this.maxFailures ? res.msBeforeNext : 0;
+  take(key: string): Promise<AttemptGrant> {
+    return redisCall(takeAttempt(this.limiter, this.maxAttempts, key));
   }
 
-  async fail(key: string): Promise<number> {
-    const res = await redisCall(this.limiter.penalty(key, 1));
-    return res instanceof RateLimiterRes && res.consumedPoints >= this.maxFailures ? res.msBeforeNext : 0;
+  async giveBack(key: string): Promise<void> {
+    await redisCall(this.limiter.reward(key, 1));
   }
 
   async reset(key: string): Promise<void> {

@@ -15,6 +15,8 @@ export const users = pgTable('users', {
   emailVerified: boolean('email_verified').notNull().default(false),
   /** The username in the original FastAPI service, exactly (set by `gatehouse import`). */
   legacyUsername: text('legacy_username').unique(),
+  /** Original-service tokens issued before this are void (a password change, reset or logout-all). */
+  legacyTokensVoidBefore: at('legacy_tokens_void_before'),
   createdAt: at('created_at').notNull(),
   updatedAt: at('updated_at').notNull(),
 });

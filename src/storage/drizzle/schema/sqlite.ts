@@ -13,6 +13,8 @@ export const users = sqliteTable('users', {
   emailVerified: integer('email_verified', { mode: 'boolean' }).notNull().default(false),
   /** The username in the original FastAPI service, exactly (set by `gatehouse import`). */
   legacyUsername: text('legacy_username').unique(),
+  /** Original-service tokens issued before this are void (a password change, reset or logout-all). */
+  legacyTokensVoidBefore: integer('legacy_tokens_void_before', { mode: 'timestamp_ms' }),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
   updatedAt: integer('updated_at', { mode: 'timestamp_ms' }).notNull(),
 });

@@ -133,6 +133,9 @@ export class GroupCommit {
 
 export function openSqlite(file: string, options: SqliteOptions = {}): SqliteConnection {
   mkdirSync(path.dirname(file), { recursive: true });
+  // Created readable by its owner only (SQLite gives its -wal and -shm files the same mode):
+  // it holds password hashes and the sealed signing keys. An existing file keeps its mode.
+  closeSync(openSync(file, 'a', 0o600));
   const raw = new Database(file);
   // WAL: readers never block the writer. busy_timeout: several processes queue on the lock.
   const walMode = raw.pragma('journal_mode = WAL', { simple: true }) === 'wal';

@@ -32,10 +32,14 @@ class ImportTally {
   }
 }
 
-/** Why an imported user cannot go in as new, from the accounts sharing its keys (or undefined). */
-function clashWith(user: LegacyUser, clash: Array<{ usernameKey: string; emailKey: string }>): Outcome | undefined {
-  // Present: imported before (a later login may have changed the hash, never these keys).
-  if (clash.some((c) => c.usernameKey === user.usernameKey && c.emailKey === user.emailKey)) return 'present';
+/**
+ * Why an imported user cannot go in as new, from the accounts sharing its keys (or
+ * undefined). Only an account imported under the very same original username counts as
+ * present: one that someone registered with the victim's username and email before the
+ * import is a conflict to report, never the victim's account.
+ */
+function clashWith(user: LegacyUser, clash: Array<{ usernameKey: string; emailKey: string; legacyUsername: string | null }>): Outcome | undefined {
+  if (clash.some((c) => c.legacyUsername === user.legacyUsername)) return 'present';
   if (clash.some((c) => c.usernameKey === user.usernameKey)) return 'username belongs to another account';
   if (clash.length > 0) return 'email belongs to another account';
   return undefined;
@@ -76,7 +80,7 @@ export class DrizzleImportStore implements ImportStore {
     const { users } = tx.tables;
     const clash = await tx.all(
       tx.db
-        .select({ id: users.id, usernameKey: users.usernameKey, emailKey: users.emailKey })
+        .select({ id: users.id, usernameKey: users.usernameKey, emailKey: users.emailKey, legacyUsername: users.legacyUsername })
         .from(users)
         .where(or(eq(users.usernameKey, user.usernameKey), eq(users.emailKey, user.emailKey))),
     );

@@ -1,3 +1,4 @@
+import type { JWK } from 'jose';
 import { and, eq, isNull } from 'drizzle-orm';
 import type { SigningKeyRecord, SigningKeyStore } from '../../../services/ports.js';
 import type { Exec } from '../exec.js';
@@ -17,6 +18,15 @@ export class DrizzleSigningKeyStore implements SigningKeyStore {
     await this.x.run(this.x.db.insert(t).values(signingKeyRow(key)).onConflictDoNothing());
     const active = await this.x.get(this.x.db.select().from(t).where(and(eq(t.alg, key.alg), isNull(t.retiredAt))));
     return toSigningKey(active!);
+  }
+
+  async replacePrivateJwk(kid: string, expected: JWK, next: JWK): Promise<boolean> {
+    const { signingKeys: t } = this.x.tables;
+    const query = this.x.db
+      .update(t)
+      .set({ privateJwk: JSON.stringify(next) })
+      .where(and(eq(t.kid, kid), eq(t.privateJwk, JSON.stringify(expected))));
+    return (await this.x.run(query)) > 0;
   }
 
   rotate(key: SigningKeyRecord, retiredExpiresAt: Date): Promise<void> {

@@ -1,4 +1,4 @@
-import { and, eq, isNull, or, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, like, or, sql } from 'drizzle-orm';
 import type { User } from '../../../domain/types.js';
 import { DuplicateError, type NewUser, type UserStore } from '../../../services/ports.js';
 import { UniqueViolation, type Exec } from '../exec.js';
@@ -62,10 +62,27 @@ export class DrizzleUserStore implements UserStore {
     return row ? toUser(row) : undefined;
   }
 
-  async findByLegacyUsername(username: string): Promise<User | undefined> {
+  async findByLegacyUsername(username: string): Promise<(User & { legacyTokensVoidBefore: Date | null }) | undefined> {
     const { users } = this.x.tables;
     const row = await this.x.get(this.x.db.select().from(users).where(eq(users.legacyUsername, username)).limit(1));
-    return row ? toUser(row) : undefined;
+    return row ? { ...toUser(row), legacyTokensVoidBefore: row.legacyTokensVoidBefore } : undefined;
+  }
+
+  async voidLegacyTokens(id: number, at: Date): Promise<void> {
+    const { users } = this.x.tables;
+    await this.x.run(this.x.db.update(users).set({ legacyTokensVoidBefore: at }).where(and(eq(users.id, id), isNotNull(users.legacyUsername))));
+  }
+
+  async anyLegacyHash(): Promise<string | undefined> {
+    const { users } = this.x.tables;
+    const row = await this.x.get(
+      this.x.db
+        .select({ hash: users.passwordHash })
+        .from(users)
+        .where(and(isNotNull(users.legacyUsername), like(users.passwordHash, '$2%')))
+        .limit(1),
+    );
+    return row?.hash;
   }
 
   async markEmailVerified(id: number, emailKey: string): Promise<boolean> {

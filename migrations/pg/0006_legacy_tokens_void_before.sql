@@ -1,0 +1,1 @@
+ALTER TABLE "users" ADD COLUMN "legacy_tokens_void_before" timestamp (3) with time zone;

@@ -1,0 +1,1 @@
+ALTER TABLE `users` ADD `legacy_tokens_void_before` integer;
