@@ -88,7 +88,7 @@ function tableNames(file: string): string[] {
   );
 }
 
-const EXPECTED_TABLES = ['__drizzle_migrations', 'email_tokens', 'oauth_clients', 'retired_refresh_tokens', 'revoked_tokens', 'security_events', 'sessions', 'signing_keys', 'users'];
+const EXPECTED_TABLES = ['__drizzle_migrations', 'email_tokens', 'oauth_clients', 'retired_refresh_tokens', 'revocation_events', 'revoked_tokens', 'security_events', 'sessions', 'signing_keys', 'users'];
 
 function journalEntries(): number {
   return (JSON.parse(readFileSync(JOURNAL, 'utf8')) as { entries: unknown[] }).entries.length;
@@ -383,7 +383,7 @@ describe('gatehouse CLI', { concurrency: 2 }, () => {
     child.stdin!.end();
     const result = await finished(child);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /new signing key \S+ is active/);
+    assert.match(result.stdout, /new signing key \S+ is published now and signs from /);
     const modules = readFileSync(log, 'utf8').trim().split('\n');
     // The log works: the command's own modules are in it.
     assert.ok(modules.some((m) => m.endsWith('/src/composition.ts')), 'composition.ts loaded');
