@@ -30,7 +30,7 @@ async function cluster(t: TestContext): Promise<Cluster> {
   const app = await buildTestApp(t, env);
   await app.app.listen({ host: '127.0.0.1', port });
   await register(app, { username: 'feed_user' });
-  const { secret } = await app.clients.create({ id: 'orders-api', grantTypes: ['password'], confidential: true, now: new Date() });
+  const { secret } = await app.clients.create({ id: 'orders-api', grantTypes: ['password'], audience: 'gatehouse', confidential: true, now: new Date() });
   const bPort = await freePort();
   const b = spawnServer({ ...env, DATABASE_URL: app.env.DATABASE_URL! }, bPort);
   t.after(() => b.stop());

@@ -76,7 +76,7 @@ test(`two instances on one ${DIALECT} database and one Redis behave as one`, { s
   // A key rotated (by the CLI, against the shared database) is used by A and verified by B.
   const before = await call(a.url, 'POST', '/login', { body: { username: 'alice', password: PASSWORD }, ip: '198.51.100.60' });
   const oldKid = decodeProtectedHeader(before.body.access_token).kid;
-  const rotate = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'keys', 'rotate'], {
+  const rotate = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'keys', 'rotate', '--now'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', ...FAST_HASH_ENV, DATABASE_URL: env.DATABASE_URL },
     encoding: 'utf8',
