@@ -14,6 +14,7 @@
 //     through compose.host.yaml against this machine's PostgreSQL (a schema of their own,
 //     DATABASE_URL from a secret file) and Redis: a logout on one is refused on the other.
 // Prints one line per check and `N passed, N failed`; exits 1 on any failure.
+import { randomBytes } from 'node:crypto';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -373,6 +374,10 @@ async function composeChecks() {
   const secret = path.join(dir, 'database_url');
   writeFileSync(secret, `${PG_URL}?schema=${schema}\n`);
   chmodSync(secret, 0o444); // the image's uid 1000 reads it through the bind mount
+  // Both replicas open the signing keys with this one key-encryption key.
+  const kekSecret = path.join(dir, 'key_encryption_key');
+  writeFileSync(kekSecret, `${randomBytes(32).toString('hex')}\n`);
+  chmodSync(kekSecret, 0o444);
   const unusedSecret = path.join(dir, 'postgres_password');
   writeFileSync(unusedSecret, 'unused\n');
   const [portA, portB] = [await freePort(), await freePort()];
@@ -386,6 +391,7 @@ async function composeChecks() {
     HOST_REDIS_URL: REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
     DATABASE_URL_SECRET: secret,
+    KEY_ENCRYPTION_KEY_SECRET: kekSecret,
     POSTGRES_PASSWORD_SECRET: unusedSecret,
     COMPOSE_PROJECT_NAME: project,
   };
