@@ -5,6 +5,7 @@
  * Runs on SQLite and on PostgreSQL (scripts/test.mjs).
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { test, type TestContext } from 'node:test';
@@ -26,7 +27,9 @@ interface Cluster {
 async function cluster(t: TestContext): Promise<Cluster> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const env = { PUBLIC_URL: url, RATE_LIMIT_LOGIN_PER_MINUTE: '100000', LOG_LEVEL: 'warn' };
+  // One key-encryption key for both instances, as every deployment of several needs: on
+  // PostgreSQL each would otherwise seal keys under a key file of its own working directory.
+  const env = { PUBLIC_URL: url, RATE_LIMIT_LOGIN_PER_MINUTE: '100000', LOG_LEVEL: 'warn', KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex') };
   const app = await buildTestApp(t, env);
   await app.app.listen({ host: '127.0.0.1', port });
   await register(app, { username: 'feed_user' });
