@@ -7,7 +7,7 @@
  * (32 random bytes, mode 0600) beside the SQLite database (PostgreSQL: ./data/gatehouse.key).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { JWK } from 'jose';
 
@@ -55,14 +55,22 @@ export function parseKek(text: string): Buffer | undefined {
   return undefined;
 }
 
-/** The key file's KEK, made (32 random bytes, 0600, never overwritten) when it is not there yet. */
+/**
+ * The key file's KEK, made (32 random bytes, 0600, never overwritten) when it is not there
+ * yet. Written to a private temporary file first and linked into place: a link appears
+ * whole and fails when the name exists, so of two processes starting at once one makes the
+ * file and the other reads it complete (a plain 'wx' create let the second read it empty).
+ */
 export function keyFileKek(file: string): Buffer {
   mkdirSync(path.dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(temporary, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    // 'wx': created only if absent, so two processes starting at once cannot both write one.
-    writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    linkSync(temporary, file);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(temporary);
   }
   const kek = parseKek(readFileSync(file, 'utf8'));
   if (!kek) throw new Error(`${file}: not a key-encryption key (32 bytes, base64url)`);
