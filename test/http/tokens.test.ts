@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createPublicKey, randomUUID, type JsonWebKey } from 'node:crypto';
+import { createPublicKey, randomBytes, randomUUID, type JsonWebKey } from 'node:crypto';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -454,14 +454,17 @@ test('a retired key leaves the JWKS and stops verifying once every token it sign
 
 test('`gatehouse keys rotate` as a subprocess: after a restart old tokens verify and refresh, new ones carry the new kid', async (t) => {
   const dir = tempDir(t);
-  const app = await buildTestApp(t, {}, { dir });
+  // The app and the command are two processes in different directories: on PostgreSQL each
+  // would make its own key file, so they share one KEY_ENCRYPTION_KEY as instances must.
+  const kek = { KEY_ENCRYPTION_KEY: randomBytes(32).toString('hex') };
+  const app = await buildTestApp(t, kek, { dir });
   await register(app, { username: 'kate' });
   const before = await login(app, 'kate');
   const oldKid = kidOf(before.access_token)!;
   await app.app.close();
 
   // The same database the app used: a SQLite file, or a PostgreSQL schema (?schema=).
-  const env: Record<string, string> = { DATABASE_URL: app.env.DATABASE_URL!, ...FAST_HASH_ENV };
+  const env: Record<string, string> = { DATABASE_URL: app.env.DATABASE_URL!, ...FAST_HASH_ENV, ...kek };
   for (const name of ['PATH', 'HOME', 'TMPDIR', 'SYSTEMROOT']) {
     if (process.env[name] !== undefined) env[name] = process.env[name]!;
   }
@@ -485,7 +488,7 @@ test('`gatehouse keys rotate` as a subprocess: after a restart old tokens verify
     ],
   );
 
-  const again = await buildTestApp(t, {}, { dir });
+  const again = await buildTestApp(t, kek, { dir });
   const meRes = await me(again, before.access_token);
   assert.equal(meRes.statusCode, 200, meRes.body);
   assert.equal(meRes.json().username, 'kate');
