@@ -21,6 +21,7 @@ import { logSerializers, REDACT_PATHS } from './http/redact.js';
 import accountRoutes from './http/routes/account.js';
 import authRoutes from './http/routes/auth.js';
 import emailRoutes from './http/routes/email.js';
+import mfaRoutes from './http/routes/mfa.js';
 import oauthRoutes from './http/routes/oauth.js';
 import opsRoutes from './http/routes/ops.js';
 import type { Dependency } from './http/routes/ops.js';
@@ -30,6 +31,7 @@ import type { AccountService } from './services/account-service.js';
 import type { AuthService } from './services/auth-service.js';
 import type { ClientRegistry } from './services/client-registry.js';
 import type { EmailFlows } from './services/email-flows.js';
+import type { MfaService } from './services/mfa-service.js';
 import type { KeyRing } from './services/key-ring.js';
 import type { RegistrationService } from './services/registration.js';
 import { redisRouteStore } from './storage/rate-limit/route-store.js';
@@ -42,6 +44,7 @@ export interface Gatehouse {
   stores: Stores;
   keys: KeyRing;
   auth: AuthService;
+  mfa: MfaService;
   registration: RegistrationService;
   account: AccountService;
   clients: ClientRegistry;
@@ -121,13 +124,15 @@ async function registerHttp(
   logStream: DestinationStream | undefined,
   logDestination: ReturnType<typeof pino.destination> | undefined,
 ): Promise<Gatehouse> {
-  const { config, stores, redis, keys, auth, registration, account, clients, emailFlows, clock } = services;
+  const { config, stores, redis, keys, auth, registration, account, mfa, passkeys, clients, emailFlows, clock } = services;
   const redisConfig = config.redis;
   await keys.init();
   if (config.legacy) {
     const until = config.legacy.until ? `until ${config.legacy.until.toISOString()}` : 'with no end date (set LEGACY_TOKENS_UNTIL)';
     app.log.warn(`transition mode: tokens of the original service are accepted ${until}`);
   }
+  if (!config.mfa.keyEncryptionKey) app.log.warn('KEY_ENCRYPTION_KEY is not set: TOTP enrolment is refused until it is');
+  if (!passkeys) app.log.warn(`passkeys are off: ${config.publicUrl} is an IP address, which browsers refuse; set WEBAUTHN_RP_ID`);
 
   // Errors first, so every plugin below answers failures as problem details.
   await app.register(errors);
@@ -173,7 +178,8 @@ async function registerHttp(
   });
   if (emailFlows) await app.register(emailRoutes, { auth, emailFlows, config });
   await app.register(accountRoutes, { auth, account });
-  await app.register(oauthRoutes, { auth, clients, config, publishesJwks: !keys.isSymmetric });
+  await app.register(mfaRoutes, { auth, mfa, passkeys, config });
+  await app.register(oauthRoutes, { auth, mfa, clients, config, publishesJwks: !keys.isSymmetric });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
   await app.register(opsRoutes, { dependencies, keys, metrics });
@@ -185,7 +191,7 @@ async function registerHttp(
     const dayAgo = new Date(now.getTime() - 86_400_000);
     // Retired refresh hashes are kept for one refresh lifetime after they were retired (SECURITY.md).
     const retiredBefore = new Date(now.getTime() - config.refresh.ttlSeconds * 1000);
-    Promise.all([stores.sessions.prune(dayAgo, retiredBefore), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo)]).catch(
+    Promise.all([stores.sessions.prune(dayAgo, retiredBefore), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo), stores.mfa.prune(now)]).catch(
       (err: unknown) => app.log.warn({ err: loggable(err) }, 'pruning expired sessions failed'),
     );
   }, 3_600_000);
@@ -197,5 +203,5 @@ async function registerHttp(
   });
 
   await app.ready();
-  return { app, stores, keys, auth, registration, account, clients, emailFlows, metrics, config, services };
+  return { app, stores, keys, auth, mfa, registration, account, clients, emailFlows, metrics, config, services };
 }

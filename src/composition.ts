@@ -17,9 +17,12 @@ import { EmailFlows } from './services/email-flows.js';
 import { KeyRing } from './services/key-ring.js';
 import { LegacyTokens } from './services/legacy-tokens.js';
 import { LoginThrottle } from './services/login-throttle.js';
+import { MfaChallengeIssuer, MfaService } from './services/mfa-service.js';
+import { PasskeyService } from './services/passkeys.js';
 import { systemClock, type AttemptLimiter, type AuthObserver, type Clock, type Mailer, type Stores } from './services/ports.js';
 import { RegistrationService } from './services/registration.js';
 import { openStores } from './storage/index.js';
+import { DatabaseOtpReplayGuard, RedisOtpReplayGuard } from './storage/otp-replay.js';
 import { FailOpenAttemptLimiter } from './storage/rate-limit/fail-open.js';
 import { MemoryAttemptLimiter } from './storage/rate-limit/memory.js';
 import { RedisAttemptLimiter } from './storage/rate-limit/redis.js';
@@ -61,6 +64,9 @@ export interface Services {
   auth: AuthService;
   registration: RegistrationService;
   account: AccountService;
+  mfa: MfaService;
+  /** Undefined when PUBLIC_URL is a bare IP without WEBAUTHN_RP_ID (browsers refuse passkeys there). */
+  passkeys: PasskeyService | undefined;
   clients: ClientRegistry;
   /** Undefined when EMAIL_FLOWS is off. */
   emailFlows: EmailFlows | undefined;
@@ -172,7 +178,42 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
       reuseGraceSeconds: config.refresh.reuseGraceSeconds,
     },
     legacy: config.legacy ? new LegacyTokens({ ...config.legacy, clockSkewSeconds: config.jwt.clockSkewSeconds }, clock) : undefined,
+    mfaGate: new MfaChallengeIssuer(stores, observer, clock, config.mfa.mfaTokenTtlSeconds),
   });
+  const account = new AccountService({ stores, hasher, throttle, policy, observer, clock });
+  // A TOTP code used once is refused on every instance: Redis when shared, else the database.
+  const replay =
+    redis && redisConfig
+      ? new RedisOtpReplayGuard(redis, `${redisConfig.keyPrefix}totp-used:`, stores.mfa)
+      : new DatabaseOtpReplayGuard(stores.mfa);
+  const mfa = new MfaService({
+    stores,
+    account,
+    auth,
+    throttle,
+    replay,
+    observer,
+    clock,
+    options: {
+      issuerName: config.mfa.issuerName,
+      // The one place the key-encryption key reaches the services (see crypto/secret-box.ts).
+      keyEncryptionKey: config.mfa.keyEncryptionKey,
+      mfaTokenTtlSeconds: config.mfa.mfaTokenTtlSeconds,
+      maxCodeAttempts: config.mfa.maxCodeAttempts,
+    },
+  });
+  const webauthn = config.mfa.webauthn;
+  const passkeys = webauthn
+    ? new PasskeyService({
+        stores,
+        account,
+        auth,
+        mfa,
+        observer,
+        clock,
+        options: { rpId: webauthn.rpId, rpName: config.mfa.issuerName, origins: webauthn.origins, challengeTtlSeconds: config.mfa.mfaTokenTtlSeconds },
+      })
+    : undefined;
 
   return {
     config,
@@ -184,7 +225,9 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
     observer,
     auth,
     registration: new RegistrationService({ stores, hasher, policy, observer, clock }),
-    account: new AccountService({ stores, hasher, throttle, policy, observer, clock }),
+    account,
+    mfa,
+    passkeys,
     clients: new ClientRegistry(stores.clients),
     emailFlows,
     async close() {

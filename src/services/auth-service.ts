@@ -7,13 +7,27 @@ import { REFRESH_TOKEN_PREFIX, newId, newRefreshToken, hashToken } from '../cryp
 import { openChild, sealChild } from '../crypto/refresh-seal.js';
 import { loginKey } from '../domain/identity.js';
 import { decideRotation } from '../domain/refresh-rotation.js';
-import type { OAuthClient, Principal, User } from '../domain/types.js';
+import type { Amr, OAuthClient, Principal, User } from '../domain/types.js';
 import { DEFAULT_CLIENT } from './client-registry.js';
 import type { LegacyTokens } from './legacy-tokens.js';
 import { AppError, invalidCredentials } from '../errors/index.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { LoginThrottle } from './login-throttle.js';
 import type { AuthObserver, Clock, Stores, TransactionStores } from './ports.js';
+
+/** What a login needs to hand over to its second step (see MfaChallengeIssuer). */
+export interface MfaGate {
+  /** The mfa_token and factor names when the user has an active factor, else undefined. */
+  challenge(user: User, login: { throttleKey: string; clientId: string }, client: ClientContext): Promise<{ mfaToken: string; factors: string[] } | undefined>;
+  /** True when the user has an active second factor. */
+  hasFactor(userId: number): Promise<boolean>;
+}
+
+function mfaRequired(challenge: { mfaToken: string; factors: string[] }): AppError {
+  return new AppError('mfa_required', 'The password is right; complete the login with your second factor (POST /login/mfa or a passkey)', {
+    members: { mfa_token: challenge.mfaToken, factors: challenge.factors },
+  });
+}
 
 export interface ClientContext {
   /** Client address as the HTTP layer resolved it (after TRUST_PROXY). */
@@ -64,6 +78,8 @@ export interface AuthServiceDeps {
   options: AuthServiceOptions;
   /** Transition mode (LEGACY_SECRET_KEY): the original service's JWTs. */
   legacy?: LegacyTokens | undefined;
+  /** Asks users with an active second factor for it after the right password. */
+  mfaGate?: MfaGate | undefined;
 }
 
 export class AuthService {
@@ -75,6 +91,7 @@ export class AuthService {
   private readonly clock: Clock;
   private readonly options: AuthServiceOptions;
   private readonly legacy: LegacyTokens | undefined;
+  private readonly mfaGate: MfaGate | undefined;
 
   constructor(deps: AuthServiceDeps) {
     this.stores = deps.stores;
@@ -85,6 +102,7 @@ export class AuthService {
     this.clock = deps.clock;
     this.options = deps.options;
     this.legacy = deps.legacy;
+    this.mfaGate = deps.mfaGate;
   }
 
   async login(
@@ -113,12 +131,43 @@ export class AuthService {
       throw new AppError('email_not_verified', 'Verify your email address before logging in; POST /email/verify/request sends a new link');
     }
 
-    await this.throttle.recordSuccess(key, client.ipKey);
     // Hashed before the transaction: nothing waits on argon2 while it is open.
     const rehashed = result.needsRehash ? await this.hasher.hash(input.password) : undefined;
-    return this.startSession(user, client, oauthClient, { client_id: oauthClient.id }, async (tx) => {
+    // Only after the right password does anyone learn a factor exists. The throttle is not
+    // cleared here: a password alone proves too little, or each right password would buy
+    // an attacker a fresh round of code guesses.
+    const challenge = await this.mfaGate?.challenge(user, { throttleKey: key, clientId: oauthClient.id }, client);
+    if (challenge) {
+      if (rehashed !== undefined) await this.stores.users.updatePasswordHash(user.id, rehashed);
+      throw mfaRequired(challenge);
+    }
+    return this.completeLogin(user, ['pwd'], { throttleKey: key, client, oauthClient }, async (tx) => {
       if (rehashed !== undefined) await tx.users.updatePasswordHash(user.id, rehashed);
     });
+  }
+
+  /**
+   * The end of every successful login (password, or password and second factor, or
+   * passkey): clears the account throttle, then in one transaction `first` (what the use
+   * case writes before, if anything), the session with its methods (RFC 8176) and the
+   * login_succeeded event.
+   */
+  async completeLogin(
+    user: User,
+    amr: Amr[],
+    context: { throttleKey?: string | undefined; client: ClientContext; oauthClient?: OAuthClient | undefined },
+    first?: (tx: TransactionStores) => Promise<void>,
+  ): Promise<TokenPair> {
+    const { client, oauthClient = DEFAULT_CLIENT } = context;
+    if (this.options.requireVerifiedEmail && !user.emailVerified) {
+      // A passkey login reaches here without the password step's check.
+      await this.observer.onEvent({ type: 'login_failed', userId: user.id, client, detail: { reason: 'email_not_verified' } });
+      throw new AppError('email_not_verified', 'Verify your email address before logging in; POST /email/verify/request sends a new link');
+    }
+    const tokens = await this.startSession(user, client, oauthClient, amr, { client_id: oauthClient.id, amr: amr.join(' ') }, first);
+    // Cleared only once the login stands (a spent mfa_token rolls it back).
+    if (context.throttleKey !== undefined) await this.throttle.recordSuccess(context.throttleKey, client.ipKey);
+    return tokens;
   }
 
   /**
@@ -169,7 +218,7 @@ export class AuthService {
     }
     const user = await this.stores.users.findById(session.userId);
     if (!user) throw invalidRefreshToken();
-    return this.tokenPair(await this.tokens.issue(user, session.id, oauthClient), issued);
+    return this.tokenPair(await this.tokens.issue(user, session, oauthClient), issued);
   }
 
   /**
@@ -224,7 +273,9 @@ export class AuthService {
     if (!claims) throw invalidRefreshToken();
     const user = await this.stores.users.findByLegacyUsername(claims.username);
     if (!user) throw invalidRefreshToken();
-    return this.startSession(user, client, DEFAULT_CLIENT, { legacy_refresh_exchange: true }, async (tx) => {
+    // An original-service token never passed a second factor: it buys no session once there is one.
+    if (await this.mfaGate?.hasFactor(user.id)) throw invalidRefreshToken();
+    return this.startSession(user, client, DEFAULT_CLIENT, ['pwd'], { legacy_refresh_exchange: true }, async (tx) => {
       // The revoke doubles as the "once": it fails for a blacklisted or already exchanged token.
       if (!(await tx.revokedTokens.revoke(claims.id, new Date(claims.exp * 1000)))) throw invalidRefreshToken();
     });
@@ -306,6 +357,7 @@ export class AuthService {
     user: User,
     client: ClientContext | undefined,
     oauthClient: OAuthClient,
+    amr: Amr[],
     detail: Record<string, string | boolean>,
     first?: (tx: TransactionStores) => Promise<void>,
   ): Promise<TokenPair> {
@@ -322,11 +374,12 @@ export class AuthService {
         ip: client?.ip ?? null,
         createdAt: now,
         expiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
+        amr,
       });
       await this.observer.onEvent({ type: 'login_succeeded', userId: user.id, client, detail }, tx);
       return created;
     });
-    return this.tokenPair(await this.tokens.issue(user, session.id, oauthClient), refreshToken);
+    return this.tokenPair(await this.tokens.issue(user, session, oauthClient), refreshToken);
   }
 
   private get issuer(): string {

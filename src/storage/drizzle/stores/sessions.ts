@@ -2,7 +2,7 @@ import { and, desc, eq, gt, isNotNull, isNull, ne, sql } from 'drizzle-orm';
 import type { Session, User } from '../../../domain/types.js';
 import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
 import type { Exec } from '../exec.js';
-import { toSession } from '../mappers.js';
+import { amrColumn, toSession } from '../mappers.js';
 import { pruneInBatches } from './prune.js';
 
 const ph = sql.placeholder;
@@ -39,13 +39,14 @@ export class DrizzleSessionStore implements SessionStore {
           createdAt: ph('createdAt'),
           lastUsedAt: ph('createdAt'),
           expiresAt: ph('expiresAt'),
+          amr: ph('amr'),
         })
         .returning(),
     );
   }
 
   async create(session: NewSession): Promise<Session> {
-    const [row] = await this.insert.returning({ ...session, userAgent: session.userAgent ?? null, ip: session.ip ?? null });
+    const [row] = await this.insert.returning({ ...session, userAgent: session.userAgent ?? null, ip: session.ip ?? null, amr: amrColumn(session.amr) });
     return toSession(row!);
   }
 
