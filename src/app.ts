@@ -21,6 +21,7 @@ import { logSerializers, REDACT_PATHS } from './http/redact.js';
 import accountRoutes from './http/routes/account.js';
 import authRoutes from './http/routes/auth.js';
 import emailRoutes from './http/routes/email.js';
+import mfaRoutes from './http/routes/mfa.js';
 import oauthRoutes from './http/routes/oauth.js';
 import opsRoutes from './http/routes/ops.js';
 import revocationRoutes from './http/routes/revocations.js';
@@ -32,6 +33,7 @@ import type { AccountService } from './services/account-service.js';
 import type { AuthService } from './services/auth-service.js';
 import type { ClientRegistry } from './services/client-registry.js';
 import type { EmailFlows } from './services/email-flows.js';
+import type { MfaService } from './services/mfa-service.js';
 import type { KeyRing } from './services/key-ring.js';
 import type { RegistrationService } from './services/registration.js';
 import { redisRouteStore } from './storage/rate-limit/route-store.js';
@@ -45,6 +47,7 @@ export interface Gatehouse {
   stores: Stores;
   keys: KeyRing;
   auth: AuthService;
+  mfa: MfaService;
   registration: RegistrationService;
   account: AccountService;
   clients: ClientRegistry;
@@ -125,7 +128,7 @@ async function registerHttp(
   logStream: DestinationStream | undefined,
   logDestination: ReturnType<typeof pino.destination> | undefined,
 ): Promise<Gatehouse> {
-  const { config, stores, redis, keys, auth, registration, account, clients, emailFlows, revocationFeed, clock } = services;
+  const { config, stores, redis, keys, auth, registration, account, mfa, passkeys, clients, emailFlows, revocationFeed, clock } = services;
   const redisConfig = config.redis;
   await keys.init();
   if (config.keyEncryption.key === undefined && config.nodeEnv === 'production') {
@@ -140,6 +143,7 @@ async function registerHttp(
     const until = config.legacy.until ? `until ${config.legacy.until.toISOString()}` : 'with no end date (set LEGACY_TOKENS_UNTIL)';
     app.log.warn(`transition mode: tokens of the original service are accepted ${until}`);
   }
+  if (!passkeys) app.log.warn(`passkeys are off: ${config.publicUrl} is an IP address, which browsers refuse; set WEBAUTHN_RP_ID`);
 
   // Errors first, so every plugin below answers failures as problem details.
   await app.register(errors);
@@ -188,7 +192,8 @@ async function registerHttp(
   });
   if (emailFlows) await app.register(emailRoutes, { auth, emailFlows, config });
   await app.register(accountRoutes, { auth, account });
-  await app.register(oauthRoutes, { auth, clients, config, publishesJwks: !keys.isSymmetric, passwordLimit });
+  await app.register(mfaRoutes, { auth, mfa, passkeys, config, passwordLimit });
+  await app.register(oauthRoutes, { auth, mfa, clients, config, publishesJwks: !keys.isSymmetric, passwordLimit });
   await app.register(revocationRoutes, { feed: revocationFeed, clients });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
@@ -201,7 +206,13 @@ async function registerHttp(
     const dayAgo = new Date(now.getTime() - 86_400_000);
     // Retired refresh hashes are kept for one refresh lifetime after they were retired (SECURITY.md).
     const retiredBefore = new Date(now.getTime() - config.refresh.ttlSeconds * 1000);
-    Promise.all([stores.sessions.prune(dayAgo, retiredBefore), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo), revocationFeed.prune()]).catch(
+    Promise.all([
+      stores.sessions.prune(dayAgo, retiredBefore),
+      stores.revokedTokens.prune(now),
+      stores.emailTokens.prune(dayAgo),
+      stores.mfa.prune(now),
+      revocationFeed.prune(),
+    ]).catch(
       (err: unknown) => app.log.warn({ err: loggable(err) }, 'pruning expired sessions failed'),
     );
   }, 3_600_000);
@@ -213,5 +224,5 @@ async function registerHttp(
   });
 
   await app.ready();
-  return { app, stores, keys, auth, registration, account, clients, emailFlows, revocationFeed, metrics, config, services };
+  return { app, stores, keys, auth, mfa, registration, account, clients, emailFlows, revocationFeed, metrics, config, services };
 }

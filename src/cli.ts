@@ -19,6 +19,9 @@ Commands:
                              breaks resource servers' caches); old tokens stay valid
   users create --username U --email E (--password-stdin | --password P)
                              create an account (the password follows the policy)
+  users mfa-reset --username U
+                             remove every second factor and recovery code of a user
+                             (they lost their phone and codes); audited
   clients create --id ID [--grants password,refresh_token] [--audience AUD] [--public]
                              register an OAuth client; prints its secret once
   clients list               registered OAuth clients (never their secrets)
@@ -37,6 +40,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./cli/commands/migrate.js')).migrateCommand,
   'keys rotate': async () => (await import('./cli/commands/keys-rotate.js')).keysRotateCommand,
   'users create': async () => (await import('./cli/commands/users-create.js')).usersCreateCommand,
+  'users mfa-reset': async () => (await import('./cli/commands/users-mfa-reset.js')).usersMfaResetCommand,
   'clients create': async () => (await import('./cli/commands/clients-create.js')).clientsCreateCommand,
   'clients list': async () => (await import('./cli/commands/clients-list.js')).clientsListCommand,
   'clients delete': async () => (await import('./cli/commands/clients-delete.js')).clientsDeleteCommand,

@@ -20,10 +20,13 @@ import { DEVICE_TOKEN_LIFETIME_SECONDS, DeviceTokens } from './services/device-t
 import { keyFileKek, parseKek } from './crypto/key-encryption.js';
 import { LegacyTokens } from './services/legacy-tokens.js';
 import { LoginThrottle } from './services/login-throttle.js';
+import { MfaChallengeIssuer, MfaService } from './services/mfa-service.js';
+import { PasskeyService } from './services/passkeys.js';
 import { systemClock, type AttemptLimiter, type AuthObserver, type Clock, type Mailer, type Stores } from './services/ports.js';
 import { RegistrationService } from './services/registration.js';
 import { RevocationFeed } from './services/revocation-feed.js';
 import { openStores } from './storage/index.js';
+import { DatabaseOtpReplayGuard, RedisOtpReplayGuard } from './storage/otp-replay.js';
 import { FailOpenAttemptLimiter } from './storage/rate-limit/fail-open.js';
 import { MemoryAttemptLimiter } from './storage/rate-limit/memory.js';
 import { RedisAttemptLimiter } from './storage/rate-limit/redis.js';
@@ -65,6 +68,9 @@ export interface Services {
   auth: AuthService;
   registration: RegistrationService;
   account: AccountService;
+  mfa: MfaService;
+  /** Undefined when PUBLIC_URL is a bare IP without WEBAUTHN_RP_ID (browsers refuse passkeys there). */
+  passkeys: PasskeyService | undefined;
   clients: ClientRegistry;
   /** Undefined when EMAIL_FLOWS is off. */
   emailFlows: EmailFlows | undefined;
@@ -120,7 +126,9 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
   };
 
   // Private keys sealed at rest under the key-encryption key (kept out of the database).
-  const signingKeys = new SealedSigningKeyStore(stores.signingKeys, keyEncryptionKey(config));
+  // One key-encryption key seals the private signing keys and the TOTP seeds.
+  const kek = keyEncryptionKey(config);
+  const signingKeys = new SealedSigningKeyStore(stores.signingKeys, kek);
   // Retired keys verify for an access-token lifetime, the clock skew and the reload margin.
   const keys = new KeyRing({
     store: signingKeys,
@@ -196,7 +204,42 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
       clockSkewSeconds: config.jwt.clockSkewSeconds,
     },
     legacy: config.legacy ? new LegacyTokens({ ...config.legacy, clockSkewSeconds: config.jwt.clockSkewSeconds }, clock) : undefined,
+    mfaGate: new MfaChallengeIssuer(stores, observer, clock, config.mfa.mfaTokenTtlSeconds),
   });
+  const account = new AccountService({ stores, hasher, throttle, policy, observer, clock });
+  // A TOTP code used once is refused on every instance: Redis when shared, else the database.
+  const replay =
+    redis && redisConfig
+      ? new RedisOtpReplayGuard(redis, `${redisConfig.keyPrefix}totp-used:`, stores.mfa)
+      : new DatabaseOtpReplayGuard(stores.mfa);
+  const mfa = new MfaService({
+    stores,
+    account,
+    auth,
+    throttle,
+    replay,
+    observer,
+    clock,
+    options: {
+      issuerName: config.mfa.issuerName,
+      // The one place the key-encryption key reaches the services (see crypto/secret-box.ts).
+      keyEncryptionKey: kek,
+      mfaTokenTtlSeconds: config.mfa.mfaTokenTtlSeconds,
+      maxCodeAttempts: config.mfa.maxCodeAttempts,
+    },
+  });
+  const webauthn = config.mfa.webauthn;
+  const passkeys = webauthn
+    ? new PasskeyService({
+        stores,
+        account,
+        auth,
+        mfa,
+        observer,
+        clock,
+        options: { rpId: webauthn.rpId, rpName: config.mfa.issuerName, origins: webauthn.origins, challengeTtlSeconds: config.mfa.mfaTokenTtlSeconds },
+      })
+    : undefined;
 
   return {
     config,
@@ -208,7 +251,9 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
     observer,
     auth,
     registration: new RegistrationService({ stores, hasher, policy, observer, clock }),
-    account: new AccountService({ stores, hasher, throttle, policy, observer, clock }),
+    account,
+    mfa,
+    passkeys,
     clients: new ClientRegistry(stores.clients),
     emailFlows,
     // One shared poller per instance, every 200 ms while anyone listens.

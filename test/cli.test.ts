@@ -88,7 +88,21 @@ function tableNames(file: string): string[] {
   );
 }
 
-const EXPECTED_TABLES = ['__drizzle_migrations', 'email_tokens', 'oauth_clients', 'retired_refresh_tokens', 'revocation_events', 'revoked_tokens', 'security_events', 'sessions', 'signing_keys', 'users'];
+const EXPECTED_TABLES = [
+  '__drizzle_migrations',
+  'auth_challenges',
+  'email_tokens',
+  'mfa_factors',
+  'oauth_clients',
+  'recovery_codes',
+  'retired_refresh_tokens',
+  'revocation_events',
+  'revoked_tokens',
+  'security_events',
+  'sessions',
+  'signing_keys',
+  'users',
+];
 
 function journalEntries(): number {
   return (JSON.parse(readFileSync(JOURNAL, 'utf8')) as { entries: unknown[] }).entries.length;
@@ -324,6 +338,35 @@ describe('gatehouse CLI', { concurrency: 2 }, () => {
     }
     assert.equal(migrationRows(file).length, journalEntries(), 'each migration recorded exactly once');
     assert.deepEqual(tableNames(file), EXPECTED_TABLES);
+  });
+
+  test('users mfa-reset removes every factor and recovery code of the user, audited; an unknown user is an error', async (t) => {
+    const dir = tempDir(t);
+    const env = baseEnv(dir);
+    const file = sqliteFile(env);
+    const created = await run(['users', 'create', '--username', 'lost', '--email', 'lost@example.com', '--password-stdin'], env, `${PASSWORD}\n`);
+    assert.equal(created.code, 0, created.stderr);
+    // Two factors and two codes, written the way the server would have stored them.
+    const writer = new Database(file, { fileMustExist: true });
+    {
+      const db = writer;
+      const now = Date.now();
+      db.prepare(`INSERT INTO mfa_factors (id, user_id, type, name, created_at, activated_at, counter) VALUES ('f1', 1, 'totp', 'App', ?, ?, 0), ('f2', 1, 'webauthn', 'Key', ?, ?, 0)`).run(now, now, now, now);
+      db.prepare(`INSERT INTO recovery_codes (hash, user_id, created_at) VALUES ('h1', 1, ?), ('h2', 1, ?)`).run(now, now);
+    }
+    writer.close();
+    const reset = await run(['users', 'mfa-reset', '--username', 'LOST'], env);
+    assert.equal(reset.code, 0, reset.stderr);
+    assert.match(reset.stdout, /removed 2 second factor/);
+    const left = withDb(file, (db) => db.prepare('SELECT (SELECT count(*) FROM mfa_factors) AS f, (SELECT count(*) FROM recovery_codes) AS r').get());
+    assert.deepEqual(left, { f: 0, r: 0 });
+    const audit = withDb(file, (db) => db.prepare(`SELECT user_id, detail FROM security_events WHERE type = 'mfa_reset_by_admin'`).all()) as Array<{ user_id: number; detail: string }>;
+    assert.equal(audit.length, 1);
+    assert.equal(audit[0]!.user_id, 1);
+    assert.equal(JSON.parse(audit[0]!.detail).factors_removed, 2);
+    const unknown = await run(['users', 'mfa-reset', '--username', 'nobody'], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no user nobody/);
   });
 
   test('users create --password-stdin stores an argon2id hash; a weak password is refused in one line', async (t) => {

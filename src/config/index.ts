@@ -96,6 +96,14 @@ export interface Config {
     /** Mails to one address per hour, whatever the IP (beyond it requests are answered but not sent). */
     perAddressPerHour: number;
   };
+  mfa: {
+    /** The name authenticator apps and passkey prompts show. */
+    issuerName: string;
+    mfaTokenTtlSeconds: number;
+    maxCodeAttempts: number;
+    /** WebAuthn relying party; undefined when PUBLIC_URL is an IP that browsers refuse (passkeys off). */
+    webauthn: { rpId: string; origins: string[] } | undefined;
+  };
   http: {
     trustProxy: boolean | number | string[];
     corsOrigins: string[];
@@ -189,6 +197,39 @@ function parseEmail(env: Env, nodeEnv: Config['nodeEnv'], host: string): Config[
     resetTokenTtlSeconds: read(env, 'PASSWORD_RESET_TOKEN_TTL_MINUTES') * 60,
     forgotPerHour: read(env, 'RATE_LIMIT_FORGOT_PER_HOUR'),
     perAddressPerHour: read(env, 'EMAIL_PER_ADDRESS_PER_HOUR'),
+  };
+}
+
+/**
+ * WebAuthn's relying party from PUBLIC_URL. Browsers refuse passkeys whose RP id is an IP
+ * address, so a loopback address (the development default, 127.0.0.1) becomes `localhost`
+ * (open the server as http://localhost:PORT); any other bare IP needs WEBAUTHN_RP_ID.
+ */
+function parseWebAuthn(env: Env, publicUrl: string): Config['mfa']['webauthn'] {
+  const url = new URL(publicUrl);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const loopback = host === '127.0.0.1' || host === '::1';
+  const explicitRpId = read(env, 'WEBAUTHN_RP_ID');
+  const rpId = explicitRpId ?? (loopback ? 'localhost' : isIP(host) === 0 ? host : undefined);
+  if (rpId === undefined) return undefined;
+  if (isIP(rpId) !== 0) throw new ConfigError('WEBAUTHN_RP_ID', 'browsers refuse passkeys for an IP address; use a domain name (or localhost)');
+  let origins = read(env, 'WEBAUTHN_ORIGINS');
+  for (const origin of origins) {
+    if (!/^https?:\/\/[^/\s]+$/i.test(origin)) throw new ConfigError('WEBAUTHN_ORIGINS', `"${origin}" is not an origin (scheme://host[:port])`);
+  }
+  if (origins.length === 0) {
+    origins = [url.origin];
+    if (loopback && explicitRpId === undefined) origins.push(`${url.protocol}//localhost${url.port ? `:${url.port}` : ''}`);
+  }
+  return { rpId, origins };
+}
+
+function parseMfa(env: Env, publicUrl: string): Config['mfa'] {
+  return {
+    issuerName: read(env, 'MFA_ISSUER_NAME'),
+    mfaTokenTtlSeconds: read(env, 'MFA_TOKEN_TTL_SECONDS'),
+    maxCodeAttempts: read(env, 'MFA_MAX_CODE_ATTEMPTS'),
+    webauthn: parseWebAuthn(env, publicUrl),
   };
 }
 
@@ -346,6 +387,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     },
     legacy: parseLegacy(env),
     email: parseEmail(env, nodeEnv, host),
+    mfa: parseMfa(env, publicUrl),
     http: {
       trustProxy: parseTrustProxy(env),
       corsOrigins: read(env, 'CORS_ORIGINS'),
@@ -366,7 +408,8 @@ export function loadDotEnv(cwd = process.cwd()): void {
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
+  // Buffers (the key-encryption key) cannot be frozen; nothing hands them out for writing.
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value)) {
     for (const v of Object.values(value)) deepFreeze(v);
     Object.freeze(value);
   }

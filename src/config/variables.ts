@@ -221,9 +221,34 @@ export const VARIABLES = {
   KEY_ENCRYPTION_KEY: {
     type: 'string',
     shown: 'a key file',
-    doc: '32 bytes (base64, base64url or hex; `openssl rand -base64 32`) that seal the private signing keys in the database (AES-256-GCM). Without it a key file is made on first start, mode 0600: `<database file>.key` beside a SQLite database, `./data/gatehouse.key` with PostgreSQL (production warns: set this instead, the same on every instance). Keep it out of database backups',
+    doc: '32 bytes (base64, base64url or hex; `openssl rand -base64 32`) that seal the private signing keys and the TOTP seeds in the database (AES-256-GCM). Without it a key file is made on first start, mode 0600: `<database file>.key` beside a SQLite database, `./data/gatehouse.key` with PostgreSQL (production warns: set this instead, the same on every instance). Keep it out of database backups',
   },
   CORS_ORIGINS: { type: 'list', doc: 'comma-separated origins allowed to call from a browser' },
+  MFA_ISSUER_NAME: { type: 'string', default: 'Gatehouse', doc: 'the name authenticator apps and passkey prompts show' },
+  MFA_TOKEN_TTL_SECONDS: {
+    type: 'integer',
+    default: 300,
+    min: 30,
+    max: 900,
+    doc: 'lifetime of the `mfa_token` between the password and the second factor, and of passkey ceremony challenges',
+  },
+  MFA_MAX_CODE_ATTEMPTS: {
+    type: 'integer',
+    default: 5,
+    min: 1,
+    max: 10,
+    doc: 'wrong codes per `mfa_token` before it dies (each also counts toward the lockout)',
+  },
+  WEBAUTHN_RP_ID: {
+    type: 'string',
+    shown: 'the host of `PUBLIC_URL`',
+    doc: 'the passkeys\' relying-party id, a domain: browsers refuse passkeys on a bare IP address. With the default `PUBLIC_URL` on `127.0.0.1` it is `localhost` (open `http://localhost:8000` in development); on another bare IP passkeys are off until this is set',
+  },
+  WEBAUTHN_ORIGINS: {
+    type: 'list',
+    shown: 'the origin of `PUBLIC_URL`',
+    doc: 'comma-separated origins whose pages may register and use passkeys (the loopback default adds `http://localhost:PORT`)',
+  },
   BODY_LIMIT_BYTES: { type: 'integer', default: 16_384, min: 1024, max: 1_048_576, doc: 'larger bodies are refused with 413' },
   HTTP_HEADERS_TIMEOUT_SECONDS: {
     type: 'integer',

@@ -88,6 +88,8 @@ export async function signAccessToken(
     jti: claims.jti,
     iat,
     exp,
+    ...(claims.authTime !== undefined ? { auth_time: claims.authTime } : {}),
+    ...(claims.amr !== undefined ? { amr: claims.amr } : {}),
   });
   const signingInput = `${encode({ alg: settings.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYP })}.${payload}`;
   const signature = await signBytes(settings.algorithm, key.key, Buffer.from(signingInput));
@@ -145,7 +147,7 @@ export async function verifyAccessToken(
   const payload = jsonObject(encodedPayload);
   if (!payload) throw new TokenVerificationError('malformed');
   if (!isAccessTokenTyp(header.typ)) throw new TokenVerificationError('claims');
-  const { sub, sid, jti, username, exp, iat, nbf, iss, aud, client_id: clientId } = payload;
+  const { sub, sid, jti, username, exp, iat, nbf, iss, aud, client_id: clientId, auth_time: authTime, amr } = payload;
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const skew = settings.clockSkewSeconds;
   if (iss !== settings.issuer) throw new TokenVerificationError('claims');
@@ -168,5 +170,18 @@ export async function verifyAccessToken(
   ) {
     throw new TokenVerificationError('claims');
   }
-  return { sub, sid, jti, username, exp, iat, aud: aud as string | string[], clientId };
+  if (authTime !== undefined && !isNumber(authTime)) throw new TokenVerificationError('claims');
+  if (amr !== undefined && !(Array.isArray(amr) && amr.every((m) => typeof m === 'string'))) throw new TokenVerificationError('claims');
+  return {
+    sub,
+    sid,
+    jti,
+    username,
+    exp,
+    iat,
+    aud: aud as string | string[],
+    clientId,
+    ...(authTime !== undefined ? { authTime } : {}),
+    ...(amr !== undefined ? { amr: amr as AccessClaims['amr'] & string[] } : {}),
+  };
 }

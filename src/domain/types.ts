@@ -21,6 +21,35 @@ export interface Session {
   expiresAt: Date;
   rotatedAt: Date | null;
   revokedAt: Date | null;
+  /** How the login proved who it was (RFC 8176 values); `auth_time` is createdAt. */
+  amr: Amr[];
+}
+
+/**
+ * RFC 8176 authentication method references. `pwd` password, `otp` a one-time code (TOTP
+ * or recovery code), `hwk` a hardware-bound key (passkey), `user` the authenticator
+ * verified the user, `mfa` more than one factor.
+ */
+export type Amr = 'pwd' | 'otp' | 'hwk' | 'user' | 'mfa';
+
+export type FactorType = 'totp' | 'webauthn';
+
+/** A second factor. Pending (activatedAt null) until its first use proves it works. */
+export interface MfaFactor {
+  id: string;
+  userId: number;
+  type: FactorType;
+  name: string;
+  createdAt: Date;
+  activatedAt: Date | null;
+  lastUsedAt: Date | null;
+  /** TOTP: the seed sealed under the key-encryption key. */
+  secretSealed: string | null;
+  /** WebAuthn: credential id (base64url), COSE public key (base64url), signature counter. */
+  credentialId: string | null;
+  publicKey: string | null;
+  counter: number;
+  transports: string[];
 }
 
 export interface AccessClaims {
@@ -32,7 +61,13 @@ export interface AccessClaims {
   iat: number;
   aud: string | string[];
   clientId: string;
+  /** Seconds: when the session's login happened (OIDC / RFC 9470). */
+  authTime?: number;
+  amr?: Amr[];
 }
+
+/** The second step of a password grant (a client allowed `password` may use it). */
+export const MFA_OTP_GRANT = 'urn:gatehouse:params:oauth:grant-type:mfa-otp';
 
 export type GrantType = 'password' | 'refresh_token';
 

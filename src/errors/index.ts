@@ -11,6 +11,11 @@ export const ERRORS = {
   unauthorized_client: { status: 400, title: 'Grant not allowed for this client' },
   unsupported_grant_type: { status: 400, title: 'Unsupported grant type' },
   missing_token: { status: 401, title: 'Authentication required' },
+  invalid_mfa_code: { status: 401, title: 'Invalid second-factor code' },
+  invalid_mfa_token: { status: 401, title: 'Invalid mfa_token' },
+  // RFC 9470: the session is valid but did not authenticate strongly enough.
+  insufficient_user_authentication: { status: 401, title: 'Stronger authentication required' },
+  mfa_required: { status: 403, title: 'Second factor required' },
   wrong_password: { status: 403, title: 'Password incorrect' },
   email_not_verified: { status: 403, title: 'Email not verified' },
   csrf_check_failed: { status: 403, title: 'CSRF check failed' },
@@ -47,7 +52,9 @@ export class AppError extends Error {
       errors?: FieldError[];
       retryAfterSeconds?: number;
       /** RFC 6750 error for WWW-Authenticate on 401. */
-      bearerError?: 'invalid_token' | 'invalid_request';
+      bearerError?: 'invalid_token' | 'invalid_request' | 'insufficient_user_authentication';
+      /** Extra members of the problem body (e.g. `mfa_token`, `factors` of mfa_required). */
+      members?: Record<string, unknown>;
       cause?: unknown;
     } = {},
   ) {
@@ -75,3 +82,9 @@ export function invalidFields(violations: ReadonlyArray<FieldError & { sentence?
 
 export const invalidToken = (detail = 'The access token is invalid, expired or revoked'): AppError =>
   new AppError('invalid_token', detail, { bearerError: 'invalid_token' });
+
+/** RFC 9470 step-up challenge: the caller must log in again with a second factor. */
+export const insufficientUserAuthentication = (): AppError =>
+  new AppError('insufficient_user_authentication', 'This action needs a session that passed multi-factor authentication; log in again with your second factor', {
+    bearerError: 'insufficient_user_authentication',
+  });

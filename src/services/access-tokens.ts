@@ -1,7 +1,7 @@
 /** Issues access tokens and turns a presented one into a Principal (signature + revocation). */
 import { signAccessToken, verifyAccessToken, TokenVerificationError, type TokenSettings } from '../crypto/jwt.js';
 import { newId } from '../crypto/random.js';
-import type { AccessClaims, OAuthClient, Principal, User } from '../domain/types.js';
+import type { AccessClaims, OAuthClient, Principal, Session, User } from '../domain/types.js';
 import { invalidToken } from '../errors/index.js';
 import type { KeyRing } from './key-ring.js';
 import type { Clock, SessionStore } from './ports.js';
@@ -35,12 +35,15 @@ export class AccessTokens {
   }
 
   /** RFC 9068: `aud` is the client's resource server when it names one, else ours. */
-  async issue(user: User, sessionId: string, client: OAuthClient): Promise<string> {
+  /** `session` carries the login's time and methods (`auth_time`, `amr`), kept across refreshes. */
+  async issue(user: User, session: Pick<Session, 'id' | 'createdAt' | 'amr'>, client: OAuthClient): Promise<string> {
     const { token } = await signAccessToken(
       {
         sub: String(user.id),
-        sid: sessionId,
+        sid: session.id,
         jti: newId(),
+        authTime: Math.floor(session.createdAt.getTime() / 1000),
+        amr: session.amr,
         username: user.username,
         clientId: client.id,
         audience: client.audience ?? this.settings.audience,

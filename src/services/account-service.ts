@@ -9,6 +9,7 @@ import type { Principal, Session } from '../domain/types.js';
 import { AppError, invalidFields, invalidToken } from '../errors/index.js';
 import type { ClientContext } from './auth-service.js';
 import { accountThrottleKey, type LoginThrottle } from './login-throttle.js';
+import { assertStepUp } from './step-up.js';
 import type { AuthObserver, Clock, Stores } from './ports.js';
 
 /** What AccountService is built from (composition.ts). */
@@ -66,6 +67,7 @@ export class AccountService {
   async changePassword(principal: Principal, input: { currentPassword: string; newPassword: string }, client: ClientContext): Promise<void> {
     const errors = checkPassword(input.newPassword, this.policy, 'new_password');
     if (errors.length > 0) throw invalidFields(errors);
+    await assertStepUp(this.stores.mfa, principal);
     const user = await this.confirmPassword(principal, input.currentPassword, client);
     const passwordHash = await this.hasher.hash(input.newPassword);
     await this.stores.transaction(async (tx) => {
@@ -79,6 +81,7 @@ export class AccountService {
 
   /** Removes the user and every session; the username and email become free again. */
   async deleteAccount(principal: Principal, password: string, client: ClientContext): Promise<void> {
+    await assertStepUp(this.stores.mfa, principal);
     const user = await this.confirmPassword(principal, password, client);
     await this.stores.transaction(async (tx) => {
       await tx.users.delete(user.id);
@@ -86,7 +89,8 @@ export class AccountService {
     });
   }
 
-  private async confirmPassword(principal: Principal, password: string, client: ClientContext) {
+  /** Re-entered password of the signed-in user, throttled like a login. */
+  async confirmPassword(principal: Principal, password: string, client: ClientContext) {
     const user = await this.stores.users.findById(principal.userId);
     if (!user) throw invalidToken();
     // Counted as a login from an unknown device: a stolen access token buys no guesses.

@@ -7,15 +7,29 @@ import { REFRESH_TOKEN_PREFIX, newId, newRefreshToken, hashToken } from '../cryp
 import { openChild, sealChild } from '../crypto/refresh-seal.js';
 import { loginKey } from '../domain/identity.js';
 import { decideRotation } from '../domain/refresh-rotation.js';
-import type { OAuthClient, Principal, User } from '../domain/types.js';
+import type { Amr, OAuthClient, Principal, User } from '../domain/types.js';
 import { DEFAULT_CLIENT } from './client-registry.js';
 import { LegacyTokens } from './legacy-tokens.js';
 import { AppError, invalidCredentials } from '../errors/index.js';
 import type { AccessTokens } from './access-tokens.js';
 import type { DeviceTokens } from './device-tokens.js';
 import { LegacyHashTiming } from './legacy-hash-timing.js';
-import { accountThrottleKey, type LoginThrottle } from './login-throttle.js';
+import { accountThrottleKey, type LoginAttempt, type LoginThrottle, type ThrottleSubject } from './login-throttle.js';
 import type { AuthObserver, Clock, Stores, TransactionStores } from './ports.js';
+
+/** What a login needs to hand over to its second step (see MfaChallengeIssuer). */
+export interface MfaGate {
+  /** The mfa_token and factor names when the user has an active factor, else undefined. */
+  challenge(user: User, login: { throttle: ThrottleSubject; clientId: string }, client: ClientContext): Promise<{ mfaToken: string; factors: string[] } | undefined>;
+  /** True when the user has an active second factor. */
+  hasFactor(userId: number): Promise<boolean>;
+}
+
+function mfaRequired(challenge: { mfaToken: string; factors: string[] }): AppError {
+  return new AppError('mfa_required', 'The password is right; complete the login with your second factor (POST /login/mfa or a passkey)', {
+    members: { mfa_token: challenge.mfaToken, factors: challenge.factors },
+  });
+}
 
 export interface ClientContext {
   /** Client address as the HTTP layer resolved it (after TRUST_PROXY). */
@@ -75,6 +89,8 @@ export interface AuthServiceDeps {
   options: AuthServiceOptions;
   /** Transition mode (LEGACY_SECRET_KEY): the original service's JWTs. */
   legacy?: LegacyTokens | undefined;
+  /** Asks users with an active second factor for it after the right password. */
+  mfaGate?: MfaGate | undefined;
 }
 
 export class AuthService {
@@ -88,6 +104,7 @@ export class AuthService {
   private readonly options: AuthServiceOptions;
   private readonly legacy: LegacyTokens | undefined;
   private readonly legacyTiming: LegacyHashTiming;
+  private readonly mfaGate: MfaGate | undefined;
 
   constructor(deps: AuthServiceDeps) {
     this.stores = deps.stores;
@@ -100,6 +117,7 @@ export class AuthService {
     this.options = deps.options;
     this.legacy = deps.legacy;
     this.legacyTiming = new LegacyHashTiming(deps.stores.users, deps.hasher);
+    this.mfaGate = deps.mfaGate;
   }
 
   async login(
@@ -124,26 +142,62 @@ export class AuthService {
       if (attempt.locksOnFailure) await this.observer.onEvent({ type: 'lockout', ...who });
       throw invalidCredentials();
     }
-    await attempt.succeeded();
     if (this.options.requireVerifiedEmail && !user.emailVerified) {
       // Only after the right password: the answer reveals nothing to a guesser.
+      await attempt.succeeded();
       await this.observer.onEvent({ type: 'login_failed', userId: user.id, client, detail: { reason: 'email_not_verified' } });
       throw new AppError('email_not_verified', 'Verify your email address before logging in; POST /email/verify/request sends a new link');
     }
 
     // Hashed before the transaction: nothing waits on argon2 while it is open.
     const rehashed = result.needsRehash ? await this.hasher.hash(input.password) : undefined;
-    const tokens = await this.startSession(user, client, oauthClient, { client_id: oauthClient.id }, async (tx) => {
+    // Only after the right password does anyone learn a factor exists. The password alone
+    // clears nothing (or each right password would buy a fresh round of code guesses): the
+    // attempt is given back, and the second step takes attempts of its own, from the same
+    // budgets (this device's when the login presented its device token).
+    const throttle: ThrottleSubject = { account: accountThrottleKey(user.id, key), deviceId };
+    const challenge = await this.mfaGate?.challenge(user, { throttle, clientId: oauthClient.id }, client);
+    if (challenge) {
+      await attempt.givenBack();
+      if (rehashed !== undefined) await this.stores.users.updatePasswordHash(user.id, rehashed);
+      throw mfaRequired(challenge);
+    }
+    const tokens = await this.completeLogin(user, ['pwd'], { attempt, deviceId, client, oauthClient }, async (tx) => {
       if (rehashed !== undefined) await tx.users.updatePasswordHash(user.id, rehashed);
     });
     // Perhaps the last imported hash: the padding may end.
     if (rehashed !== undefined && user.passwordHash.startsWith('$2')) await this.legacyTiming.refresh();
-    return { ...tokens, device_token: await this.devices.issue(user.id, deviceId) };
+    return tokens;
   }
 
   /** Device tokens last this long (seconds): the cookie's Max-Age. */
   get deviceTokenTtlSeconds(): number {
     return this.devices.ttlSeconds;
+  }
+
+  /**
+   * The end of every successful login (password, or password and second factor, or
+   * passkey): in one transaction `first` `first` (what the use
+   * case writes before, if anything), the session with its methods (RFC 8176) and the
+   * login_succeeded event.
+   */
+  async completeLogin(
+    user: User,
+    amr: Amr[],
+    context: { attempt?: LoginAttempt | undefined; deviceId?: string | undefined; client: ClientContext; oauthClient?: OAuthClient | undefined },
+    first?: (tx: TransactionStores) => Promise<void>,
+  ): Promise<LoginResult> {
+    const { client, oauthClient = DEFAULT_CLIENT } = context;
+    if (this.options.requireVerifiedEmail && !user.emailVerified) {
+      // A passkey login reaches here without the password step's check.
+      await this.observer.onEvent({ type: 'login_failed', userId: user.id, client, detail: { reason: 'email_not_verified' } });
+      throw new AppError('email_not_verified', 'Verify your email address before logging in; POST /email/verify/request sends a new link');
+    }
+    const tokens = await this.startSession(user, client, oauthClient, amr, { client_id: oauthClient.id, amr: amr.join(' ') }, first);
+    // Cleared only once the login stands (a spent mfa_token rolls it back).
+    await context.attempt?.succeeded();
+    // A device that completed a login is known from now on (OWASP device cookies).
+    return { ...tokens, device_token: await this.devices.issue(user.id, context.deviceId) };
   }
 
   /**
@@ -194,7 +248,7 @@ export class AuthService {
     }
     const user = await this.stores.users.findById(session.userId);
     if (!user) throw invalidRefreshToken();
-    return this.tokenPair(await this.tokens.issue(user, session.id, oauthClient), issued);
+    return this.tokenPair(await this.tokens.issue(user, session, oauthClient), issued);
   }
 
   /**
@@ -249,7 +303,9 @@ export class AuthService {
     if (!claims) throw invalidRefreshToken();
     const user = await this.stores.users.findByLegacyUsername(claims.username);
     if (!user || LegacyTokens.isVoided(claims, user.legacyTokensVoidBefore)) throw invalidRefreshToken();
-    return this.startSession(user, client, DEFAULT_CLIENT, { legacy_refresh_exchange: true }, async (tx) => {
+    // An original-service token never passed a second factor: it buys no session once there is one.
+    if (await this.mfaGate?.hasFactor(user.id)) throw invalidRefreshToken();
+    return this.startSession(user, client, DEFAULT_CLIENT, ['pwd'], { legacy_refresh_exchange: true }, async (tx) => {
       // The revoke doubles as the "once": it fails for a blacklisted or already exchanged token.
       if (!(await tx.revokedTokens.revoke(claims.id, this.revocationEnd(claims.exp)))) throw invalidRefreshToken();
     });
@@ -337,6 +393,7 @@ export class AuthService {
     user: User,
     client: ClientContext | undefined,
     oauthClient: OAuthClient,
+    amr: Amr[],
     detail: Record<string, string | boolean>,
     first?: (tx: TransactionStores) => Promise<void>,
   ): Promise<TokenPair> {
@@ -353,11 +410,12 @@ export class AuthService {
         ip: client?.ip ?? null,
         createdAt: now,
         expiresAt: new Date(now.getTime() + this.options.refreshTtlSeconds * 1000),
+        amr,
       });
       await this.observer.onEvent({ type: 'login_succeeded', userId: user.id, client, detail }, tx);
       return created;
     });
-    return this.tokenPair(await this.tokens.issue(user, session.id, oauthClient), refreshToken);
+    return this.tokenPair(await this.tokens.issue(user, session, oauthClient), refreshToken);
   }
 
   /**

@@ -15,12 +15,16 @@
 import { AppError } from '../errors/index.js';
 import type { AttemptLimiter } from './ports.js';
 
-export interface LoginSubject {
+/** Whose budgets an attempt takes from, apart from the client address. */
+export interface ThrottleSubject {
   /** One key per account however it was named (see accountThrottleKey). */
   account: string;
-  ipKey: string;
   /** Set when the login presented a valid device token for this account. */
   deviceId?: string | undefined;
+}
+
+export interface LoginSubject extends ThrottleSubject {
+  ipKey: string;
 }
 
 /** The account key: the user id when the account exists, else the identifier as typed. */
@@ -31,8 +35,13 @@ export function accountThrottleKey(userId: number | undefined, typedKey: string)
 export interface LoginAttempt {
   /** The failure of this attempt locks a counter (for the audit trail and metrics). */
   readonly locksOnFailure: boolean;
-  /** The password was right: the attempt does not count, and this device's or address's count is cleared. */
+  /** The login stands: the attempt does not count, and this device's or address's count is cleared. */
   succeeded(): Promise<void>;
+  /**
+   * The password was right but a second factor is still due: the attempt does not count,
+   * and nothing is cleared (the second step's wrong codes keep counting).
+   */
+  givenBack(): Promise<void>;
 }
 
 export class LoginThrottle {
@@ -62,6 +71,9 @@ export class LoginThrottle {
       locksOnFailure: grants.some((g) => g.ok && g.last),
       succeeded: async () => {
         await Promise.all([own[0].reset(own[1]), ...others.map(([limiter, key]) => limiter.giveBack(key))]);
+      },
+      givenBack: async () => {
+        await Promise.all(counters.map(([limiter, key]) => limiter.giveBack(key)));
       },
     };
   }

@@ -4,7 +4,7 @@
  */
 import type { JWK } from 'jose';
 import type { RotationDecision, TokenMatch } from '../domain/refresh-rotation.js';
-import type { OAuthClient, Session, User } from '../domain/types.js';
+import type { Amr, MfaFactor, OAuthClient, Session, User } from '../domain/types.js';
 
 export interface NewUser {
   username: string;
@@ -124,6 +124,8 @@ export interface NewSession {
   ip: string | null;
   createdAt: Date;
   expiresAt: Date;
+  /** RFC 8176 methods of this login; `['pwd']` when not given. */
+  amr?: Amr[];
 }
 
 export interface RotationRequest {
@@ -236,6 +238,85 @@ export interface SigningKeyStore {
   replacePrivateJwk(kid: string, expected: JWK, next: JWK): Promise<boolean>;
 }
 
+/** A login half done, or a WebAuthn ceremony: single use, short-lived, stored by hash. */
+export interface AuthChallenge {
+  hash: string;
+  kind: 'mfa' | 'webauthn_register' | 'webauthn_login';
+  /** Null for a username-less passkey login (nobody is known yet). */
+  userId: number | null;
+  /** mfa: the account throttle key of the password step (wrong codes count there). */
+  throttleKey: string | null;
+  /** mfa: the OAuth client the login is for; its tokens go to it alone. */
+  clientId: string | null;
+  attempts: number;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export interface NewFactor {
+  id: string;
+  userId: number;
+  type: MfaFactor['type'];
+  name: string;
+  createdAt: Date;
+  secretSealed?: string | null;
+  credentialId?: string | null;
+  publicKey?: string | null;
+  counter?: number;
+  transports?: string[];
+}
+
+export interface MfaStore {
+  /**
+   * Inside a transaction: factor changes of this user wait for it to end (PostgreSQL locks
+   * the user's row; a SQLite write transaction already excludes other writers).
+   */
+  lockUser(userId: number): Promise<void>;
+  /** Stores a pending TOTP factor, replacing the user's unfinished one (one transaction). */
+  createPendingTotp(factor: NewFactor): Promise<void>;
+  findFactor(id: string, userId: number): Promise<MfaFactor | undefined>;
+  /** Any user's passkey by credential id (a username-less login learns the user from it). */
+  findByCredentialId(credentialId: string): Promise<MfaFactor | undefined>;
+  listActive(userId: number): Promise<MfaFactor[]>;
+  hasActive(userId: number): Promise<boolean>;
+  /** Activates the user's pending factor; false when there is none such. */
+  activatePending(factorId: string, userId: number, now: Date): Promise<boolean>;
+  /** Inserts an active factor (a passkey); false when its credential id is registered already. */
+  insertActive(factor: NewFactor, now: Date): Promise<boolean>;
+  deleteFactor(id: string, userId: number): Promise<boolean>;
+  /** Removes every factor, recovery code and challenge of the user (one transaction); returns active factors removed. */
+  deleteAllForUser(userId: number): Promise<number>;
+  /** Replaces all the user's recovery codes (one transaction). */
+  replaceRecoveryCodes(userId: number, hashes: string[], now: Date): Promise<void>;
+  deleteRecoveryCodes(userId: number): Promise<void>;
+  /** Marks an unused code of the user used; false when there is none such. */
+  useRecoveryCode(userId: number, hash: string, now: Date): Promise<boolean>;
+  countRecoveryCodes(userId: number): Promise<number>;
+  /**
+   * The database replay guard: records `step` as the factor's last used TOTP step only if
+   * it is later than the one recorded; false means this code (or a later one) was used.
+   */
+  recordTotpStep(factorId: string, step: number, now: Date): Promise<boolean>;
+  touchFactor(factorId: string, now: Date): Promise<void>;
+  /** Stores a passkey's new signature counter only if it moved forward (0 stays 0). */
+  advanceCounter(factorId: string, counter: number, now: Date): Promise<boolean>;
+
+  createChallenge(challenge: AuthChallenge): Promise<void>;
+  /** The live (unused, unexpired) challenge of this kind, or undefined. */
+  findChallenge(hash: string, kind: AuthChallenge['kind'], now: Date): Promise<AuthChallenge | undefined>;
+  /** Marks it used, atomically: of two concurrent uses exactly one gets it. */
+  consumeChallenge(hash: string, kind: AuthChallenge['kind'], now: Date): Promise<AuthChallenge | undefined>;
+  /** Counts one wrong code; at `max` the challenge dies. Returns the attempts so far, or undefined when it was not live. */
+  countFailure(hash: string, max: number, now: Date): Promise<number | undefined>;
+  prune(before: Date): Promise<number>;
+}
+
+/** A TOTP step used once is refused on every instance (Redis when configured, else the database). */
+export interface OtpReplayGuard {
+  /** True when this call is the first use of (factor, step). */
+  claim(factorId: string, step: number, now: Date): Promise<boolean>;
+}
+
 /**
  * The stores as one transaction sees them. The hot paths that batch across requests
  * (rotation, the revocation check) and housekeeping are not part of it.
@@ -248,10 +329,12 @@ export interface TransactionStores {
   clients: ClientStore;
   emailTokens: Omit<EmailTokenStore, 'prune'>;
   audit: AuditStore;
+  mfa: Omit<MfaStore, 'prune'>;
 }
 
 export interface Stores {
   users: UserStore;
+  mfa: MfaStore;
   sessions: SessionStore;
   revokedTokens: RevokedTokenStore;
   signingKeys: SigningKeyStore;
@@ -318,7 +401,16 @@ export type SecurityEventType =
   | 'password_reset'
   | 'email_verification_sent'
   | 'email_verified'
-  | 'account_deleted';
+  | 'account_deleted'
+  | 'mfa_challenged'
+  | 'mfa_failed'
+  | 'mfa_totp_enrolment_started'
+  | 'mfa_factor_added'
+  | 'mfa_factor_removed'
+  | 'mfa_recovery_codes_regenerated'
+  | 'mfa_recovery_code_used'
+  | 'mfa_reset_by_admin'
+  | 'step_up_required';
 
 export interface SecurityEvent {
   type: SecurityEventType;

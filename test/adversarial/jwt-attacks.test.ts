@@ -114,7 +114,10 @@ test('truncated, padded, re-encoded and oversized tokens → 401, never 5xx', as
     'a.b.c',
     '...',
     `${good}${'A'.repeat(8000)}`,
-  ];
+    // Standard base64 of ASCII JSON differs from base64url only by its padding: for a part
+    // whose length is a multiple of 3 bytes the "re-encoded" token is the token itself.
+  ].filter((v) => v !== good);
+  assert.ok(variants.length >= 11);
   for (const v of variants) assert401(await me(app, v), v.slice(0, 40));
   // Non-token Authorization headers.
   for (const header of ['Bearer', 'Bearer  ', `Bearer ${good} extra`, `bearer\t${good}`, `Token ${good}`, 'Bearer ünïcödé']) {

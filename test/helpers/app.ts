@@ -16,6 +16,9 @@ import { isSealed, keyFileKek, openJwk, parseKek } from '../../src/crypto/key-en
 
 export const FAST_HASH_ENV = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' };
 
+/** A key-encryption key for test servers (TOTP seeds are sealed under it); never a real one. */
+export const TEST_KEK_ENV = { KEY_ENCRYPTION_KEY: '9f'.repeat(32) };
+
 export const PASSWORD = 'CorrectHorse9';
 
 export class FakeClock implements Clock {
@@ -103,7 +106,7 @@ export async function buildTestApp(
 ): Promise<TestApp> {
   const dir = options.dir ?? tempDir(t);
   const dbFile = path.join(dir, 'gatehouse.sqlite');
-  const fullEnv = { DATABASE_URL: databaseUrlFor(dir), LOG_LEVEL: 'info', ...FAST_HASH_ENV, ...env };
+  const fullEnv = { DATABASE_URL: databaseUrlFor(dir), LOG_LEVEL: 'info', ...FAST_HASH_ENV, ...TEST_KEK_ENV, ...env };
   const config = loadConfig(fullEnv, dir);
   const logs: string[] = [];
   const logStream = new Writable({

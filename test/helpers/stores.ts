@@ -29,6 +29,12 @@ const WRITES = new Set([
   'revokeAllForUser',
   'append',
   'ensureActive',
+  'activatePending',
+  'insertActive',
+  'deleteFactor',
+  'deleteAllForUser',
+  'replaceRecoveryCodes',
+  'deleteRecoveryCodes',
 ]);
 
 /**

@@ -118,7 +118,7 @@ test('login_succeeded: with the client id; a long User-Agent is cut to 512 chara
   await loginAs(app, 'lena', PASSWORD, ip, 'Browser/9');
   const entry = await only(app, 'login_succeeded', id);
   assertWho(entry, { userId: id, ip, ua: 'Browser/9', since });
-  assert.deepEqual(entry.detail, { client_id: 'gatehouse' });
+  assert.deepEqual(entry.detail, { client_id: 'gatehouse', amr: 'pwd' });
 
   const long = `Long/1 ${'x'.repeat(600)}`;
   await loginAs(app, 'lena', PASSWORD, clientIp(), long);
@@ -701,7 +701,7 @@ test('gatehouse audit: JSON lines newest first, --user and --type filter, --limi
   const aliceLogin = all.find((e) => e.type === 'login_succeeded' && e.userId === alice.id)!;
   assert.equal(aliceLogin.ip, aliceIp);
   assert.equal(aliceLogin.userAgent, 'Cli-Test/1');
-  assert.deepEqual(aliceLogin.detail, { client_id: 'gatehouse' });
+  assert.deepEqual(aliceLogin.detail, { client_id: 'gatehouse', amr: 'pwd' });
   assert.equal(aliceLogin.at, stored.find((e) => e.id === aliceLogin.id)!.at.toISOString());
 
   const mine = jsonLines(mineRun!);

@@ -189,7 +189,7 @@ test('discovery: RFC 8414 metadata under PUBLIC_URL, accepted by oauth4webapi', 
   assert.equal(metadata.revocation_endpoint, `${issuer}/oauth/revoke`);
   assert.equal(metadata.introspection_endpoint, `${issuer}/oauth/introspect`);
   assert.equal(metadata.jwks_uri, `${issuer}/.well-known/jwks.json`);
-  assert.deepEqual([...metadata.grant_types_supported].sort(), ['password', 'refresh_token']);
+  assert.deepEqual([...metadata.grant_types_supported].sort(), ['password', 'refresh_token', 'urn:gatehouse:params:oauth:grant-type:mfa-otp']);
   assert.deepEqual([...metadata.token_endpoint_auth_methods_supported].sort(), ['client_secret_basic', 'client_secret_post', 'none']);
   assert.ok(!metadata.introspection_endpoint_auth_methods_supported.includes('none'), 'introspection needs a secret');
 

@@ -171,7 +171,7 @@ test('/me with a valid access token → 200 user object; the token is an RFC 906
   assert.ok(header.kid!.length > 0);
 
   const claims = decodeJwt(tokens.access_token);
-  assert.deepEqual(Object.keys(claims).sort(), ['aud', 'client_id', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub', 'username']);
+  assert.deepEqual(Object.keys(claims).sort(), ['amr', 'aud', 'auth_time', 'client_id', 'exp', 'iat', 'iss', 'jti', 'sid', 'sub', 'username']);
   assert.equal(claims.iss, app.config.jwt.issuer);
   assert.equal(claims.sub, String(user.id));
   assert.equal(claims.aud, 'gatehouse');

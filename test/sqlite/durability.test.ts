@@ -327,6 +327,7 @@ test('the prepared rotation writes exactly the columns rotatedSession sets, as i
       rotated_at: now.getTime(),
       revoked_at: null,
       revoke_reason: null,
+      amr: 'pwd',
     },
   );
   assert.deepEqual(raw.prepare('SELECT hash, session_id, retired_at FROM retired_refresh_tokens').all(), [{ hash: 'h0', session_id: session.id, retired_at: now.getTime() }]);

@@ -368,3 +368,76 @@ test('revocation records: every revoking store writes one in its transaction; he
   await stores.sessions.revoke(s.id, now, 'logout');
   assert.ok((await r.head()) > all.at(-1)!.id);
 });
+
+test('mfa factors: pending TOTP replaced, activate once, passkey credential ids unique, delete, reset', async (t) => {
+  const { stores } = await openTestStores(t);
+  const m = stores.mfa;
+  const user = await stores.users.create(newUser());
+  const other = await stores.users.create(newUser());
+  const at = new Date(1_700_000_000_000);
+  const totp = (id: string, userId = user.id) => ({ id, userId, type: 'totp' as const, name: 'App', createdAt: at, secretSealed: `v1.${id}` });
+  await m.createPendingTotp(totp('t1'));
+  await m.createPendingTotp(totp('t2'));
+  assert.equal(await m.findFactor('t1', user.id), undefined, 'a new enrolment replaces the unfinished one');
+  assert.equal((await m.findFactor('t2', user.id))?.activatedAt, null);
+  assert.equal(await m.findFactor('t2', other.id), undefined, "another user's id is not found");
+  assert.equal(await m.hasActive(user.id), false);
+  assert.equal(await m.activatePending('t2', other.id, at), false, 'not theirs');
+  assert.equal(await m.activatePending('t2', user.id, at), true);
+  assert.equal(await m.activatePending('t2', user.id, at), false, 'once');
+  assert.equal(await m.hasActive(user.id), true);
+
+  const key = (id: string, credentialId: string, userId = user.id) => ({ id, userId, type: 'webauthn' as const, name: 'Key', createdAt: at, credentialId, publicKey: 'pk', counter: 5, transports: ['internal'] });
+  assert.equal(await m.insertActive(key('w1', 'cred-1'), at), true);
+  assert.equal(await m.insertActive(key('w2', 'cred-1', other.id), at), false, 'a credential id is registered once');
+  const found = await m.findByCredentialId('cred-1');
+  assert.deepEqual([found?.id, found?.counter, found?.transports], ['w1', 5, ['internal']]);
+  assert.deepEqual((await m.listActive(user.id)).map((f) => f.id).sort(), ['t2', 'w1']);
+
+  assert.equal(await m.advanceCounter('w1', 5, at), false, 'a counter that does not move forward');
+  assert.equal(await m.advanceCounter('w1', 4, at), false, 'or goes back');
+  assert.equal(await m.advanceCounter('w1', 6, at), true);
+  assert.equal(await m.recordTotpStep('t2', 100, at), true);
+  assert.equal(await m.recordTotpStep('t2', 100, at), false, 'the same step again');
+  assert.equal(await m.recordTotpStep('t2', 99, at), false, 'an earlier step');
+  assert.equal(await m.recordTotpStep('t2', 101, at), true);
+
+  assert.equal(await m.deleteFactor('w1', other.id), false);
+  assert.equal(await m.deleteFactor('w1', user.id), true);
+  await m.createPendingTotp(totp('t3', other.id));
+  assert.equal(await m.deleteAllForUser(user.id), 1, 'active factors removed');
+  assert.deepEqual(await m.listActive(user.id), []);
+  assert.ok(await m.findFactor('t3', other.id), "another user's factors stay");
+});
+
+test('recovery codes and challenges: single use, replaced as a set; mfa tokens die after max failures; prune', async (t) => {
+  const { stores } = await openTestStores(t);
+  const m = stores.mfa;
+  const user = await stores.users.create(newUser());
+  const now = Date.now();
+  await m.replaceRecoveryCodes(user.id, ['c1', 'c2', 'c3'], new Date(now));
+  assert.equal(await m.countRecoveryCodes(user.id), 3);
+  const racing = await Promise.all(Array.from({ length: 5 }, () => m.useRecoveryCode(user.id, 'c1', new Date(now))));
+  assert.equal(racing.filter(Boolean).length, 1, 'of concurrent uses exactly one succeeds');
+  assert.equal(await m.countRecoveryCodes(user.id), 2);
+  await m.replaceRecoveryCodes(user.id, ['d1'], new Date(now));
+  assert.equal(await m.useRecoveryCode(user.id, 'c2', new Date(now)), false, 'the old set died');
+  assert.equal(await m.useRecoveryCode(user.id, 'd1', new Date(now)), true);
+  await m.deleteRecoveryCodes(user.id);
+  assert.equal(await m.countRecoveryCodes(user.id), 0);
+
+  const challenge = (hash: string, expiresAt: number) =>
+    m.createChallenge({ hash, kind: 'mfa', userId: user.id, throttleKey: 'k', clientId: 'gatehouse', attempts: 0, createdAt: new Date(now), expiresAt: new Date(expiresAt) });
+  await challenge('m1', now + HOUR);
+  await challenge('m2', now + HOUR);
+  await challenge('old', now - HOUR);
+  assert.equal(await m.findChallenge('m1', 'webauthn_login', new Date(now)), undefined, 'other kind');
+  assert.equal(await m.findChallenge('m1', 'mfa', new Date(now + HOUR)), undefined, 'expired at expires_at');
+  assert.equal((await m.findChallenge('m1', 'mfa', new Date(now)))?.throttleKey, 'k');
+  for (let i = 1; i <= 3; i++) assert.equal(await m.countFailure('m1', 3, new Date(now)), i);
+  assert.equal(await m.findChallenge('m1', 'mfa', new Date(now)), undefined, 'dead at the limit');
+  assert.equal(await m.countFailure('m1', 3, new Date(now)), undefined);
+  const consumed = await Promise.all(Array.from({ length: 5 }, () => m.consumeChallenge('m2', 'mfa', new Date(now))));
+  assert.equal(consumed.filter(Boolean).length, 1, 'single use under concurrency');
+  assert.equal(await m.prune(new Date(now)), 1, 'only the expired one');
+});

@@ -10,17 +10,19 @@ import { test, type TestContext } from 'node:test';
 import { buildGatehouse } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import { hashToken, newEmailToken } from '../../src/crypto/random.js';
-import { FAST_HASH_ENV, PASSWORD, databaseUrlFor, freshIp, login, me, register, tempDir, type TestApp } from '../helpers/app.js';
+import type { Clock } from '../../src/services/ports.js';
+import { FAST_HASH_ENV, FakeClock, PASSWORD, TEST_KEK_ENV, databaseUrlFor, freshIp, login, me, register, tempDir, type TestApp } from '../helpers/app.js';
+import { bearer, codeAt } from '../helpers/mfa.js';
 import { failingOnWrite, openTestStores } from '../helpers/stores.js';
 
-async function appFailingOnWrite(t: TestContext) {
+async function appFailingOnWrite(t: TestContext, clock?: Clock) {
   const dir = tempDir(t);
-  const env = { DATABASE_URL: databaseUrlFor(dir), LOG_LEVEL: 'warn', ...FAST_HASH_ENV };
+  const env = { DATABASE_URL: databaseUrlFor(dir), LOG_LEVEL: 'warn', ...FAST_HASH_ENV, ...TEST_KEK_ENV };
   const config = loadConfig(env, dir);
   const { stores } = await openTestStores(t, { dir });
   const failing = failingOnWrite(stores);
   const sink = new Writable({ write: (_chunk, _enc, done) => done() });
-  const gh = await buildGatehouse(config, { stores: failing.stores, logStream: sink });
+  const gh = await buildGatehouse(config, { stores: failing.stores, logStream: sink, ...(clock ? { clock } : {}) });
   t.after(() => gh.app.close());
   const app: TestApp = { ...gh, dir, dbFile: path.join(dir, 'gatehouse.sqlite'), logs: [], env };
   return { app, stores, failing };
@@ -164,4 +166,39 @@ test('the import: a failing statement leaves none of the users it had written', 
   );
   assert.equal(await stores.users.findByLogin('old1'), undefined);
   assert.equal(await stores.users.findByLogin('old2'), undefined);
+});
+
+test('first factor: activation, recovery codes, the other sessions ended and the event, or nothing', async (t) => {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 10));
+  const { app, failing } = await appFailingOnWrite(t, clock);
+  const { id } = await register(app, { username: 'mfa_user' });
+  const caller = await login(app, 'mfa_user');
+  const other = await login(app, 'mfa_user');
+  const start = await app.app.inject({ method: 'POST', url: '/mfa/totp', headers: bearer(caller.access_token), payload: { password: PASSWORD } });
+  assert.equal(start.statusCode, 201, start.body);
+  const { factor_id, secret } = start.json();
+  const activate = () =>
+    app.app.inject({
+      method: 'POST',
+      url: '/mfa/totp/activate',
+      headers: bearer(caller.access_token),
+      payload: { factor_id, code: codeAt(secret, clock.now().getTime()) },
+    });
+  for (const n of [1, 2, 3, 4]) {
+    clock.advance(30_000); // each attempt spends its code's step
+    failing.arm(n);
+    assertUnavailable(await activate(), `activation, write ${n} failing`);
+    failing.arm(0);
+    assert.deepEqual(await app.stores.mfa.listActive(id), [], `write ${n}: the factor is still pending`);
+    assert.equal(await app.stores.mfa.countRecoveryCodes(id), 0, `write ${n}: no recovery codes`);
+    assert.equal((await me(app, other.access_token)).statusCode, 200, `write ${n}: the other session lives`);
+    assert.ok(!(await auditTypes(app, id)).includes('mfa_factor_added'));
+  }
+  clock.advance(30_000);
+  failing.arm(0);
+  const ok = await activate();
+  assert.equal(ok.statusCode, 200, ok.body);
+  assert.equal(failing.writes(), 4, 'activation, recovery codes, sessions, audit');
+  assert.equal(ok.json().recovery_codes.length, 10);
+  assert.equal((await me(app, other.access_token)).statusCode, 401);
 });

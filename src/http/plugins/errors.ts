@@ -57,6 +57,7 @@ export function sendProblem(reply: FastifyReply, error: AppError): FastifyReply 
     code: error.code,
   };
   if (error.extra.errors) body.errors = error.extra.errors;
+  if (error.extra.members) Object.assign(body, error.extra.members);
   return reply.code(error.status).type('application/problem+json').send(body);
 }
 

@@ -29,6 +29,7 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
     user_agent: s.userAgent,
     ip: s.ip,
     current: s.id === currentId,
+    amr: s.amr,
   });
 
   app.get(
@@ -96,6 +97,7 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
         consumes: FORM_AND_JSON,
         body: PasswordChangeBody,
         response: { 200: Type.Object({ message: Type.String() }), ...problems(400, 401, 403, 429) },
+        // RFC 9470 step-up for users with a second factor: see the description.
       },
     },
     async (request) => {

@@ -1,30 +1,19 @@
 /** The original service's five endpoints; thin: parse, call the service, shape the answer. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config/index.js';
 import type { User } from '../../domain/types.js';
 import { AppError } from '../../errors/index.js';
-import type { AuthService, TokenPair } from '../../services/auth-service.js';
+import type { AuthService } from '../../services/auth-service.js';
 import type { RegistrationService } from '../../services/registration.js';
 import type { EmailFlows } from '../../services/email-flows.js';
-import { BEARER_SECURITY, FORM_AND_JSON, clientContext, emptyBodyAsObject, noStore } from '../route-helpers.js';
+import { BEARER_SECURITY, FORM_AND_JSON, clientContext, emptyBodyAsObject } from '../route-helpers.js';
 import { authenticate, principalOf } from '../plugins/authenticate.js';
-import {
-  CookieModeHeaders,
-  LoginBody,
-  LoginResponse,
-  LoginResponseCookieMode,
-  LogoutBody,
-  RefreshBody,
-  RefreshQuery,
-  RegisterBody,
-  TokenResponse,
-  TokenResponseCookieMode,
-  UserOut,
-} from '../schemas/auth.js';
-import { clearRefreshCookie, hasCsrfHeader, readRefreshCookie, setRefreshCookie } from '../refresh-cookie.js';
-import { presentedDeviceToken, setDeviceCookie } from '../device-cookie.js';
+import { LoginBody, LogoutBody, RefreshBody, RefreshQuery, RegisterBody, UserOut } from '../schemas/auth.js';
+import { clearRefreshCookie, hasCsrfHeader, readRefreshCookie } from '../refresh-cookie.js';
+import { presentedDeviceToken } from '../device-cookie.js';
+import { tokenAnswers } from '../login-answer.js';
 import type { PasswordCheckLimit } from '../password-rate-limit.js';
 import { problems } from '../schemas/common.js';
 
@@ -53,20 +42,11 @@ export function userOut(user: User) {
 export default async function authRoutes(instance: FastifyInstance, opts: AuthRoutesOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { auth, registration, emailFlows, config, passwordLimit } = opts;
-  const secureCookies = config.publicUrl.startsWith('https:');
   const perMinute = (max: number) => ({ rateLimit: { max, timeWindow: 60_000 } });
-  // Cookie mode (REFRESH_TOKEN_COOKIE=true; see refresh-cookie.ts): asked for per request.
+  const answers = tokenAnswers(config, auth.deviceTokenTtlSeconds);
+  const { tokenResponse, loginResponse, cookieHeaders } = answers;
+  const answer = answers.tokens;
   const cookieMode = config.refresh.cookie;
-  // Typed as the looser schema (refresh_token optional), which both answers satisfy.
-  const tokenResponse = (cookieMode ? TokenResponseCookieMode : TokenResponse) as typeof TokenResponseCookieMode;
-  const loginResponse = (cookieMode ? LoginResponseCookieMode : LoginResponse) as typeof LoginResponseCookieMode;
-  const cookieHeaders = cookieMode ? { headers: CookieModeHeaders } : {};
-  const answer = (request: FastifyRequest, reply: FastifyReply, tokens: TokenPair) => {
-    noStore(reply);
-    if (!cookieMode || !hasCsrfHeader(request)) return tokens;
-    setRefreshCookie(reply, tokens.refresh_token, config.refresh.ttlSeconds);
-    return { access_token: tokens.access_token, token_type: tokens.token_type, expires_in: tokens.expires_in };
-  };
 
   app.post(
     '/register',
@@ -115,9 +95,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
     async (request, reply) => {
       const { username, password, device_token } = request.body;
       const deviceToken = presentedDeviceToken(request, device_token);
-      const tokens = await auth.login({ username, password, deviceToken }, clientContext(request));
-      setDeviceCookie(reply, tokens.device_token, auth.deviceTokenTtlSeconds, secureCookies);
-      return { ...answer(request, reply, tokens), device_token: tokens.device_token };
+      return answers.login(request, reply, await auth.login({ username, password, deviceToken }, clientContext(request)));
     },
   );
 

@@ -9,6 +9,8 @@ import { Type } from 'typebox';
 import type { Config } from '../../config/index.js';
 import { AppError, type ErrorCode } from '../../errors/index.js';
 import type { AuthService } from '../../services/auth-service.js';
+import type { MfaService } from '../../services/mfa-service.js';
+import { MFA_OTP_GRANT } from '../../domain/types.js';
 import type { ClientCredentials, ClientRegistry } from '../../services/client-registry.js';
 import { toAppError, loggable } from '../plugins/errors.js';
 import { IntrospectionResponse, OAuthTokenResponse, ServerMetadata, TokenOnlyRequest, TokenRequest, oauthErrors } from '../schemas/oauth.js';
@@ -18,6 +20,7 @@ import type { PasswordCheckLimit } from '../password-rate-limit.js';
 
 export interface OAuthRoutesOptions {
   auth: AuthService;
+  mfa: MfaService;
   clients: ClientRegistry;
   config: Readonly<Config>;
   /** False with ALGORITHM=HS256: nothing public to verify with. */
@@ -33,6 +36,9 @@ const OAUTH_ERROR: Partial<Record<ErrorCode, string>> = {
   payload_too_large: 'invalid_request',
   unsupported_media_type: 'invalid_request',
   invalid_credentials: 'invalid_grant',
+  invalid_mfa_code: 'invalid_grant',
+  invalid_mfa_token: 'invalid_grant',
+  mfa_required: 'mfa_required',
   invalid_token: 'invalid_grant',
   account_locked: 'invalid_grant',
   invalid_client: 'invalid_client',
@@ -45,6 +51,7 @@ const OAUTH_ERROR: Partial<Record<ErrorCode, string>> = {
 function statusFor(error: AppError): number {
   // §5.2: 400 for everything but client authentication (401); limits and outages keep theirs.
   if (error.code === 'invalid_client') return 401;
+  if (error.code === 'mfa_required') return 403;
   if ([413, 415, 429, 503].includes(error.status)) return error.status;
   if (error.status >= 500) return 500;
   return 400;
@@ -88,7 +95,7 @@ export function clientCredentials(request: FastifyRequest, body: { client_id?: s
 
 export default async function oauthRoutes(instance: FastifyInstance, opts: OAuthRoutesOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
-  const { auth, clients, config } = opts;
+  const { auth, mfa, clients, config } = opts;
   const base = config.publicUrl;
 
   // RFC 8414. Every URL derives from PUBLIC_URL; the issuer is exactly our `iss`.
@@ -98,7 +105,7 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
     revocation_endpoint: `${base}/oauth/revoke`,
     introspection_endpoint: `${base}/oauth/introspect`,
     ...(opts.publishesJwks ? { jwks_uri: `${base}/.well-known/jwks.json` } : {}),
-    grant_types_supported: ['password', 'refresh_token'],
+    grant_types_supported: ['password', 'refresh_token', MFA_OTP_GRANT],
     // No authorization endpoint: no response types.
     response_types_supported: [],
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
@@ -132,10 +139,14 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
     return reply
       .code(status)
       .type('application/json')
-      .send({ error: OAUTH_ERROR[appError.code] ?? 'server_error', error_description: status >= 500 && status !== 503 ? 'Something went wrong on our side' : errorDescription(appError) });
+      .send({
+        error: OAUTH_ERROR[appError.code] ?? 'server_error',
+        error_description: status >= 500 && status !== 503 ? 'Something went wrong on our side' : errorDescription(appError),
+        ...(appError.code === 'mfa_required' ? { mfa_token: appError.extra.members?.mfa_token } : {}),
+      });
   });
 
-  const errors = oauthErrors(400, 401, 429, 503);
+  const errors = oauthErrors(400, 401, 403, 429, 503);
 
   app.post(
     '/oauth/token',
@@ -158,11 +169,18 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
       const body = request.body;
       noStore(reply);
       if (body.grant_type === undefined || body.grant_type === '') throw invalidRequest('grant_type is required');
-      if (body.grant_type !== 'password' && body.grant_type !== 'refresh_token') {
+      if (body.grant_type !== 'password' && body.grant_type !== 'refresh_token' && body.grant_type !== MFA_OTP_GRANT) {
         throw new AppError('unsupported_grant_type', `grant_type ${body.grant_type} is not supported here`);
       }
       const client = await clients.authenticate(clientCredentials(request, body));
-      clients.assertGrant(client, body.grant_type);
+      // The mfa-otp grant is the second half of a password grant: allowed with it.
+      clients.assertGrant(client, body.grant_type === MFA_OTP_GRANT ? 'password' : body.grant_type);
+      if (body.grant_type === MFA_OTP_GRANT) {
+        if (!body.mfa_token) throw invalidRequest('mfa_token is required');
+        const tokens = await mfa.loginWithCode({ mfaToken: body.mfa_token, code: body.otp, recoveryCode: body.recovery_code }, clientContext(request), client);
+        setDeviceCookie(reply, tokens.device_token, auth.deviceTokenTtlSeconds, config.publicUrl.startsWith('https:'));
+        return tokens;
+      }
       if (body.grant_type === 'password') {
         if (!body.username || !body.password) throw invalidRequest('username and password are required');
         const deviceToken = presentedDeviceToken(request, body.device_token);

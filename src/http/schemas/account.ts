@@ -9,6 +9,9 @@ export const SessionOut = Type.Object(
     user_agent: Type.Union([Type.String(), Type.Null()]),
     ip: Type.Union([Type.String(), Type.Null()]),
     current: Type.Boolean({ description: 'The session of the token making this request' }),
+    amr: Type.Array(Type.String(), {
+      description: 'How the session authenticated (RFC 8176): `pwd` password, `otp` one-time code, `hwk` passkey, `user` user verified, `mfa` more than one factor',
+    }),
   },
   { title: 'Session' },
 );

@@ -8,7 +8,8 @@ const username = Type.String({ maxLength: 64, description: '3–32 letters, digi
 // Only a bound against abuse: a malformed address gets the rule's own sentence (domain/identity.ts).
 const email = Type.String({ maxLength: 320, description: 'Unique case-insensitively; at most 254 characters' });
 const password = Type.String({ maxLength: 4096, description: 'By default 8–1024 characters with an uppercase letter and a digit' });
-const refreshToken = Type.String({ minLength: 1, maxLength: 512 });
+// Room for an access token sent here by mistake (it carries amr and auth_time): that is a 401, not a 400.
+const refreshToken = Type.String({ minLength: 1, maxLength: 4096 });
 
 export const RegisterBody = Type.Object(
   { username, email, password, confirm_password: Type.Optional(password) },
@@ -37,7 +38,7 @@ export const RefreshBody = Type.Object(
   { additionalProperties: false },
 );
 export const RefreshQuery = Type.Object(
-  { refresh_token: Type.Optional(Type.String({ maxLength: 512, deprecated: true, description: 'Deprecated: send it in the body' })) },
+  { refresh_token: Type.Optional(Type.String({ maxLength: 4096, deprecated: true, description: 'Deprecated: send it in the body' })) },
   { additionalProperties: false },
 );
 

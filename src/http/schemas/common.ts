@@ -13,6 +13,12 @@ export const Problem = Type.Object(
         description: 'Present on validation failures',
       }),
     ),
+    mfa_token: Type.Optional(
+      Type.String({ description: 'With `mfa_required` (403): single use, 5 minutes; send it with the second factor to POST /login/mfa or POST /webauthn/login' }),
+    ),
+    factors: Type.Optional(
+      Type.Array(Type.String(), { description: 'With `mfa_required`: the second factors the user has, e.g. ["totp","recovery_code"]' }),
+    ),
   },
   { $id: 'Problem', description: 'RFC 9457 problem details (application/problem+json)' },
 );
@@ -23,7 +29,7 @@ export const problemRef = Type.Unsafe<Record<string, unknown>>(Type.Ref('Problem
 const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid request: malformed body, unknown or invalid fields (see `errors`), or a taken username or email',
   401: 'Missing, invalid, expired or revoked credentials (with WWW-Authenticate)',
-  403: 'Forbidden',
+  403: 'Forbidden; on a login, `mfa_required` with `mfa_token` and `factors`',
   404: 'Not found',
   413: 'The body is larger than BODY_LIMIT_BYTES',
   415: 'Only application/json and application/x-www-form-urlencoded are accepted',

@@ -9,7 +9,12 @@ const clientFields = {
 // RFC 6749 §3.2: unrecognised parameters are ignored, not refused (unlike our JSON API).
 export const TokenRequest = Type.Object(
   {
-    grant_type: Type.Optional(Type.String({ maxLength: 64, description: '`password` or `refresh_token`' })),
+    grant_type: Type.Optional(
+      Type.String({ maxLength: 64, description: '`password`, `refresh_token`, or `urn:gatehouse:params:oauth:grant-type:mfa-otp` (the second step after `mfa_required`)' }),
+    ),
+    mfa_token: Type.Optional(Type.String({ maxLength: 200, description: 'mfa-otp grant: from the `mfa_required` error' })),
+    otp: Type.Optional(Type.String({ maxLength: 16, description: 'mfa-otp grant: the current TOTP code' })),
+    recovery_code: Type.Optional(Type.String({ maxLength: 64, description: 'mfa-otp grant: a recovery code instead of otp' })),
     username: Type.Optional(Type.String({ maxLength: 254 })),
     password: Type.Optional(Type.String({ maxLength: 4096 })),
     refresh_token: Type.Optional(Type.String({ maxLength: 512 })),
@@ -32,6 +37,7 @@ export const OAuthError = Type.Object(
   {
     error: Type.String({ description: 'RFC 6749 §5.2 code: invalid_request, invalid_client, invalid_grant, unauthorized_client, unsupported_grant_type, ...' }),
     error_description: Type.Optional(Type.String()),
+    mfa_token: Type.Optional(Type.String({ description: 'With `mfa_required` (403): continue with the mfa-otp grant' })),
   },
   { $id: 'OAuthError', description: 'RFC 6749 §5.2 error response' },
 );
@@ -41,6 +47,7 @@ export const oauthErrorRef = Type.Unsafe<Record<string, unknown>>(Type.Ref('OAut
 const OAUTH_STATUS_TEXT: Record<number, string> = {
   400: 'invalid_request, invalid_grant, unauthorized_client or unsupported_grant_type',
   401: 'invalid_client (with WWW-Authenticate: Basic)',
+  403: 'mfa_required, with mfa_token: the password was right; send the second factor with the mfa-otp grant',
   429: 'Rate limited (temporarily_unavailable) or account locked (invalid_grant), with Retry-After',
   503: 'A dependency is unavailable (temporarily_unavailable)',
 };

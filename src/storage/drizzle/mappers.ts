@@ -3,9 +3,9 @@
  * rows of the same shape (the compiler checks each store's rows against these types).
  */
 import type { JWK } from 'jose';
-import type { GrantType, OAuthClient, Session, User } from '../../domain/types.js';
-import type { AuditEntry, RotationRequest, SecurityEventType, SigningKeyRecord } from '../../services/ports.js';
-import type { oauthClients, securityEvents, sessions, signingKeys, users } from './schema/sqlite.js';
+import type { Amr, GrantType, MfaFactor, OAuthClient, Session, User } from '../../domain/types.js';
+import type { AuditEntry, AuthChallenge, NewFactor, RotationRequest, SecurityEventType, SigningKeyRecord } from '../../services/ports.js';
+import type { authChallenges, mfaFactors, oauthClients, securityEvents, sessions, signingKeys, users } from './schema/sqlite.js';
 
 export type UserRow = typeof users.$inferSelect;
 export type SessionRow = typeof sessions.$inferSelect;
@@ -52,6 +52,54 @@ export const toSession = (row: SessionRow): Session => ({
   expiresAt: row.expiresAt,
   rotatedAt: row.rotatedAt,
   revokedAt: row.revokedAt,
+  amr: row.amr.split(' ') as Amr[],
+});
+
+/** Stored space-separated: `pwd`, `pwd otp mfa`. */
+export const amrColumn = (amr: readonly Amr[] | undefined): string => (amr && amr.length > 0 ? amr.join(' ') : 'pwd');
+
+export type FactorRow = typeof mfaFactors.$inferSelect;
+
+export const toFactor = (row: FactorRow): MfaFactor => ({
+  id: row.id,
+  userId: row.userId,
+  type: row.type as MfaFactor['type'],
+  name: row.name,
+  createdAt: row.createdAt,
+  activatedAt: row.activatedAt,
+  lastUsedAt: row.lastUsedAt,
+  secretSealed: row.secretSealed,
+  credentialId: row.credentialId,
+  publicKey: row.publicKey,
+  counter: Number(row.counter),
+  transports: row.transports === null ? [] : (JSON.parse(row.transports) as string[]),
+});
+
+export const factorRow = (factor: NewFactor, activatedAt: Date | null): Omit<FactorRow, 'lastUsedAt' | 'lastStep'> => ({
+  id: factor.id,
+  userId: factor.userId,
+  type: factor.type,
+  name: factor.name,
+  createdAt: factor.createdAt,
+  activatedAt,
+  secretSealed: factor.secretSealed ?? null,
+  credentialId: factor.credentialId ?? null,
+  publicKey: factor.publicKey ?? null,
+  counter: factor.counter ?? 0,
+  transports: factor.transports && factor.transports.length > 0 ? JSON.stringify(factor.transports) : null,
+});
+
+export type ChallengeRow = typeof authChallenges.$inferSelect;
+
+export const toChallenge = (row: ChallengeRow): AuthChallenge => ({
+  hash: row.hash,
+  kind: row.kind as AuthChallenge['kind'],
+  userId: row.userId,
+  throttleKey: row.throttleKey,
+  clientId: row.clientId,
+  attempts: row.attempts,
+  createdAt: row.createdAt,
+  expiresAt: row.expiresAt,
 });
 
 /** The columns rotatedSession() sets; each dialect's prepared rotation writes exactly these. */

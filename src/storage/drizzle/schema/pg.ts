@@ -1,6 +1,6 @@
 /** PostgreSQL tables: the same model as schema/sqlite.ts, in native types. */
 import { sql } from 'drizzle-orm';
-import { boolean, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
 
@@ -43,6 +43,8 @@ export const sessions = pgTable(
     rotatedAt: at('rotated_at'),
     revokedAt: at('revoked_at'),
     revokeReason: text('revoke_reason'),
+    /** RFC 8176 methods of the login, space-separated (`pwd`, `pwd otp mfa`, ...). */
+    amr: text('amr').notNull().default('pwd'),
   },
   (t) => [
     index('sessions_user_id_idx').on(t.userId),
@@ -140,4 +142,62 @@ export const revocationEvents = pgTable(
     expiresAt: at('expires_at'),
   },
   (t) => [index('revocation_events_at_idx').on(t.at), index('revocation_events_expires_at_idx').on(t.expiresAt)],
+);
+
+/** Second factors: TOTP (seed sealed under the key-encryption key) and passkeys. */
+export const mfaFactors = pgTable(
+  'mfa_factors',
+  {
+    id: text('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    name: text('name').notNull(),
+    createdAt: at('created_at').notNull(),
+    /** Null while pending (a TOTP enrolment not confirmed by a first code). */
+    activatedAt: at('activated_at'),
+    lastUsedAt: at('last_used_at'),
+    secretSealed: text('secret_sealed'),
+    /** TOTP: the last time step accepted (the database replay guard). */
+    lastStep: integer('last_step'),
+    credentialId: text('credential_id').unique(),
+    publicKey: text('public_key'),
+    // A WebAuthn signature counter is unsigned 32-bit: past int4.
+    counter: bigint('counter', { mode: 'number' }).notNull().default(0),
+    /** JSON array of WebAuthn transports. */
+    transports: text('transports'),
+  },
+  (t) => [index('mfa_factors_user_id_idx').on(t.userId)],
+);
+
+/** Single-use recovery codes, stored only as SHA-256 digests. */
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    hash: text('hash').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: at('created_at').notNull(),
+    usedAt: at('used_at'),
+  },
+  (t) => [index('recovery_codes_user_id_idx').on(t.userId)],
+);
+
+/** mfa_tokens of half-done logins and WebAuthn ceremony challenges, by SHA-256 digest. */
+export const authChallenges = pgTable(
+  'auth_challenges',
+  {
+    hash: text('hash').primaryKey(),
+    kind: text('kind').notNull(),
+    userId: integer('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    throttleKey: text('throttle_key'),
+    clientId: text('client_id'),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: at('created_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    usedAt: at('used_at'),
+  },
+  (t) => [index('auth_challenges_expires_at_idx').on(t.expiresAt)],
 );

@@ -44,6 +44,8 @@ export const sessions = sqliteTable(
     rotatedAt: integer('rotated_at', { mode: 'timestamp_ms' }),
     revokedAt: integer('revoked_at', { mode: 'timestamp_ms' }),
     revokeReason: text('revoke_reason'),
+    /** RFC 8176 methods of the login, space-separated (`pwd`, `pwd otp mfa`, ...). */
+    amr: text('amr').notNull().default('pwd'),
   },
   (t) => [
     index('sessions_user_id_idx').on(t.userId),
@@ -152,4 +154,61 @@ export const revocationEvents = sqliteTable(
     expiresAt: integer('expires_at', { mode: 'timestamp_ms' }),
   },
   (t) => [index('revocation_events_at_idx').on(t.at), index('revocation_events_expires_at_idx').on(t.expiresAt)],
+);
+
+/** Second factors: TOTP (seed sealed under the key-encryption key) and passkeys. */
+export const mfaFactors = sqliteTable(
+  'mfa_factors',
+  {
+    id: text('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    name: text('name').notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    /** Null while pending (a TOTP enrolment not confirmed by a first code). */
+    activatedAt: integer('activated_at', { mode: 'timestamp_ms' }),
+    lastUsedAt: integer('last_used_at', { mode: 'timestamp_ms' }),
+    secretSealed: text('secret_sealed'),
+    /** TOTP: the last time step accepted (the database replay guard). */
+    lastStep: integer('last_step'),
+    credentialId: text('credential_id').unique(),
+    publicKey: text('public_key'),
+    counter: integer('counter').notNull().default(0),
+    /** JSON array of WebAuthn transports. */
+    transports: text('transports'),
+  },
+  (t) => [index('mfa_factors_user_id_idx').on(t.userId)],
+);
+
+/** Single-use recovery codes, stored only as SHA-256 digests. */
+export const recoveryCodes = sqliteTable(
+  'recovery_codes',
+  {
+    hash: text('hash').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    usedAt: integer('used_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('recovery_codes_user_id_idx').on(t.userId)],
+);
+
+/** mfa_tokens of half-done logins and WebAuthn ceremony challenges, by SHA-256 digest. */
+export const authChallenges = sqliteTable(
+  'auth_challenges',
+  {
+    hash: text('hash').primaryKey(),
+    kind: text('kind').notNull(),
+    userId: integer('user_id').references(() => users.id, { onDelete: 'cascade' }),
+    throttleKey: text('throttle_key'),
+    clientId: text('client_id'),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    usedAt: integer('used_at', { mode: 'timestamp_ms' }),
+  },
+  (t) => [index('auth_challenges_expires_at_idx').on(t.expiresAt)],
 );

@@ -2,7 +2,7 @@ import { and, desc, eq, gt, isNotNull, isNull, ne, sql, type SQL } from 'drizzle
 import type { Session, User } from '../../../domain/types.js';
 import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
 import type { Exec } from '../exec.js';
-import { toSession } from '../mappers.js';
+import { amrColumn, toSession } from '../mappers.js';
 import { pruneInBatches } from './prune.js';
 import { recordRevocations } from './revocations.js';
 
@@ -40,13 +40,14 @@ export class DrizzleSessionStore implements SessionStore {
           createdAt: ph('createdAt'),
           lastUsedAt: ph('createdAt'),
           expiresAt: ph('expiresAt'),
+          amr: ph('amr'),
         })
         .returning(),
     );
   }
 
   async create(session: NewSession): Promise<Session> {
-    const [row] = await this.insert.returning({ ...session, userAgent: session.userAgent ?? null, ip: session.ip ?? null });
+    const [row] = await this.insert.returning({ ...session, userAgent: session.userAgent ?? null, ip: session.ip ?? null, amr: amrColumn(session.amr) });
     return toSession(row!);
   }
 

@@ -1,0 +1,35 @@
+/**
+ * The TOTP replay guard: a (factor, time step) accepted once is refused afterwards, on
+ * every instance. With Redis, one SET NX per code (it expires once the step has left the
+ * acceptance window); without it, the database keeps each factor's last accepted step
+ * and accepts only later ones (RFC 6238 §5.2).
+ */
+import { TOTP_PERIOD_SECONDS, TOTP_WINDOW } from '../crypto/totp.js';
+import type { MfaStore, OtpReplayGuard } from '../services/ports.js';
+import type { RedisClient } from './redis/client.js';
+
+/** A step stays acceptable for the window on either side of it, plus one step of slack. */
+const REMEMBER_MS = (2 * TOTP_WINDOW + 2) * TOTP_PERIOD_SECONDS * 1000;
+
+export class RedisOtpReplayGuard implements OtpReplayGuard {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly prefix: string,
+    private readonly store: MfaStore,
+  ) {}
+
+  async claim(factorId: string, step: number, now: Date): Promise<boolean> {
+    const set = await this.redis.set(`${this.prefix}${factorId}:${step}`, '1', 'PX', REMEMBER_MS, 'NX');
+    if (set !== 'OK') return false;
+    await this.store.touchFactor(factorId, now);
+    return true;
+  }
+}
+
+export class DatabaseOtpReplayGuard implements OtpReplayGuard {
+  constructor(private readonly store: MfaStore) {}
+
+  claim(factorId: string, step: number, now: Date): Promise<boolean> {
+    return this.store.recordTotpStep(factorId, step, now);
+  }
+}
