@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
 import { DIALECT, PASSWORD, databaseUrlFor, redisEnv, redisMissing, sqlRows, tempDir } from '../helpers/app.js';
 import { ROOT, eventually, freePort, spawnServer, waitHealthy } from '../helpers/processes.js';
-import { FAST_HASH_ENV } from '../helpers/app.js';
+import { FAST_HASH_ENV, TEST_KEK_ENV } from '../helpers/app.js';
 
 async function call(base: string, method: string, path: string, options: { body?: unknown; token?: string; ip?: string } = {}) {
   const headers: Record<string, string> = {};
@@ -78,7 +78,7 @@ test(`two instances on one ${DIALECT} database and one Redis behave as one`, { s
   const oldKid = decodeProtectedHeader(before.body.access_token).kid;
   const rotate = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'keys', 'rotate', '--now'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...FAST_HASH_ENV, DATABASE_URL: env.DATABASE_URL },
+    env: { PATH: process.env.PATH ?? '', ...FAST_HASH_ENV, ...TEST_KEK_ENV, DATABASE_URL: env.DATABASE_URL },
     encoding: 'utf8',
   });
   assert.equal(rotate.status, 0, rotate.stderr);

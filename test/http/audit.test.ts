@@ -718,7 +718,7 @@ test('gatehouse audit: JSON lines newest first, --user and --type filter, --limi
   const lines = text!.stdout.trim().split('\n');
   assert.equal(lines.length, 2);
   assert.match(lines[0]!, /^\d{4}-\d\d-\d\dT\S+Z\s+login_failed\s+user=\d+ ip=198\.18\.\d+\.\d+ \{"reason":"wrong_password"\}$/);
-  assert.match(lines[1]!, /\slogin_succeeded\s+user=\d+ ip=198\.18\.\d+\.\d+ \{"client_id":"gatehouse"\}$/);
+  assert.match(lines[1]!, /\slogin_succeeded\s+user=\d+ ip=198\.18\.\d+\.\d+ \{"client_id":"gatehouse","amr":"pwd"\}$/);
   assert.ok(lines.every((line) => line.includes(`user=${alice.id} `)));
 
   for (const [i, bad] of BAD.entries()) {

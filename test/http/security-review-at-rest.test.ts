@@ -122,7 +122,8 @@ test('item 5: signing keys are encrypted at rest (AES-256-GCM, kid as AAD) under
 });
 
 test('item 5: without KEY_ENCRYPTION_KEY, a 0600 key file beside the database; plaintext keys sealed on the next start; the SQLite file is 0600', async (t) => {
-  const app = await buildTestApp(t);
+  const noKek = { KEY_ENCRYPTION_KEY: '' }; // the test helpers set one by default
+  const app = await buildTestApp(t, noKek);
   await register(app, { username: 'gus' });
   for (const row of await storedPrivateKeys(app)) {
     assert.equal((JSON.parse(row.private_jwk) as Record<string, unknown>).d, undefined, 'sealed without KEY_ENCRYPTION_KEY too');
@@ -133,7 +134,7 @@ test('item 5: without KEY_ENCRYPTION_KEY, a 0600 key file beside the database; p
   const clear = JSON.stringify(openStoredJwk(app, row.kid, row.private_jwk));
   await app.app.close();
   await sqlWrite(app.dir, 'UPDATE signing_keys SET private_jwk = $1 WHERE kid = $2', [clear, row.kid]);
-  const restarted = await buildTestApp(t, {}, { dir: app.dir });
+  const restarted = await buildTestApp(t, noKek, { dir: app.dir });
   const [after] = (await storedPrivateKeys(restarted)) as [{ kid: string; private_jwk: string }];
   assert.ok(isSealed(JSON.parse(after.private_jwk)), 'sealed on the next start');
   assert.equal((await me(restarted, tokens.access_token)).statusCode, 200, 'the same key, still verifying');

@@ -54,31 +54,40 @@ test('pruning a large backlog never blocks the event loop for long at a time', {
   writer.transaction(() => {
     for (let i = 0; i < ROWS; i++) insert.run(`s${i}`, user.id, 'gatehouse', `h${i}`, old, old, i % 2 ? old + 1000 : Date.now() + 86_400_000, i % 2 ? null : old);
   })();
+  // Gaps are measured in CPU time as well as wall time: on a loaded machine the scheduler
+  // preempts the test for hundreds of milliseconds, which says nothing about the prune.
+  const cpuMs = () => {
+    const { user: u, system } = process.cpuUsage();
+    return (u + system) / 1000;
+  };
   // What one unbounded delete of it all would hold the event loop for (on a copy of the work).
-  const started = performance.now();
+  const started = cpuMs();
   writer.exec('BEGIN; DELETE FROM sessions WHERE expires_at < ' + Date.now() + ' OR (revoked_at IS NOT NULL AND revoked_at < ' + Date.now() + '); ROLLBACK;');
-  const unbounded = performance.now() - started;
+  const unbounded = cpuMs() - started;
   writer.close();
 
-  const gaps: number[] = [];
+  const wallGaps: number[] = [];
   let maxGap = 0;
   let last = performance.now();
+  let lastCpu = cpuMs();
   let ticking = true;
   const tick = () => {
     const at = performance.now();
-    maxGap = Math.max(maxGap, at - last);
-    gaps.push(at - last);
+    const cpu = cpuMs();
+    maxGap = Math.max(maxGap, cpu - lastCpu);
+    wallGaps.push(at - last);
     last = at;
+    lastCpu = cpu;
     if (ticking) setImmediate(tick);
   };
   setImmediate(tick);
   const pruned = await stores.sessions.prune(new Date());
   ticking = false;
   assert.equal(pruned, ROWS);
-  gaps.sort((a, b) => b - a);
-  t.diagnostic(`longest gaps: ${gaps.slice(0, 5).map((g) => g.toFixed(1)).join(', ')} ms`);
-  t.diagnostic(`unbounded delete ${unbounded.toFixed(0)} ms; batched prune: longest event-loop gap ${maxGap.toFixed(1)} ms`);
-  // A generous bound (a loaded machine preempts us), far below what the unbounded delete takes.
-  assert.ok(maxGap < 250, `the longest gap was ${maxGap.toFixed(1)} ms`);
-  assert.ok(maxGap < unbounded, `batches (${maxGap.toFixed(1)} ms) beat one delete (${unbounded.toFixed(0)} ms)`);
+  wallGaps.sort((a, b) => b - a);
+  t.diagnostic(`longest wall-clock gaps: ${wallGaps.slice(0, 5).map((g) => g.toFixed(1)).join(', ')} ms`);
+  t.diagnostic(`unbounded delete ${unbounded.toFixed(0)} ms of CPU; batched prune: longest event-loop gap ${maxGap.toFixed(1)} ms of CPU`);
+  // A generous bound, far below what the unbounded delete takes.
+  assert.ok(maxGap < 100, `the longest gap was ${maxGap.toFixed(1)} ms of CPU`);
+  assert.ok(maxGap < unbounded / 4, `batches (${maxGap.toFixed(1)} ms) beat one delete (${unbounded.toFixed(0)} ms)`);
 });
