@@ -22,6 +22,7 @@ import accountRoutes from './http/routes/account.js';
 import authRoutes from './http/routes/auth.js';
 import emailRoutes from './http/routes/email.js';
 import oauthRoutes from './http/routes/oauth.js';
+import oidcRoutes from './http/routes/oidc.js';
 import opsRoutes from './http/routes/ops.js';
 import type { Dependency } from './http/routes/ops.js';
 import { buildServices, type ServiceLog, type Services } from './composition.js';
@@ -31,6 +32,10 @@ import type { AuthService } from './services/auth-service.js';
 import type { ClientRegistry } from './services/client-registry.js';
 import type { EmailFlows } from './services/email-flows.js';
 import type { KeyRing } from './services/key-ring.js';
+import type { KeyRings } from './services/key-rings.js';
+import type { OidcService } from './services/oidc/oidc-service.js';
+import { registerClient } from './services/oidc/registration.js';
+import type { SecondFactorStep } from './services/oidc/second-factor.js';
 import type { RegistrationService } from './services/registration.js';
 import { redisRouteStore } from './storage/rate-limit/route-store.js';
 import { pingRedis } from './storage/redis/client.js';
@@ -41,6 +46,8 @@ export interface Gatehouse {
   app: FastifyInstance;
   stores: Stores;
   keys: KeyRing;
+  keyRings: KeyRings;
+  oidc: OidcService;
   auth: AuthService;
   registration: RegistrationService;
   account: AccountService;
@@ -56,6 +63,8 @@ export interface BuildOptions {
   clock?: Clock;
   /** Where JSON log lines go (tests capture them); stdout by default. */
   logStream?: DestinationStream;
+  /** The hosted sign-in's second step (see BuildServicesOptions.secondFactor). */
+  secondFactor?: SecondFactorStep;
 }
 
 export async function buildGatehouse(config: Readonly<Config>, options: BuildOptions = {}): Promise<Gatehouse> {
@@ -105,6 +114,7 @@ export async function buildGatehouse(config: Readonly<Config>, options: BuildOpt
     log,
     observers: [metrics],
     server: true,
+    secondFactor: options.secondFactor,
   });
   try {
     return await registerHttp(app, services, metrics, options.logStream, logDestination);
@@ -121,9 +131,11 @@ async function registerHttp(
   logStream: DestinationStream | undefined,
   logDestination: ReturnType<typeof pino.destination> | undefined,
 ): Promise<Gatehouse> {
-  const { config, stores, redis, keys, auth, registration, account, clients, emailFlows, clock } = services;
+  const { config, stores, redis, keys, keyRings, oidc, auth, registration, account, clients, emailFlows, clock } = services;
   const redisConfig = config.redis;
   await keys.init();
+  // RS256 always (OpenID Connect requires it), and whatever registered clients chose.
+  await keyRings.init(['RS256', ...new Set((await stores.clients.list()).map((c) => c.idTokenAlg))]);
   if (config.legacy) {
     const until = config.legacy.until ? `until ${config.legacy.until.toISOString()}` : 'with no end date (set LEGACY_TOKENS_UNTIL)';
     app.log.warn(`transition mode: tokens of the original service are accepted ${until}`);
@@ -173,10 +185,17 @@ async function registerHttp(
   });
   if (emailFlows) await app.register(emailRoutes, { auth, emailFlows, config });
   await app.register(accountRoutes, { auth, account });
-  await app.register(oauthRoutes, { auth, clients, config, publishesJwks: !keys.isSymmetric });
+  await app.register(oauthRoutes, { auth, oidc, clients, config, publishesJwks: true });
+  await app.register(oidcRoutes, {
+    auth,
+    oidc,
+    config,
+    forgotPasswordUrl: undefined,
+    registerClient: (metadata) => registerClient(clients, clock, metadata),
+  });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
-  await app.register(opsRoutes, { dependencies, keys, metrics });
+  await app.register(opsRoutes, { dependencies, keys, metrics, jwks: () => keyRings.jwks() });
 
   // Hourly: drop revocation records past their tokens' expiry, and sessions a day after
   // they expired or were revoked (the day keeps them visible for investigation).
@@ -185,7 +204,7 @@ async function registerHttp(
     const dayAgo = new Date(now.getTime() - 86_400_000);
     // Retired refresh hashes are kept for one refresh lifetime after they were retired (SECURITY.md).
     const retiredBefore = new Date(now.getTime() - config.refresh.ttlSeconds * 1000);
-    Promise.all([stores.sessions.prune(dayAgo, retiredBefore), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo)]).catch(
+    Promise.all([stores.sessions.prune(dayAgo, retiredBefore), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo), stores.oidc.prune(dayAgo)]).catch(
       (err: unknown) => app.log.warn({ err: loggable(err) }, 'pruning expired sessions failed'),
     );
   }, 3_600_000);
@@ -197,5 +216,5 @@ async function registerHttp(
   });
 
   await app.ready();
-  return { app, stores, keys, auth, registration, account, clients, emailFlows, metrics, config, services };
+  return { app, stores, keys, keyRings, auth, oidc, registration, account, clients, emailFlows, metrics, config, services };
 }

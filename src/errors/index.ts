@@ -13,6 +13,7 @@ export const ERRORS = {
   missing_token: { status: 401, title: 'Authentication required' },
   wrong_password: { status: 403, title: 'Password incorrect' },
   email_not_verified: { status: 403, title: 'Email not verified' },
+  insufficient_scope: { status: 403, title: 'Insufficient scope' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   // 400, not 409: the original service's status, which its clients test.

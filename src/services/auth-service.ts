@@ -28,6 +28,8 @@ export interface TokenPair {
   refresh_token: string;
   token_type: 'bearer';
   expires_in: number;
+  /** Granted scopes, on tokens issued through OpenID Connect. */
+  scope?: string;
 }
 
 /** RFC 7662 §2.2 members of an active token. */
@@ -42,6 +44,7 @@ export interface Introspection {
   iat: number;
   jti?: string;
   sid: string;
+  scope?: string;
 }
 
 export interface AuthServiceOptions {
@@ -92,6 +95,19 @@ export class AuthService {
     client: ClientContext,
     oauthClient: OAuthClient = DEFAULT_CLIENT,
   ): Promise<TokenPair> {
+    const { user, rehashed } = await this.checkPassword(input, client);
+    return this.startSession(user, client, oauthClient, { client_id: oauthClient.id }, async (tx) => {
+      if (rehashed !== undefined) await tx.users.updatePasswordHash(user.id, rehashed);
+    });
+  }
+
+  /**
+   * The password check every sign-in path shares (/login, the password grant, the hosted
+   * sign-in page): limits and lockout, the same answer and time for an unknown user, the
+   * audit of failures. `rehashed`: the new hash to store with the session when the
+   * parameters changed (the caller writes it in its transaction).
+   */
+  async checkPassword(input: { username: string; password: string }, client: ClientContext): Promise<{ user: User; rehashed: string | undefined }> {
     const key = loginKey(input.username);
     await this.throttle.assertAllowed(key, client.ipKey);
 
@@ -114,11 +130,9 @@ export class AuthService {
     }
 
     await this.throttle.recordSuccess(key, client.ipKey);
-    // Hashed before the transaction: nothing waits on argon2 while it is open.
+    // Hashed here, before any transaction: nothing waits on argon2 while one is open.
     const rehashed = result.needsRehash ? await this.hasher.hash(input.password) : undefined;
-    return this.startSession(user, client, oauthClient, { client_id: oauthClient.id }, async (tx) => {
-      if (rehashed !== undefined) await tx.users.updatePasswordHash(user.id, rehashed);
-    });
+    return { user, rehashed };
   }
 
   /**
@@ -169,7 +183,10 @@ export class AuthService {
     }
     const user = await this.stores.users.findById(session.userId);
     if (!user) throw invalidRefreshToken();
-    return this.tokenPair(await this.tokens.issue(user, session.id, oauthClient), issued);
+    // A session signed in through OpenID Connect keeps the scopes it was granted.
+    const grant = oauthClient.redirectUris.length > 0 ? await this.stores.oidc.findGrant(session.id) : undefined;
+    const scope = grant ? grant.scope.join(' ') : undefined;
+    return { ...this.tokenPair(await this.tokens.issue(user, session.id, oauthClient, scope), issued), ...(scope === undefined ? {} : { scope }) };
   }
 
   /**
@@ -280,13 +297,16 @@ export class AuthService {
         iat: claims.iat,
         jti: claims.jti,
         sid: claims.sid,
+        ...(claims.scope === undefined ? {} : { scope: claims.scope }),
       };
     }
     const session = await this.stores.sessions.findByRefreshHash(hashToken(token));
     if (!session || session.revokedAt !== null || session.expiresAt.getTime() <= now.getTime()) return undefined;
     const user = await this.stores.users.findById(session.userId);
     if (!user) return undefined;
+    const grant = session.clientId === DEFAULT_CLIENT.id ? undefined : await this.stores.oidc.findGrant(session.id);
     return {
+      ...(grant ? { scope: grant.scope.join(' ') } : {}),
       token_type: 'refresh_token',
       sub: String(user.id),
       username: user.username,

@@ -5,6 +5,7 @@
 import type { JWK } from 'jose';
 import type { RotationDecision, TokenMatch } from '../domain/refresh-rotation.js';
 import type { OAuthClient, Session, User } from '../domain/types.js';
+import type { OidcStore } from './oidc-ports.js';
 
 export interface NewUser {
   username: string;
@@ -212,6 +213,7 @@ export interface TransactionStores {
   clients: ClientStore;
   emailTokens: Omit<EmailTokenStore, 'prune'>;
   audit: AuditStore;
+  oidc: Omit<OidcStore, 'prune'>;
 }
 
 export interface Stores {
@@ -231,6 +233,7 @@ export interface Stores {
    * the open transaction holds the one connection, and other requests wait for it.
    */
   transaction<T>(body: (tx: TransactionStores) => Promise<T>): Promise<T>;
+  oidc: OidcStore;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -270,7 +273,10 @@ export type SecurityEventType =
   | 'password_reset'
   | 'email_verification_sent'
   | 'email_verified'
-  | 'account_deleted';
+  | 'account_deleted'
+  | 'consent_granted'
+  | 'consent_revoked'
+  | 'authorization_code_reuse';
 
 export interface SecurityEvent {
   type: SecurityEventType;

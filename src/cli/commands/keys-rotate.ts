@@ -2,10 +2,11 @@
 import { withServices, type Command } from '../command.js';
 
 export const keysRotateCommand: Command = async (_args, config) => {
-  const kid = await withServices(config, async ({ keys }) => {
+  // Every algorithm in use: access tokens' and each ID-token algorithm that has a key.
+  const kids = await withServices(config, async ({ keys, keyRings }) => {
     await keys.init();
-    return keys.rotate();
+    return keyRings.rotateAll();
   });
-  console.log(`new signing key ${kid} is active; earlier keys verify until their tokens expire`);
+  for (const kid of kids) console.log(`new signing key ${kid} is active; earlier keys verify until their tokens expire`);
   return 0;
 };

@@ -16,6 +16,8 @@ export interface Dependency {
 export interface OpsRoutesOptions {
   dependencies: Dependency[];
   keys: KeyRing;
+  /** Every algorithm's keys (access tokens and OpenID Connect ID tokens); `keys.jwks` when absent. */
+  jwks?: () => Promise<{ keys: object[] }>;
   metrics: Metrics;
 }
 
@@ -127,10 +129,12 @@ export default async function opsRoutes(instance: FastifyInstance, opts: OpsRout
       },
     },
     async (_request, reply) => {
-      if (keys.isSymmetric) throw new AppError('not_found', 'ALGORITHM=HS256 publishes no keys');
+      const set = opts.jwks ? await opts.jwks() : await keys.jwks();
+      // With HS256 only ID-token keys (OpenID Connect) are public; without them there is nothing.
+      if (keys.isSymmetric && set.keys.length === 0) throw new AppError('not_found', 'ALGORITHM=HS256 publishes no keys');
       // Short enough that a rotation reaches resource servers quickly, long enough to spare us.
       reply.header('cache-control', 'public, max-age=300, stale-while-revalidate=60');
-      return (await keys.jwks()) as { keys: Record<string, string>[] };
+      return set as { keys: Record<string, string>[] };
     },
   );
 }
