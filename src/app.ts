@@ -134,8 +134,9 @@ async function registerHttp(
   const { config, stores, redis, keys, keyRings, oidc, auth, registration, account, clients, emailFlows, clock } = services;
   const redisConfig = config.redis;
   await keys.init();
-  // RS256 always (OpenID Connect requires it), and whatever registered clients chose.
-  await keyRings.init(['RS256', ...new Set((await stores.clients.list()).map((c) => c.idTokenAlg))]);
+  // The ID-token algorithms registered clients chose (RS256 by default); any other is made
+  // at its first ID token. A deployment without OpenID Connect clients publishes no extra key.
+  await keyRings.init([...new Set((await stores.clients.list()).filter((c) => c.redirectUris.length > 0).map((c) => c.idTokenAlg))]);
   if (config.legacy) {
     const until = config.legacy.until ? `until ${config.legacy.until.toISOString()}` : 'with no end date (set LEGACY_TOKENS_UNTIL)';
     app.log.warn(`transition mode: tokens of the original service are accepted ${until}`);

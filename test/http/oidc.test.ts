@@ -648,7 +648,7 @@ test('second factor: the sign-in page asks for a code after the right password (
 test('keys: the JWKS holds one key per algorithm in use; gatehouse keys rotate rotates each', async (t) => {
   const { app, issuer } = await serve(t);
   await createClient(app, 'es', { alg: 'ES256' });
-  await app.keyRings.init(['ES256']);
+  await app.keyRings.init(['ES256', 'RS256']);
   const algs = async () => ((await (await fetch(`${issuer}/.well-known/jwks.json`)).json()) as { keys: Array<{ alg: string; kid: string }> }).keys;
   const before = await algs();
   assert.deepEqual([...new Set(before.map((k) => k.alg))].sort(), ['ES256', 'EdDSA', 'RS256']);

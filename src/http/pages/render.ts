@@ -77,7 +77,6 @@ ${options.body}
     .type('text/html; charset=utf-8')
     .header('cache-control', 'no-store')
     .header('content-security-policy', pageCsp(options))
-    .header('x-frame-options', 'DENY')
     // Not no-referrer: under it browsers send `Origin: null` on the pages' own form posts,
     // and the CSRF check wants to see our origin. Nothing leaves for other sites either way.
     .header('referrer-policy', 'same-origin')
