@@ -22,6 +22,7 @@ import accountRoutes from './http/routes/account.js';
 import authRoutes from './http/routes/auth.js';
 import emailRoutes from './http/routes/email.js';
 import oauthRoutes from './http/routes/oauth.js';
+import oidcRoutes from './http/routes/oidc.js';
 import opsRoutes from './http/routes/ops.js';
 import revocationRoutes from './http/routes/revocations.js';
 import { passwordCheckLimit } from './http/password-rate-limit.js';
@@ -33,6 +34,10 @@ import type { AuthService } from './services/auth-service.js';
 import type { ClientRegistry } from './services/client-registry.js';
 import type { EmailFlows } from './services/email-flows.js';
 import type { KeyRing } from './services/key-ring.js';
+import type { KeyRings } from './services/key-rings.js';
+import type { OidcService } from './services/oidc/oidc-service.js';
+import { registerClient } from './services/oidc/registration.js';
+import type { SecondFactorStep } from './services/oidc/second-factor.js';
 import type { RegistrationService } from './services/registration.js';
 import { redisRouteStore } from './storage/rate-limit/route-store.js';
 import type { RevocationFeed } from './services/revocation-feed.js';
@@ -44,6 +49,8 @@ export interface Gatehouse {
   app: FastifyInstance;
   stores: Stores;
   keys: KeyRing;
+  keyRings: KeyRings;
+  oidc: OidcService;
   auth: AuthService;
   registration: RegistrationService;
   account: AccountService;
@@ -60,6 +67,8 @@ export interface BuildOptions {
   clock?: Clock;
   /** Where JSON log lines go (tests capture them); stdout by default. */
   logStream?: DestinationStream;
+  /** The hosted sign-in's second step (see BuildServicesOptions.secondFactor). */
+  secondFactor?: SecondFactorStep;
 }
 
 export async function buildGatehouse(config: Readonly<Config>, options: BuildOptions = {}): Promise<Gatehouse> {
@@ -109,6 +118,7 @@ export async function buildGatehouse(config: Readonly<Config>, options: BuildOpt
     log,
     observers: [metrics],
     server: true,
+    secondFactor: options.secondFactor,
   });
   try {
     return await registerHttp(app, services, metrics, options.logStream, logDestination);
@@ -125,9 +135,12 @@ async function registerHttp(
   logStream: DestinationStream | undefined,
   logDestination: ReturnType<typeof pino.destination> | undefined,
 ): Promise<Gatehouse> {
-  const { config, stores, redis, keys, auth, registration, account, clients, emailFlows, revocationFeed, clock } = services;
+  const { config, stores, redis, keys, keyRings, oidc, auth, registration, account, clients, emailFlows, revocationFeed, clock } = services;
   const redisConfig = config.redis;
   await keys.init();
+  // The ID-token algorithms registered clients chose (RS256 by default); any other is made
+  // at its first ID token. A deployment without OpenID Connect clients publishes no extra key.
+  await keyRings.init([...new Set((await stores.clients.list()).filter((c) => c.redirectUris.length > 0).map((c) => c.idTokenAlg))]);
   if (config.keyEncryption.key === undefined && config.nodeEnv === 'production') {
     app.log.warn(`signing keys are sealed under the key file ${config.keyEncryption.file}: keep it out of database backups, and set KEY_ENCRYPTION_KEY (the same on every instance) instead`);
   }
@@ -188,11 +201,20 @@ async function registerHttp(
   });
   if (emailFlows) await app.register(emailRoutes, { auth, emailFlows, config });
   await app.register(accountRoutes, { auth, account });
-  await app.register(oauthRoutes, { auth, clients, config, publishesJwks: !keys.isSymmetric, passwordLimit });
+  // publishesJwks: with HS256 the JWKS may still hold ID-token keys (OpenID Connect).
+  await app.register(oauthRoutes, { auth, oidc, clients, config, publishesJwks: true, passwordLimit });
+  await app.register(oidcRoutes, {
+    auth,
+    oidc,
+    config,
+    forgotPasswordUrl: undefined,
+    registerClient: (metadata) => registerClient(clients, clock, metadata),
+    passwordLimit,
+  });
   await app.register(revocationRoutes, { feed: revocationFeed, clients });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
-  await app.register(opsRoutes, { dependencies, keys, metrics, metricsToken: config.http.metricsToken });
+  await app.register(opsRoutes, { dependencies, keys, metrics, metricsToken: config.http.metricsToken, jwks: () => keyRings.jwks() });
 
   // Hourly: drop revocation records past their tokens' expiry, and sessions a day after
   // they expired or were revoked (the day keeps them visible for investigation).
@@ -201,7 +223,13 @@ async function registerHttp(
     const dayAgo = new Date(now.getTime() - 86_400_000);
     // Retired refresh hashes are kept for one refresh lifetime after they were retired (SECURITY.md).
     const retiredBefore = new Date(now.getTime() - config.refresh.ttlSeconds * 1000);
-    Promise.all([stores.sessions.prune(dayAgo, retiredBefore), stores.revokedTokens.prune(now), stores.emailTokens.prune(dayAgo), revocationFeed.prune()]).catch(
+    Promise.all([
+      stores.sessions.prune(dayAgo, retiredBefore),
+      stores.revokedTokens.prune(now),
+      stores.emailTokens.prune(dayAgo),
+      stores.oidc.prune(dayAgo),
+      revocationFeed.prune(),
+    ]).catch(
       (err: unknown) => app.log.warn({ err: loggable(err) }, 'pruning expired sessions failed'),
     );
   }, 3_600_000);
@@ -213,5 +241,5 @@ async function registerHttp(
   });
 
   await app.ready();
-  return { app, stores, keys, auth, registration, account, clients, emailFlows, revocationFeed, metrics, config, services };
+  return { app, stores, keys, keyRings, auth, oidc, registration, account, clients, emailFlows, revocationFeed, metrics, config, services };
 }

@@ -15,9 +15,13 @@ import { AuthService } from './services/auth-service.js';
 import { ClientRegistry } from './services/client-registry.js';
 import { EmailFlows } from './services/email-flows.js';
 import { JWKS_MAX_AGE_SECONDS, JWKS_STALE_SECONDS, KeyRing } from './services/key-ring.js';
+import { KeyRings } from './services/key-rings.js';
 import { SealedSigningKeyStore } from './services/sealed-signing-keys.js';
 import { DEVICE_TOKEN_LIFETIME_SECONDS, DeviceTokens } from './services/device-tokens.js';
 import { keyFileKek, parseKek } from './crypto/key-encryption.js';
+import { IdTokens } from './services/oidc/id-tokens.js';
+import { OidcService } from './services/oidc/oidc-service.js';
+import type { SecondFactorStep } from './services/oidc/second-factor.js';
 import { LegacyTokens } from './services/legacy-tokens.js';
 import { LoginThrottle } from './services/login-throttle.js';
 import { systemClock, type AttemptLimiter, type AuthObserver, type Clock, type Mailer, type Stores } from './services/ports.js';
@@ -50,6 +54,11 @@ export interface BuildServicesOptions {
    * they neither connect to Redis nor start the checkpointer.
    */
   server?: boolean | undefined;
+  /**
+   * The hosted sign-in's second step. TODO(mfa): built here from the MFA service once it
+   * is on main; until then only given by tests of the page flow.
+   */
+  secondFactor?: SecondFactorStep | undefined;
 }
 
 export interface Services {
@@ -60,6 +69,9 @@ export interface Services {
   redis: RedisClient | undefined;
   /** Not loaded yet: call `keys.init()` before signing (the server does at start). */
   keys: KeyRing;
+  /** Every signing algorithm in use (access tokens, ID tokens): the JWKS and `keys rotate`. */
+  keyRings: KeyRings;
+  oidc: OidcService;
   hasher: PasswordHasher;
   observer: AuthObserver;
   auth: AuthService;
@@ -122,18 +134,24 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
   // Private keys sealed at rest under the key-encryption key (kept out of the database).
   const signingKeys = new SealedSigningKeyStore(stores.signingKeys, keyEncryptionKey(config));
   // Retired keys verify for an access-token lifetime, the clock skew and the reload margin.
-  const keys = new KeyRing({
-    store: signingKeys,
-    options: {
-      algorithm: config.jwt.algorithm,
-      secretKey: config.jwt.secretKey,
-      retiredKeyLifetimeMs: (config.jwt.accessTtlSeconds + config.jwt.clockSkewSeconds) * 1000 + KEY_RELOAD_MARGIN_MS,
-      // Resource servers may hold the JWKS this long (HTTP caching; jose refetches on an
-      // unknown kid only 30 s after its last fetch), and instances re-read keys every 5 s.
-      activationDelayMs: (JWKS_MAX_AGE_SECONDS + JWKS_STALE_SECONDS) * 1000 + KEY_ACTIVATION_MARGIN_MS,
-    },
-    clock,
-  });
+  // One ring per algorithm in use (ID tokens may use others than ALGORITHM), every one on
+  // the same sealed store and with the same staged rotation: keys of every ring are sealed
+  // under the one key-encryption key, published at once, and sign after the activation delay.
+  const keyRing = (algorithm: Config['jwt']['algorithm']) =>
+    new KeyRing({
+      store: signingKeys,
+      options: {
+        algorithm,
+        secretKey: algorithm === config.jwt.algorithm ? config.jwt.secretKey : undefined,
+        retiredKeyLifetimeMs: (config.jwt.accessTtlSeconds + config.jwt.clockSkewSeconds) * 1000 + KEY_RELOAD_MARGIN_MS,
+        // Resource servers (and relying parties) may hold the JWKS this long (HTTP caching; jose
+        // refetches on an unknown kid only 30 s after its last fetch), and instances re-read keys every 5 s.
+        activationDelayMs: (JWKS_MAX_AGE_SECONDS + JWKS_STALE_SECONDS) * 1000 + KEY_ACTIVATION_MARGIN_MS,
+      },
+      clock,
+    });
+  const keys = keyRing(config.jwt.algorithm);
+  const keyRings = new KeyRings(keys, config.jwt.algorithm, keyRing);
   const throttle = new LoginThrottle(
     attemptLimiter(config.rateLimit.accountIpFailures, 'login-account-ip'),
     attemptLimiter(config.rateLimit.accountFailures, 'login-account'),
@@ -198,18 +216,37 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
     legacy: config.legacy ? new LegacyTokens({ ...config.legacy, clockSkewSeconds: config.jwt.clockSkewSeconds }, clock) : undefined,
   });
 
+  const clients = new ClientRegistry(stores.clients);
+  const oidc = new OidcService(stores, auth, clients, tokens, new IdTokens(keyRings, config.jwt.issuer, config.jwt.accessTtlSeconds, clock), observer, clock, {
+    issuer: config.jwt.issuer,
+    refreshTtlSeconds: config.refresh.ttlSeconds,
+    secondFactor: options.secondFactor,
+    sendBackchannelLogout: async (uri, logoutToken) => {
+      const response = await fetch(uri, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: logoutToken }),
+        redirect: 'error',
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!response.ok) log.failure('warn', new Error(`HTTP ${response.status}`), `back-channel logout refused by ${uri}`);
+    },
+  });
+
   return {
     config,
     clock,
     stores,
     redis,
     keys,
+    keyRings,
+    oidc,
     hasher,
     observer,
     auth,
     registration: new RegistrationService({ stores, hasher, policy, observer, clock }),
     account: new AccountService({ stores, hasher, throttle, policy, observer, clock }),
-    clients: new ClientRegistry(stores.clients),
+    clients,
     emailFlows,
     // One shared poller per instance, every 200 ms while anyone listens.
     revocationFeed: new RevocationFeed(

@@ -96,6 +96,13 @@ export interface Config {
     /** Mails to one address per hour, whatever the IP (beyond it requests are answered but not sent). */
     perAddressPerHour: number;
   };
+  /** OpenID Connect provider settings. */
+  oidc: {
+    /** RFC 7591 dynamic client registration at /oauth/register: off unless both are set. */
+    dynamicRegistration: boolean;
+    /** The initial access token a registration must present (Bearer). Never logged. */
+    registrationToken: string | undefined;
+  };
   http: {
     trustProxy: boolean | number | string[];
     corsOrigins: string[];
@@ -190,6 +197,15 @@ function parseEmail(env: Env, nodeEnv: Config['nodeEnv'], host: string): Config[
     forgotPerHour: read(env, 'RATE_LIMIT_FORGOT_PER_HOUR'),
     perAddressPerHour: read(env, 'EMAIL_PER_ADDRESS_PER_HOUR'),
   };
+}
+
+function parseOidc(env: Env): Config['oidc'] {
+  const dynamicRegistration = read(env, 'OIDC_DYNAMIC_REGISTRATION');
+  const registrationToken = read(env, 'OIDC_REGISTRATION_TOKEN');
+  if (dynamicRegistration && (registrationToken === undefined || Buffer.byteLength(registrationToken) < 32)) {
+    throw new ConfigError('OIDC_REGISTRATION_TOKEN', 'required (at least 32 bytes) when OIDC_DYNAMIC_REGISTRATION is on: registration is never open to anyone');
+  }
+  return { dynamicRegistration, registrationToken: dynamicRegistration ? registrationToken : undefined };
 }
 
 function parseRedis(env: Env): Config['redis'] {
@@ -346,6 +362,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     },
     legacy: parseLegacy(env),
     email: parseEmail(env, nodeEnv, host),
+    oidc: parseOidc(env),
     http: {
       trustProxy: parseTrustProxy(env),
       corsOrigins: read(env, 'CORS_ORIGINS'),

@@ -224,6 +224,15 @@ export const VARIABLES = {
     doc: '32 bytes (base64, base64url or hex; `openssl rand -base64 32`) that seal the private signing keys in the database (AES-256-GCM). Without it a key file is made on first start, mode 0600: `<database file>.key` beside a SQLite database, `./data/gatehouse.key` with PostgreSQL (production warns: set this instead, the same on every instance). Keep it out of database backups',
   },
   CORS_ORIGINS: { type: 'list', doc: 'comma-separated origins allowed to call from a browser' },
+  OIDC_DYNAMIC_REGISTRATION: {
+    type: 'boolean',
+    default: false,
+    doc: 'RFC 7591 dynamic client registration at `POST /oauth/register` (for MCP clients); a weakening, off by default',
+  },
+  OIDC_REGISTRATION_TOKEN: {
+    type: 'string',
+    doc: 'required (32 bytes or more) with `OIDC_DYNAMIC_REGISTRATION=true`: the initial access token a registration sends as `Authorization: Bearer`',
+  },
   BODY_LIMIT_BYTES: { type: 'integer', default: 16_384, min: 1024, max: 1_048_576, doc: 'larger bodies are refused with 413' },
   HTTP_HEADERS_TIMEOUT_SECONDS: {
     type: 'integer',

@@ -88,6 +88,7 @@ export async function signAccessToken(
     jti: claims.jti,
     iat,
     exp,
+    ...(claims.scope === undefined ? {} : { scope: claims.scope }),
   });
   const signingInput = `${encode({ alg: settings.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYP })}.${payload}`;
   const signature = await signBytes(settings.algorithm, key.key, Buffer.from(signingInput));
@@ -145,7 +146,7 @@ export async function verifyAccessToken(
   const payload = jsonObject(encodedPayload);
   if (!payload) throw new TokenVerificationError('malformed');
   if (!isAccessTokenTyp(header.typ)) throw new TokenVerificationError('claims');
-  const { sub, sid, jti, username, exp, iat, nbf, iss, aud, client_id: clientId } = payload;
+  const { sub, sid, jti, username, exp, iat, nbf, iss, aud, client_id: clientId, scope } = payload;
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const skew = settings.clockSkewSeconds;
   if (iss !== settings.issuer) throw new TokenVerificationError('claims');
@@ -164,9 +165,10 @@ export async function verifyAccessToken(
     typeof sid !== 'string' ||
     typeof jti !== 'string' ||
     typeof username !== 'string' ||
-    typeof clientId !== 'string'
+    typeof clientId !== 'string' ||
+    (scope !== undefined && typeof scope !== 'string')
   ) {
     throw new TokenVerificationError('claims');
   }
-  return { sub, sid, jti, username, exp, iat, aud: aud as string | string[], clientId };
+  return { sub, sid, jti, username, exp, iat, aud: aud as string | string[], clientId, ...(scope === undefined ? {} : { scope }) };
 }

@@ -35,7 +35,7 @@ export class AccessTokens {
   }
 
   /** RFC 9068: `aud` is the client's resource server when it names one, else ours. */
-  async issue(user: User, sessionId: string, client: OAuthClient): Promise<string> {
+  async issue(user: User, sessionId: string, client: OAuthClient, scope?: string): Promise<string> {
     const { token } = await signAccessToken(
       {
         sub: String(user.id),
@@ -44,6 +44,7 @@ export class AccessTokens {
         username: user.username,
         clientId: client.id,
         audience: client.audience ?? this.settings.audience,
+        scope,
       },
       await this.keys.signingKey(),
       this.settings,

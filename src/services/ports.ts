@@ -5,6 +5,7 @@
 import type { JWK } from 'jose';
 import type { RotationDecision, TokenMatch } from '../domain/refresh-rotation.js';
 import type { OAuthClient, Session, User } from '../domain/types.js';
+import type { OidcStore } from './oidc-ports.js';
 
 export interface NewUser {
   username: string;
@@ -248,6 +249,7 @@ export interface TransactionStores {
   clients: ClientStore;
   emailTokens: Omit<EmailTokenStore, 'prune'>;
   audit: AuditStore;
+  oidc: Omit<OidcStore, 'prune'>;
 }
 
 export interface Stores {
@@ -268,6 +270,7 @@ export interface Stores {
    * the open transaction holds the one connection, and other requests wait for it.
    */
   transaction<T>(body: (tx: TransactionStores) => Promise<T>): Promise<T>;
+  oidc: OidcStore;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -318,7 +321,10 @@ export type SecurityEventType =
   | 'password_reset'
   | 'email_verification_sent'
   | 'email_verified'
-  | 'account_deleted';
+  | 'account_deleted'
+  | 'consent_granted'
+  | 'consent_revoked'
+  | 'authorization_code_reuse';
 
 export interface SecurityEvent {
   type: SecurityEventType;

@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config/index.js';
 import type { Clock } from '../../src/services/ports.js';
 import type { JWK } from 'jose';
 import { isSealed, keyFileKek, openJwk, parseKek } from '../../src/crypto/key-encryption.js';
+import type { SecondFactorStep } from '../../src/services/oidc/second-factor.js';
 
 export const FAST_HASH_ENV = { ARGON2_MEMORY_KIB: '1024', ARGON2_TIME_COST: '1' };
 
@@ -99,7 +100,7 @@ async function dropSchema(schema: string): Promise<void> {
 export async function buildTestApp(
   t: TestContext,
   env: Record<string, string> = {},
-  options: { clock?: Clock; dir?: string } = {},
+  options: { clock?: Clock; dir?: string; secondFactor?: SecondFactorStep } = {},
 ): Promise<TestApp> {
   const dir = options.dir ?? tempDir(t);
   const dbFile = path.join(dir, 'gatehouse.sqlite');
@@ -112,7 +113,11 @@ export async function buildTestApp(
       done();
     },
   });
-  const gh = await buildGatehouse(config, { ...(options.clock ? { clock: options.clock } : {}), logStream });
+  const gh = await buildGatehouse(config, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.secondFactor ? { secondFactor: options.secondFactor } : {}),
+    logStream,
+  });
   t.after(() => gh.app.close());
   return { ...gh, dir, dbFile, logs, env: fullEnv };
 }

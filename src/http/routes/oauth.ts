@@ -10,6 +10,7 @@ import type { Config } from '../../config/index.js';
 import { AppError, type ErrorCode } from '../../errors/index.js';
 import type { AuthService } from '../../services/auth-service.js';
 import type { ClientCredentials, ClientRegistry } from '../../services/client-registry.js';
+import type { OidcService } from '../../services/oidc/oidc-service.js';
 import { toAppError, loggable } from '../plugins/errors.js';
 import { IntrospectionResponse, OAuthTokenResponse, ServerMetadata, TokenOnlyRequest, TokenRequest, oauthErrors } from '../schemas/oauth.js';
 import { OAUTH_FORM_AND_JSON, clientContext, noStore } from '../route-helpers.js';
@@ -18,6 +19,8 @@ import type { PasswordCheckLimit } from '../password-rate-limit.js';
 
 export interface OAuthRoutesOptions {
   auth: AuthService;
+  /** OpenID Connect: the authorization_code grant. */
+  oidc: OidcService;
   clients: ClientRegistry;
   config: Readonly<Config>;
   /** False with ALGORITHM=HS256: nothing public to verify with. */
@@ -97,10 +100,14 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
     token_endpoint: `${base}/oauth/token`,
     revocation_endpoint: `${base}/oauth/revoke`,
     introspection_endpoint: `${base}/oauth/introspect`,
+    authorization_endpoint: `${base}/oauth/authorize`,
     ...(opts.publishesJwks ? { jwks_uri: `${base}/.well-known/jwks.json` } : {}),
-    grant_types_supported: ['password', 'refresh_token'],
-    // No authorization endpoint: no response types.
-    response_types_supported: [],
+    grant_types_supported: ['authorization_code', 'password', 'refresh_token'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query', 'form_post'],
+    code_challenge_methods_supported: ['S256'],
+    scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+    authorization_response_iss_parameter_supported: true,
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
@@ -144,7 +151,7 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
       preHandler: opts.passwordLimit,
       schema: {
         tags: ['standards'],
-        summary: 'OAuth 2.0 token endpoint: password and refresh_token grants',
+        summary: 'OAuth 2.0 token endpoint: authorization_code (with PKCE), password and refresh_token grants',
         description:
           'RFC 6749 §4.3 and §6, form-encoded (JSON accepted too). Without client credentials it acts as the public ' +
           'default client `gatehouse`. Registered clients authenticate with client_secret_basic or client_secret_post. ' +
@@ -158,11 +165,14 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
       const body = request.body;
       noStore(reply);
       if (body.grant_type === undefined || body.grant_type === '') throw invalidRequest('grant_type is required');
-      if (body.grant_type !== 'password' && body.grant_type !== 'refresh_token') {
+      if (body.grant_type !== 'password' && body.grant_type !== 'refresh_token' && body.grant_type !== 'authorization_code') {
         throw new AppError('unsupported_grant_type', `grant_type ${body.grant_type} is not supported here`);
       }
       const client = await clients.authenticate(clientCredentials(request, body));
       clients.assertGrant(client, body.grant_type);
+      if (body.grant_type === 'authorization_code') {
+        return opts.oidc.exchangeCode(client, { code: body.code, redirectUri: body.redirect_uri, codeVerifier: body.code_verifier }, clientContext(request));
+      }
       if (body.grant_type === 'password') {
         if (!body.username || !body.password) throw invalidRequest('username and password are required');
         const deviceToken = presentedDeviceToken(request, body.device_token);

@@ -9,6 +9,8 @@ export const SessionOut = Type.Object(
     user_agent: Type.Union([Type.String(), Type.Null()]),
     ip: Type.Union([Type.String(), Type.Null()]),
     current: Type.Boolean({ description: 'The session of the token making this request' }),
+    client_id: Type.String({ description: 'The client the session belongs to (`gatehouse:signin` for a browser sign-in at the hosted pages)' }),
+    signed_in_clients: Type.Array(Type.String(), { description: 'For a browser sign-in: the OpenID Connect clients it signed in to' }),
   },
   { title: 'Session' },
 );

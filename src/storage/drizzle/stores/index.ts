@@ -5,6 +5,7 @@ import { DrizzleAuditStore } from './audit.js';
 import { DrizzleClientStore } from './clients.js';
 import { DrizzleEmailTokenStore } from './email-tokens.js';
 import { DrizzleImportStore } from './legacy-import.js';
+import { DrizzleOidcStore } from './oidc.js';
 import { DrizzleRevokedTokenStore } from './revoked-tokens.js';
 import { DrizzleRevocationRecordStore } from './revocations.js';
 import { DrizzleSessionStore, type SessionHotPaths } from './sessions.js';
@@ -26,6 +27,7 @@ function scoped(x: Exec, hot: SessionHotPaths) {
     clients: new DrizzleClientStore(x),
     emailTokens: new DrizzleEmailTokenStore(x),
     audit: new DrizzleAuditStore(x),
+    oidc: new DrizzleOidcStore(x),
   };
 }
 
