@@ -253,6 +253,9 @@ test('single sign-on: a second app signs in without a password; prompt=none; log
     assert.equal(res.status, 401);
     await assert.rejects(oidc.refreshTokenGrant(config, tokens.refresh_token!));
   }
+  // ...and the revocation feed (GET /revocations/stream) tells resource servers of both sessions.
+  const recorded = new Set((await app.stores.revocations.after(0, 100)).map((r) => r.sessionId));
+  for (const tokens of [t1, t2]) assert.ok(recorded.has(decodeJwt(tokens.access_token).sid as string), 'the revocation feed has the session');
 });
 
 test('oauth4webapi: code + PKCE with form_post, ES256 ID token, userinfo, refresh', async (t) => {

@@ -4,6 +4,7 @@ import type { AuthorizationCode, OidcGrant, OidcStore } from '../../../services/
 import type { Exec } from '../exec.js';
 import { codeRow, grantRow, mergeScopes, toCode, toGrant } from '../oidc-mappers.js';
 import { pruneInBatches } from './prune.js';
+import { recordRevocations } from './revocations.js';
 
 export class DrizzleOidcStore implements OidcStore {
   constructor(private readonly x: Exec) {}
@@ -44,13 +45,16 @@ export class DrizzleOidcStore implements OidcStore {
           .innerJoin(s, eq(s.id, g.sessionId))
           .where(and(eq(g.ssoSessionId, ssoSessionId), isNull(s.revokedAt))),
       );
-      // One statement: the sign-on session and every session it signed in end together.
-      await tx.run(
+      // One statement: the sign-on session and every session it signed in end together,
+      // and the revocation feed records each of them in the same transaction.
+      const revoked = await tx.returning(
         tx.db
           .update(s)
           .set({ revokedAt: now, revokeReason: reason })
-          .where(and(isNull(s.revokedAt), or(eq(s.id, ssoSessionId), inArray(s.id, tx.db.select({ id: g.sessionId }).from(g).where(eq(g.ssoSessionId, ssoSessionId)))))),
+          .where(and(isNull(s.revokedAt), or(eq(s.id, ssoSessionId), inArray(s.id, tx.db.select({ id: g.sessionId }).from(g).where(eq(g.ssoSessionId, ssoSessionId))))))
+          .returning({ id: s.id }),
       );
+      await recordRevocations(tx, now, revoked.map((r) => ({ sessionId: r.id })));
       return children.filter((c) => c.sessionId !== ssoSessionId);
     });
   }
