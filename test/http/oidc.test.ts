@@ -11,7 +11,7 @@ import { test, type TestContext } from 'node:test';
 import * as oidc from 'openid-client';
 import * as o4w from 'oauth4webapi';
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { PASSWORD, buildTestApp, register, type TestApp } from '../helpers/app.js';
+import { FakeClock, PASSWORD, buildTestApp, openStoredJwk, register, sqlReader, type TestApp } from '../helpers/app.js';
 import { UserAgent, readForm, formPostParams } from '../helpers/user-agent.js';
 import type { IdTokenAlgorithm, User } from '../../src/domain/types.js';
 import type { SecondFactorStep } from '../../src/services/oidc/second-factor.js';
@@ -32,7 +32,7 @@ interface Served {
   issuer: string;
 }
 
-async function serve(t: TestContext, env: Record<string, string> = {}, options: { secondFactor?: SecondFactorStep } = {}): Promise<Served> {
+async function serve(t: TestContext, env: Record<string, string> = {}, options: { secondFactor?: SecondFactorStep; clock?: FakeClock } = {}): Promise<Served> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
   const app = await buildTestApp(t, { PUBLIC_URL: issuer, PORT: String(port), RATE_LIMIT_LOGIN_PER_MINUTE: '1000', ...env }, options);
@@ -648,17 +648,39 @@ test('second factor: the sign-in page asks for a code after the right password (
   assert.equal(tokens.claims()!.acr, 'urn:gatehouse:acr:mfa');
 });
 
-test('keys: the JWKS holds one key per algorithm in use; gatehouse keys rotate rotates each', async (t) => {
-  const { app, issuer } = await serve(t);
+test('keys: the JWKS holds one key per algorithm in use; gatehouse keys rotate rotates each, staged or --now, all sealed at rest', async (t) => {
+  const clock = new FakeClock();
+  const { app, issuer } = await serve(t, {}, { clock });
   await createClient(app, 'es', { alg: 'ES256' });
   await app.keyRings.init(['ES256', 'RS256']);
-  const algs = async () => ((await (await fetch(`${issuer}/.well-known/jwks.json`)).json()) as { keys: Array<{ alg: string; kid: string }> }).keys;
-  const before = await algs();
+  const jwks = async () => ((await (await fetch(`${issuer}/.well-known/jwks.json`)).json()) as { keys: Array<{ alg: string; kid: string }> }).keys;
+  const idTokenKid = async (alg: IdTokenAlgorithm) => (await (await app.keyRings.idTokenRing(alg)).signingKey()).kid;
+  const before = await jwks();
   assert.deepEqual([...new Set(before.map((k) => k.alg))].sort(), ['ES256', 'EdDSA', 'RS256']);
-  const kids = await app.keyRings.rotateAll();
-  assert.equal(kids.length, 3);
-  const after = await algs();
-  assert.equal(after.length, 6, 'new and retired key of each algorithm');
+  const signing = { ES256: await idTokenKid('ES256'), RS256: await idTokenKid('RS256') };
+
+  // Staged (the default): every new key is published at once, and signs only after the activation delay.
+  const staged = await app.keyRings.rotateAll();
+  assert.deepEqual(staged.map((k) => k.alg).sort(), ['ES256', 'EdDSA', 'RS256']);
+  const published = await jwks();
+  assert.equal(published.length, 6, 'new and retired key of each algorithm');
+  for (const { kid } of staged) assert.ok(published.some((k) => k.kid === kid), 'published before it signs');
+  assert.equal(await idTokenKid('ES256'), signing.ES256, 'the old ES256 key still signs ID tokens');
+  assert.equal(await idTokenKid('RS256'), signing.RS256, 'the old RS256 key still signs ID tokens');
+  clock.advance(staged[0]!.signsFrom.getTime() - clock.now().getTime() + 1_000);
+  assert.equal(await idTokenKid('ES256'), staged.find((k) => k.alg === 'ES256')!.kid, 'the new ES256 key signs after the delay');
+  assert.equal(await idTokenKid('RS256'), staged.find((k) => k.alg === 'RS256')!.kid);
+
+  // --now (an emergency): the new keys sign at once.
+  const now = await app.keyRings.rotateAll({ now: true });
+  assert.equal(now.length, 3);
+  assert.equal(await idTokenKid('ES256'), now.find((k) => k.alg === 'ES256')!.kid, 'signs at once');
+
+  // Every private key of every ring is sealed under the one key-encryption key.
+  const rows = await (await sqlReader(t, app.dir))<{ kid: string; alg: string; private_jwk: string }>('SELECT kid, alg, private_jwk FROM signing_keys');
+  const asymmetric = rows.filter((r) => ['RS256', 'ES256', 'EdDSA'].includes(r.alg));
+  assert.equal(asymmetric.length, 9);
+  for (const row of asymmetric) assert.ok(openStoredJwk(app, row.kid, row.private_jwk).d, `${row.alg} key ${row.kid} opens with the KEK`);
 });
 
 test('dynamic client registration: off by default; with the setting it needs the initial access token', async (t) => {
