@@ -158,8 +158,10 @@ test('openid-client: discovery, code + PKCE with consent, ID token, userinfo, re
   const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
   assert.deepEqual(info, { sub: String(alice.id), preferred_username: 'alice', email: 'alice@example.com', email_verified: false });
 
-  // Introspection reports the scopes (a resource server with a secret).
-  const rs = await app.clients.create({ id: 'orders-api', grantTypes: ['password'], confidential: true, now: new Date() });
+  // Introspection reports the scopes (a resource server with a secret, of the token's audience:
+  // main's rule, a client introspects only its own tokens and those for its audience).
+  const audience = decodeJwt(tokens.access_token).aud as string;
+  const rs = await app.clients.create({ id: 'orders-api', grantTypes: ['password'], confidential: true, audience, now: new Date() });
   const introspected = await fetch(`${issuer}/oauth/introspect`, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from(`orders-api:${rs.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
