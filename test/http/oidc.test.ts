@@ -486,6 +486,30 @@ test('the hosted pages refuse a form without its CSRF token, and a tampered auth
   assert.equal(agent.cookies.has('gatehouse_session'), false);
 });
 
+test('POST /signin shares the per-IP password budget with /login and the password grant, and keeps the device cookie', async (t) => {
+  const { app, issuer } = await serve(t, { RATE_LIMIT_LOGIN_PER_MINUTE: '3' });
+  await register(app, { username: 'alice' });
+  const agent = new UserAgent(issuer);
+  const signin = readForm(await (await agent.fetch(`${issuer}/signin`)).text(), '/signin');
+  const signedIn = await agent.post(signin, { username: 'alice', password: PASSWORD });
+  assert.equal(signedIn.status, 200);
+  const device = signedIn.headers.getSetCookie().find((c) => c.startsWith('gatehouse_device=')) ?? '';
+  assert.match(device, /HttpOnly/);
+  assert.match(device, /SameSite=Strict/);
+  assert.ok(agent.cookies.has('gatehouse_session'), 'the sign-in cookie too');
+  // Two password checks elsewhere spend the rest of the budget of 3 ...
+  for (let i = 0; i < 2; i++) {
+    const res = await fetch(`${issuer}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: 'Wrong-password9' }) });
+    assert.equal(res.status, 401);
+  }
+  // ... so the hosted page answers 429 (a page saying what to do), not a fourth guess.
+  const other = new UserAgent(issuer);
+  const again = readForm(await (await other.fetch(`${issuer}/signin`)).text(), '/signin');
+  const limited = await other.post(again, { username: 'alice', password: PASSWORD });
+  assert.equal(limited.status, 429);
+  assert.ok(limited.headers.get('retry-after'));
+});
+
 test('RP-initiated logout refuses a forged id_token_hint and an unregistered post_logout_redirect_uri', async (t) => {
   const { app, issuer } = await serve(t);
   await register(app, { username: 'alice' });
