@@ -132,7 +132,7 @@ export const VARIABLES = {
   },
   RATE_LIMIT_LOGIN_PER_MINUTE: { type: 'integer', default: 5, min: 1, doc: 'password checks per client IP: one budget shared by `/login` and the password grant of `/oauth/token` (the original\'s limit)' },
   RATE_LIMIT_REGISTER_PER_HOUR: { type: 'integer', default: 20, min: 1, doc: 'per client IP, on `/register`' },
-  RATE_LIMIT_REFRESH_PER_MINUTE: { type: 'integer', default: 30, min: 1, doc: 'per client IP, on `/refresh` and on the refresh grant of `/oauth/token`' },
+  RATE_LIMIT_REFRESH_PER_MINUTE: { type: 'integer', default: 30, min: 1, doc: 'per client IP, on `/refresh` and on the refresh and authorization_code grants of `/oauth/token`' },
   LOCKOUT_ACCOUNT_IP_FAILURES: {
     type: 'integer',
     default: 5,

@@ -510,6 +510,20 @@ test('POST /signin shares the per-IP password budget with /login and the passwor
   assert.ok(limited.headers.get('retry-after'));
 });
 
+test('the code exchange is no password check: it does not draw from the per-IP password budget', async (t) => {
+  const { app, issuer } = await serve(t, { RATE_LIMIT_LOGIN_PER_MINUTE: '1' });
+  await register(app, { username: 'alice' });
+  const client = await createClient(app, 'web', { firstParty: true });
+  const config = await rp(issuer, client);
+  const { url, verifier, state, nonce } = await authorizationUrl(config, client.redirectUri);
+  // The sign-in spends the whole budget of 1 ...
+  const flow = await userAuthorizes(new UserAgent(issuer), url, client.redirectUri);
+  assert.ok(flow.callback);
+  // ... and the app's server still exchanges its code (many users' codes come from one address).
+  const tokens = await oidc.authorizationCodeGrant(config, flow.callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+  assert.ok(tokens.id_token);
+});
+
 test('RP-initiated logout refuses a forged id_token_hint and an unregistered post_logout_redirect_uri', async (t) => {
   const { app, issuer } = await serve(t);
   await register(app, { username: 'alice' });
