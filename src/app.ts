@@ -23,6 +23,7 @@ import authRoutes from './http/routes/auth.js';
 import emailRoutes from './http/routes/email.js';
 import mfaRoutes from './http/routes/mfa.js';
 import oauthRoutes from './http/routes/oauth.js';
+import oidcRoutes from './http/routes/oidc.js';
 import opsRoutes from './http/routes/ops.js';
 import revocationRoutes from './http/routes/revocations.js';
 import { passwordCheckLimit } from './http/password-rate-limit.js';
@@ -35,6 +36,9 @@ import type { ClientRegistry } from './services/client-registry.js';
 import type { EmailFlows } from './services/email-flows.js';
 import type { MfaService } from './services/mfa-service.js';
 import type { KeyRing } from './services/key-ring.js';
+import type { KeyRings } from './services/key-rings.js';
+import type { OidcService } from './services/oidc/oidc-service.js';
+import { registerClient } from './services/oidc/registration.js';
 import type { RegistrationService } from './services/registration.js';
 import { redisRouteStore } from './storage/rate-limit/route-store.js';
 import type { RevocationFeed } from './services/revocation-feed.js';
@@ -46,6 +50,8 @@ export interface Gatehouse {
   app: FastifyInstance;
   stores: Stores;
   keys: KeyRing;
+  keyRings: KeyRings;
+  oidc: OidcService;
   auth: AuthService;
   mfa: MfaService;
   registration: RegistrationService;
@@ -128,9 +134,12 @@ async function registerHttp(
   logStream: DestinationStream | undefined,
   logDestination: ReturnType<typeof pino.destination> | undefined,
 ): Promise<Gatehouse> {
-  const { config, stores, redis, keys, auth, registration, account, mfa, passkeys, clients, emailFlows, revocationFeed, clock } = services;
+  const { config, stores, redis, keys, keyRings, oidc, auth, registration, account, mfa, passkeys, clients, emailFlows, revocationFeed, clock } = services;
   const redisConfig = config.redis;
   await keys.init();
+  // The ID-token algorithms registered clients chose (RS256 by default); any other is made
+  // at its first ID token. A deployment without OpenID Connect clients publishes no extra key.
+  await keyRings.init([...new Set((await stores.clients.list()).filter((c) => c.redirectUris.length > 0).map((c) => c.idTokenAlg))]);
   if (config.keyEncryption.key === undefined && config.nodeEnv === 'production') {
     app.log.warn(`signing keys are sealed under the key file ${config.keyEncryption.file}: keep it out of database backups, and set KEY_ENCRYPTION_KEY (the same on every instance) instead`);
   }
@@ -193,11 +202,20 @@ async function registerHttp(
   if (emailFlows) await app.register(emailRoutes, { auth, emailFlows, config });
   await app.register(accountRoutes, { auth, account });
   await app.register(mfaRoutes, { auth, mfa, passkeys, config, passwordLimit });
-  await app.register(oauthRoutes, { auth, mfa, clients, config, publishesJwks: !keys.isSymmetric, passwordLimit });
+  // publishesJwks: with HS256 the JWKS may still hold ID-token keys (OpenID Connect).
+  await app.register(oauthRoutes, { auth, mfa, oidc, clients, config, publishesJwks: true, passwordLimit });
+  await app.register(oidcRoutes, {
+    auth,
+    oidc,
+    config,
+    forgotPasswordUrl: undefined,
+    registerClient: (metadata) => registerClient(clients, clock, metadata),
+    passwordLimit,
+  });
   await app.register(revocationRoutes, { feed: revocationFeed, clients });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
-  await app.register(opsRoutes, { dependencies, keys, metrics, metricsToken: config.http.metricsToken });
+  await app.register(opsRoutes, { dependencies, keys, metrics, metricsToken: config.http.metricsToken, jwks: () => keyRings.jwks() });
 
   // Hourly: drop revocation records past their tokens' expiry, and sessions a day after
   // they expired or were revoked (the day keeps them visible for investigation).
@@ -211,6 +229,7 @@ async function registerHttp(
       stores.revokedTokens.prune(now),
       stores.emailTokens.prune(dayAgo),
       stores.mfa.prune(now),
+      stores.oidc.prune(dayAgo),
       revocationFeed.prune(),
     ]).catch(
       (err: unknown) => app.log.warn({ err: loggable(err) }, 'pruning expired sessions failed'),
@@ -224,5 +243,5 @@ async function registerHttp(
   });
 
   await app.ready();
-  return { app, stores, keys, auth, mfa, registration, account, clients, emailFlows, revocationFeed, metrics, config, services };
+  return { app, stores, keys, keyRings, auth, mfa, oidc, registration, account, clients, emailFlows, revocationFeed, metrics, config, services };
 }

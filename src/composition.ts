@@ -15,9 +15,12 @@ import { AuthService } from './services/auth-service.js';
 import { ClientRegistry } from './services/client-registry.js';
 import { EmailFlows } from './services/email-flows.js';
 import { JWKS_MAX_AGE_SECONDS, JWKS_STALE_SECONDS, KeyRing } from './services/key-ring.js';
+import { KeyRings } from './services/key-rings.js';
 import { SealedSigningKeyStore } from './services/sealed-signing-keys.js';
 import { DEVICE_TOKEN_LIFETIME_SECONDS, DeviceTokens } from './services/device-tokens.js';
 import { keyFileKek, parseKek } from './crypto/key-encryption.js';
+import { IdTokens } from './services/oidc/id-tokens.js';
+import { OidcService } from './services/oidc/oidc-service.js';
 import { LegacyTokens } from './services/legacy-tokens.js';
 import { LoginThrottle } from './services/login-throttle.js';
 import { MfaChallengeIssuer, MfaService } from './services/mfa-service.js';
@@ -63,6 +66,9 @@ export interface Services {
   redis: RedisClient | undefined;
   /** Not loaded yet: call `keys.init()` before signing (the server does at start). */
   keys: KeyRing;
+  /** Every signing algorithm in use (access tokens, ID tokens): the JWKS and `keys rotate`. */
+  keyRings: KeyRings;
+  oidc: OidcService;
   hasher: PasswordHasher;
   observer: AuthObserver;
   auth: AuthService;
@@ -130,18 +136,24 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
   const kek = keyEncryptionKey(config);
   const signingKeys = new SealedSigningKeyStore(stores.signingKeys, kek);
   // Retired keys verify for an access-token lifetime, the clock skew and the reload margin.
-  const keys = new KeyRing({
-    store: signingKeys,
-    options: {
-      algorithm: config.jwt.algorithm,
-      secretKey: config.jwt.secretKey,
-      retiredKeyLifetimeMs: (config.jwt.accessTtlSeconds + config.jwt.clockSkewSeconds) * 1000 + KEY_RELOAD_MARGIN_MS,
-      // Resource servers may hold the JWKS this long (HTTP caching; jose refetches on an
-      // unknown kid only 30 s after its last fetch), and instances re-read keys every 5 s.
-      activationDelayMs: (JWKS_MAX_AGE_SECONDS + JWKS_STALE_SECONDS) * 1000 + KEY_ACTIVATION_MARGIN_MS,
-    },
-    clock,
-  });
+  // One ring per algorithm in use (ID tokens may use others than ALGORITHM), every one on
+  // the same sealed store and with the same staged rotation: keys of every ring are sealed
+  // under the one key-encryption key, published at once, and sign after the activation delay.
+  const keyRing = (algorithm: Config['jwt']['algorithm']) =>
+    new KeyRing({
+      store: signingKeys,
+      options: {
+        algorithm,
+        secretKey: algorithm === config.jwt.algorithm ? config.jwt.secretKey : undefined,
+        retiredKeyLifetimeMs: (config.jwt.accessTtlSeconds + config.jwt.clockSkewSeconds) * 1000 + KEY_RELOAD_MARGIN_MS,
+        // Resource servers (and relying parties) may hold the JWKS this long (HTTP caching; jose
+        // refetches on an unknown kid only 30 s after its last fetch), and instances re-read keys every 5 s.
+        activationDelayMs: (JWKS_MAX_AGE_SECONDS + JWKS_STALE_SECONDS) * 1000 + KEY_ACTIVATION_MARGIN_MS,
+      },
+      clock,
+    });
+  const keys = keyRing(config.jwt.algorithm);
+  const keyRings = new KeyRings(keys, config.jwt.algorithm, keyRing);
   const throttle = new LoginThrottle(
     attemptLimiter(config.rateLimit.accountIpFailures, 'login-account-ip'),
     attemptLimiter(config.rateLimit.accountFailures, 'login-account'),
@@ -188,6 +200,7 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
     },
     clock,
   });
+  const mfaGate = new MfaChallengeIssuer(stores, observer, clock, config.mfa.mfaTokenTtlSeconds);
   const auth = new AuthService({
     stores,
     hasher,
@@ -204,7 +217,7 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
       clockSkewSeconds: config.jwt.clockSkewSeconds,
     },
     legacy: config.legacy ? new LegacyTokens({ ...config.legacy, clockSkewSeconds: config.jwt.clockSkewSeconds }, clock) : undefined,
-    mfaGate: new MfaChallengeIssuer(stores, observer, clock, config.mfa.mfaTokenTtlSeconds),
+    mfaGate,
   });
   const account = new AccountService({ stores, hasher, throttle, policy, observer, clock });
   // A TOTP code used once is refused on every instance: Redis when shared, else the database.
@@ -241,12 +254,35 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
       })
     : undefined;
 
+  const clients = new ClientRegistry(stores.clients);
+  const oidc = new OidcService(stores, auth, clients, tokens, new IdTokens(keyRings, config.jwt.issuer, config.jwt.accessTtlSeconds, clock), observer, clock, {
+    issuer: config.jwt.issuer,
+    refreshTtlSeconds: config.refresh.ttlSeconds,
+    // The hosted pages ask the same second factors as /login.
+    secondFactor: {
+      challenge: (user, login, client) => mfaGate.challenge(user, login, client),
+      verify: (mfaToken, code, clientId, client) => mfa.verifySignInCode(mfaToken, code, clientId, client),
+    },
+    sendBackchannelLogout: async (uri, logoutToken) => {
+      const response = await fetch(uri, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: logoutToken }),
+        redirect: 'error',
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!response.ok) log.failure('warn', new Error(`HTTP ${response.status}`), `back-channel logout refused by ${uri}`);
+    },
+  });
+
   return {
     config,
     clock,
     stores,
     redis,
     keys,
+    keyRings,
+    oidc,
     hasher,
     observer,
     auth,
@@ -254,7 +290,7 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
     account,
     mfa,
     passkeys,
-    clients: new ClientRegistry(stores.clients),
+    clients,
     emailFlows,
     // One shared poller per instance, every 200 ms while anyone listens.
     revocationFeed: new RevocationFeed(

@@ -91,9 +91,12 @@ function tableNames(file: string): string[] {
 const EXPECTED_TABLES = [
   '__drizzle_migrations',
   'auth_challenges',
+  'authorization_codes',
+  'consents',
   'email_tokens',
   'mfa_factors',
   'oauth_clients',
+  'oidc_grants',
   'recovery_codes',
   'retired_refresh_tokens',
   'revocation_events',
@@ -433,6 +436,37 @@ describe('gatehouse CLI', { concurrency: 2 }, () => {
     assert.ok(modules.some((m) => m.endsWith('/src/cli/commands/keys-rotate.ts')), 'keys-rotate.ts loaded');
     const http = modules.filter((m) => /\/node_modules\/(fastify|@fastify\/[^/]+)\/|\/src\/(http\/|app\.ts|server\.ts)/.test(m));
     assert.deepEqual(http, [], 'no HTTP module loaded');
+  });
+
+  test('clients create with OpenID Connect flags prints client_id and client_secret one per line and stores them', async (t) => {
+    const dir = tempDir(t);
+    const env = baseEnv(dir);
+    const [confidential, pub, bad] = [
+      await run(
+        ['clients', 'create', '--id', 'grafana', '--redirect-uri', 'https://grafana.example.com/login/generic_oauth', '--redirect-uri', 'http://localhost:3000/login/generic_oauth',
+          '--post-logout-redirect-uri', 'https://grafana.example.com/login', '--scopes', 'openid profile email offline_access', '--first-party', '--id-token-alg', 'ES256'],
+        env,
+      ),
+      await run(['clients', 'create', '--id', 'spa', '--public', '--redirect-uri', 'https://spa.example.com/cb'], env),
+      await run(['clients', 'create', '--id', 'evil', '--redirect-uri', 'http://evil.example.com/cb'], env),
+    ];
+    assert.equal(confidential.code, 0, confidential.stderr);
+    const lines = confidential.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 2);
+    assert.equal(lines[0], 'client_id=grafana');
+    assert.match(lines[1]!, /^client_secret=[A-Za-z0-9_-]{43}$/);
+    assert.equal(pub.code, 0, pub.stderr);
+    assert.equal(pub.stdout.trimEnd(), 'client_id=spa', 'a public client has no secret');
+    assert.notEqual(bad.code, 0, 'http redirect URIs only for localhost');
+    assert.match(bad.stderr, /https/);
+    assert.doesNotMatch(bad.stderr, STACK_FRAME);
+    const row = withDb(sqliteFile(env), (db) => db.prepare(`SELECT * FROM oauth_clients WHERE id = 'grafana'`).get()) as Record<string, unknown>;
+    assert.deepEqual(JSON.parse(String(row.redirect_uris)), ['https://grafana.example.com/login/generic_oauth', 'http://localhost:3000/login/generic_oauth']);
+    assert.deepEqual(JSON.parse(String(row.post_logout_redirect_uris)), ['https://grafana.example.com/login']);
+    assert.equal(row.scopes, 'openid profile email offline_access');
+    assert.equal(row.first_party, 1);
+    assert.equal(row.id_token_alg, 'ES256');
+    assert.deepEqual(JSON.parse(String(row.grant_types)), ['authorization_code', 'refresh_token']);
   });
 
   test('an unknown command exits 2 with the usage', async () => {

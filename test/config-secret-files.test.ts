@@ -35,7 +35,7 @@ test('every secret-bearing variable can come from NAME_FILE; one trailing newlin
   for (const name of SECRET_FILE_VARIABLES) env[`${name}_FILE`] = secretFile(name, `value of ${name}\n`);
   const result = readSecretFiles(env, dir);
   for (const name of SECRET_FILE_VARIABLES) assert.equal(result[name], `value of ${name}`);
-  assert.deepEqual([...SECRET_FILE_VARIABLES].sort(), ['DATABASE_URL', 'KEY_ENCRYPTION_KEY', 'LEGACY_SECRET_KEY', 'METRICS_TOKEN', 'REDIS_URL', 'SECRET_KEY', 'SMTP_URL']);
+  assert.deepEqual([...SECRET_FILE_VARIABLES].sort(), ['DATABASE_URL', 'KEY_ENCRYPTION_KEY', 'LEGACY_SECRET_KEY', 'METRICS_TOKEN', 'OIDC_REGISTRATION_TOKEN', 'REDIS_URL', 'SECRET_KEY', 'SMTP_URL']);
 });
 
 test('only one trailing newline (or CRLF) is dropped; inner and leading characters stay', () => {

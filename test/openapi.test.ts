@@ -30,21 +30,29 @@ interface Doc {
 
 /** What the contract (spec/API.md) says this build serves, with its methods. */
 const KNOWN_OPERATIONS = [
+  'DELETE /consents/{client_id}',
   'DELETE /me',
   'DELETE /mfa/factors/{id}',
   'DELETE /sessions/{id}',
   'GET /.well-known/jwks.json',
   'GET /.well-known/oauth-authorization-server',
+  'GET /.well-known/openid-configuration',
+  'GET /consents',
   'GET /email/verify',
   'GET /healthz',
   'GET /me',
   'GET /metrics',
   'GET /mfa/factors',
+  'GET /oauth/authorize',
+  'GET /oauth/end-session',
   'GET /openapi.json',
   'GET /password/reset',
   'GET /readyz',
   'GET /revocations/stream',
   'GET /sessions',
+  'GET /signin',
+  'GET /userinfo',
+  'POST /consent',
   'POST /email/verify',
   'POST /email/verify/request',
   'POST /login',
@@ -54,6 +62,8 @@ const KNOWN_OPERATIONS = [
   'POST /mfa/recovery-codes',
   'POST /mfa/totp',
   'POST /mfa/totp/activate',
+  'POST /oauth/authorize',
+  'POST /oauth/end-session',
   'POST /oauth/introspect',
   'POST /oauth/revoke',
   'POST /oauth/token',
@@ -62,6 +72,9 @@ const KNOWN_OPERATIONS = [
   'POST /password/reset',
   'POST /refresh',
   'POST /register',
+  'POST /signin',
+  'POST /signin/second-factor',
+  'POST /userinfo',
   'POST /webauthn/login',
   'POST /webauthn/login/options',
   'POST /webauthn/register',
@@ -88,10 +101,12 @@ const BODY_POSTS = [
   '/webauthn/login/options',
   '/webauthn/register/options',
 ];
-/** POST routes that take no body at all. */
-const BODYLESS_POSTS = ['/logout/all'];
+/** POST routes that take no body at all (userinfo: a Bearer token only). */
+const BODYLESS_POSTS = ['/logout/all', '/userinfo'];
 /** The browser's WebAuthn credential JSON is nested: JSON only, as every WebAuthn library sends it. */
 const JSON_ONLY_POSTS = ['/webauthn/login', '/webauthn/register'];
+/** The hosted pages' forms and the OpenID Connect browser endpoints: HTML forms, no JSON. */
+const FORM_POSTS = ['/consent', '/oauth/authorize', '/oauth/end-session', '/signin', '/signin/second-factor'];
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const PROBLEM_REF = '#/components/schemas/Problem';
 /** /oauth/* answer RFC 6749 §5.2 errors instead of problem details. */
@@ -168,8 +183,8 @@ test('every route Fastify serves is documented with its method, and nothing else
   for (const route of ['GET /', 'GET /docs', 'GET /healthz', 'GET /metrics', 'POST /login', 'HEAD /me']) {
     assert.ok(served.includes(route), `printRoutes parse lost ${route}: ${served.join(', ')}`);
   }
-  // HEAD is Fastify's automatic twin of GET; / (a redirect) and Swagger UI's assets are hidden.
-  const expected = served.filter((r) => !r.startsWith('HEAD ') && r !== 'GET /' && !/^GET \/docs(\/|$)/.test(r));
+  // HEAD is Fastify's automatic twin of GET; / (a redirect), Swagger UI's assets and the pages' stylesheet are hidden.
+  const expected = served.filter((r) => !r.startsWith('HEAD ') && r !== 'GET /' && r !== 'GET /assets/gatehouse.css' && !/^GET \/docs(\/|$)/.test(r));
   const documented = operations(doc)
     .map((o) => o.key)
     .sort();
@@ -183,7 +198,12 @@ test('every route Fastify serves is documented with its method, and nothing else
 
 test('each POST that takes a body documents JSON and the x-www-form-urlencoded form alike', async (t) => {
   const { doc } = await fetchDoc(t);
-  const posts = operations(doc).filter((o) => o.method === 'post' && !BODYLESS_POSTS.includes(o.path) && !JSON_ONLY_POSTS.includes(o.path));
+  for (const { key, op } of operations(doc).filter((o) => o.method === 'post' && FORM_POSTS.includes(o.path))) {
+    assert.ok(op.requestBody?.content?.['application/x-www-form-urlencoded']?.schema, `${key}: form schema`);
+  }
+  const posts = operations(doc).filter(
+    (o) => o.method === 'post' && !BODYLESS_POSTS.includes(o.path) && !FORM_POSTS.includes(o.path) && !JSON_ONLY_POSTS.includes(o.path),
+  );
   assert.deepEqual(posts.map((o) => o.path).sort(), BODY_POSTS);
   for (const { key, op } of posts) {
     const content = op.requestBody?.content;

@@ -104,6 +104,13 @@ export interface Config {
     /** WebAuthn relying party; undefined when PUBLIC_URL is an IP that browsers refuse (passkeys off). */
     webauthn: { rpId: string; origins: string[] } | undefined;
   };
+  /** OpenID Connect provider settings. */
+  oidc: {
+    /** RFC 7591 dynamic client registration at /oauth/register: off unless both are set. */
+    dynamicRegistration: boolean;
+    /** The initial access token a registration must present (Bearer). Never logged. */
+    registrationToken: string | undefined;
+  };
   http: {
     trustProxy: boolean | number | string[];
     corsOrigins: string[];
@@ -231,6 +238,15 @@ function parseMfa(env: Env, publicUrl: string): Config['mfa'] {
     maxCodeAttempts: read(env, 'MFA_MAX_CODE_ATTEMPTS'),
     webauthn: parseWebAuthn(env, publicUrl),
   };
+}
+
+function parseOidc(env: Env): Config['oidc'] {
+  const dynamicRegistration = read(env, 'OIDC_DYNAMIC_REGISTRATION');
+  const registrationToken = read(env, 'OIDC_REGISTRATION_TOKEN');
+  if (dynamicRegistration && (registrationToken === undefined || Buffer.byteLength(registrationToken) < 32)) {
+    throw new ConfigError('OIDC_REGISTRATION_TOKEN', 'required (at least 32 bytes) when OIDC_DYNAMIC_REGISTRATION is on: registration is never open to anyone');
+  }
+  return { dynamicRegistration, registrationToken: dynamicRegistration ? registrationToken : undefined };
 }
 
 function parseRedis(env: Env): Config['redis'] {
@@ -388,6 +404,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     legacy: parseLegacy(env),
     email: parseEmail(env, nodeEnv, host),
     mfa: parseMfa(env, publicUrl),
+    oidc: parseOidc(env),
     http: {
       trustProxy: parseTrustProxy(env),
       corsOrigins: read(env, 'CORS_ORIGINS'),

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ConfigError, type Env } from './env-parsers.js';
 
 /** The variables that carry secrets (passwords ride in the URLs); each may come from NAME_FILE. */
-export const SECRET_FILE_VARIABLES = ['SECRET_KEY', 'LEGACY_SECRET_KEY', 'KEY_ENCRYPTION_KEY', 'METRICS_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL'] as const;
+export const SECRET_FILE_VARIABLES = ['SECRET_KEY', 'LEGACY_SECRET_KEY', 'KEY_ENCRYPTION_KEY', 'METRICS_TOKEN', 'OIDC_REGISTRATION_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'SMTP_URL'] as const;
 
 /** Larger than any key or URL: a bigger file is the wrong file (or /dev/urandom). */
 const MAX_SECRET_FILE_BYTES = 64 * 1024;

@@ -132,7 +132,7 @@ export const VARIABLES = {
   },
   RATE_LIMIT_LOGIN_PER_MINUTE: { type: 'integer', default: 5, min: 1, doc: 'password checks per client IP: one budget shared by `/login` and the password grant of `/oauth/token` (the original\'s limit)' },
   RATE_LIMIT_REGISTER_PER_HOUR: { type: 'integer', default: 20, min: 1, doc: 'per client IP, on `/register`' },
-  RATE_LIMIT_REFRESH_PER_MINUTE: { type: 'integer', default: 30, min: 1, doc: 'per client IP, on `/refresh` and on the refresh grant of `/oauth/token`' },
+  RATE_LIMIT_REFRESH_PER_MINUTE: { type: 'integer', default: 30, min: 1, doc: 'per client IP, on `/refresh` and on the refresh and authorization_code grants of `/oauth/token`' },
   LOCKOUT_ACCOUNT_IP_FAILURES: {
     type: 'integer',
     default: 5,
@@ -248,6 +248,15 @@ export const VARIABLES = {
     type: 'list',
     shown: 'the origin of `PUBLIC_URL`',
     doc: 'comma-separated origins whose pages may register and use passkeys (the loopback default adds `http://localhost:PORT`)',
+  },
+  OIDC_DYNAMIC_REGISTRATION: {
+    type: 'boolean',
+    default: false,
+    doc: 'RFC 7591 dynamic client registration at `POST /oauth/register` (for MCP clients); a weakening, off by default',
+  },
+  OIDC_REGISTRATION_TOKEN: {
+    type: 'string',
+    doc: 'required (32 bytes or more) with `OIDC_DYNAMIC_REGISTRATION=true`: the initial access token a registration sends as `Authorization: Bearer`',
   },
   BODY_LIMIT_BYTES: { type: 'integer', default: 16_384, min: 1024, max: 1_048_576, doc: 'larger bodies are refused with 413' },
   HTTP_HEADERS_TIMEOUT_SECONDS: {

@@ -90,6 +90,7 @@ export async function signAccessToken(
     exp,
     ...(claims.authTime !== undefined ? { auth_time: claims.authTime } : {}),
     ...(claims.amr !== undefined ? { amr: claims.amr } : {}),
+    ...(claims.scope === undefined ? {} : { scope: claims.scope }),
   });
   const signingInput = `${encode({ alg: settings.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYP })}.${payload}`;
   const signature = await signBytes(settings.algorithm, key.key, Buffer.from(signingInput));
@@ -147,7 +148,7 @@ export async function verifyAccessToken(
   const payload = jsonObject(encodedPayload);
   if (!payload) throw new TokenVerificationError('malformed');
   if (!isAccessTokenTyp(header.typ)) throw new TokenVerificationError('claims');
-  const { sub, sid, jti, username, exp, iat, nbf, iss, aud, client_id: clientId, auth_time: authTime, amr } = payload;
+  const { sub, sid, jti, username, exp, iat, nbf, iss, aud, client_id: clientId, auth_time: authTime, amr, scope } = payload;
   const nowSeconds = Math.floor(now.getTime() / 1000);
   const skew = settings.clockSkewSeconds;
   if (iss !== settings.issuer) throw new TokenVerificationError('claims');
@@ -166,7 +167,8 @@ export async function verifyAccessToken(
     typeof sid !== 'string' ||
     typeof jti !== 'string' ||
     typeof username !== 'string' ||
-    typeof clientId !== 'string'
+    typeof clientId !== 'string' ||
+    (scope !== undefined && typeof scope !== 'string')
   ) {
     throw new TokenVerificationError('claims');
   }
@@ -183,5 +185,6 @@ export async function verifyAccessToken(
     clientId,
     ...(authTime !== undefined ? { authTime } : {}),
     ...(amr !== undefined ? { amr: amr as AccessClaims['amr'] & string[] } : {}),
+    ...(scope === undefined ? {} : { scope }),
   };
 }

@@ -64,12 +64,17 @@ export interface AccessClaims {
   /** Seconds: when the session's login happened (OIDC / RFC 9470). */
   authTime?: number;
   amr?: Amr[];
+  /** Space-separated scopes (RFC 9068 §2.2.3), on tokens issued through OpenID Connect. */
+  scope?: string | undefined;
 }
 
 /** The second step of a password grant (a client allowed `password` may use it). */
 export const MFA_OTP_GRANT = 'urn:gatehouse:params:oauth:grant-type:mfa-otp';
 
-export type GrantType = 'password' | 'refresh_token';
+export type GrantType = 'password' | 'refresh_token' | 'authorization_code';
+
+/** ID token signing algorithms a client may register (RS256 is OpenID Connect's default). */
+export type IdTokenAlgorithm = 'RS256' | 'ES256' | 'EdDSA';
 
 /** An OAuth client. The built-in public client `gatehouse` stands for the original endpoints. */
 export interface OAuthClient {
@@ -81,6 +86,16 @@ export interface OAuthClient {
   /** The `aud` of its access tokens; the server's JWT_AUDIENCE when null. */
   audience: string | null;
   createdAt: Date;
+  /** OpenID Connect: exact redirect URIs; empty for a client without the code flow. */
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  /** Scopes the client may ask for (openid, profile, email, offline_access). */
+  scopes: string[];
+  /** First-party clients skip the consent screen. */
+  firstParty: boolean;
+  idTokenAlg: IdTokenAlgorithm;
+  /** Back-Channel Logout 1.0 endpoint, when the client registered one. */
+  backchannelLogoutUri: string | null;
 }
 
 /** What an authenticated request knows about its caller. */

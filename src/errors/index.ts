@@ -20,6 +20,7 @@ export const ERRORS = {
   email_not_verified: { status: 403, title: 'Email not verified' },
   csrf_check_failed: { status: 403, title: 'CSRF check failed' },
   forbidden: { status: 403, title: 'Forbidden' },
+  insufficient_scope: { status: 403, title: 'Insufficient scope' },
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   // 400, not 409: the original service's status, which its clients test.

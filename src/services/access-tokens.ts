@@ -36,7 +36,7 @@ export class AccessTokens {
 
   /** RFC 9068: `aud` is the client's resource server when it names one, else ours. */
   /** `session` carries the login's time and methods (`auth_time`, `amr`), kept across refreshes. */
-  async issue(user: User, session: Pick<Session, 'id' | 'createdAt' | 'amr'>, client: OAuthClient): Promise<string> {
+  async issue(user: User, session: Pick<Session, 'id' | 'createdAt' | 'amr'>, client: OAuthClient, scope?: string): Promise<string> {
     const { token } = await signAccessToken(
       {
         sub: String(user.id),
@@ -47,6 +47,7 @@ export class AccessTokens {
         username: user.username,
         clientId: client.id,
         audience: client.audience ?? this.settings.audience,
+        scope,
       },
       await this.keys.signingKey(),
       this.settings,

@@ -39,15 +39,21 @@ export class AccountService {
     this.clock = deps.clock;
   }
 
-  listSessions(principal: Principal): Promise<Session[]> {
-    return this.stores.sessions.listActive(principal.userId, this.clock.now());
+  /** Live sessions, each with the clients it signed in to through OpenID Connect (browser sign-ins). */
+  async listSessions(principal: Principal): Promise<Array<Session & { signedInClients: string[] }>> {
+    const sessions = await this.stores.sessions.listActive(principal.userId, this.clock.now());
+    const clients = await this.stores.oidc.clientsOf(sessions.map((s) => s.id));
+    return sessions.map((s) => ({ ...s, signedInClients: (clients.get(s.id) ?? []).filter((c) => c !== s.clientId) }));
   }
 
   /** Another user's session id answers exactly like an unknown one: 404. */
   async revokeSession(principal: Principal, sessionId: string, client?: ClientContext): Promise<void> {
     await this.stores.transaction(async (tx) => {
-      const revoked = await tx.sessions.revokeOwned(sessionId, principal.userId, this.clock.now(), 'revoked_by_user');
+      const now = this.clock.now();
+      const revoked = await tx.sessions.revokeOwned(sessionId, principal.userId, now, 'revoked_by_user');
       if (!revoked) throw new AppError('not_found', 'No such session');
+      // A browser sign-in takes the client sessions it signed in with it.
+      await tx.oidc.endSsoSession(sessionId, now, 'revoked_by_user');
       await this.observer.onEvent({ type: 'session_revoked', userId: principal.userId, client, detail: { session_id: sessionId } }, tx);
     });
   }

@@ -44,6 +44,8 @@ export interface TokenPair {
   refresh_token: string;
   token_type: 'bearer';
   expires_in: number;
+  /** Granted scopes, on tokens issued through OpenID Connect. */
+  scope?: string;
 }
 
 /** A password login's answer: the pair, and the device token for the next login. */
@@ -63,6 +65,7 @@ export interface Introspection {
   iat: number;
   jti?: string;
   sid: string;
+  scope?: string;
 }
 
 export interface AuthServiceOptions {
@@ -125,6 +128,36 @@ export class AuthService {
     client: ClientContext,
     oauthClient: OAuthClient = DEFAULT_CLIENT,
   ): Promise<LoginResult> {
+    const { user, rehashed, deviceId, attempt } = await this.checkPassword(input, client);
+    // Only after the right password does anyone learn a factor exists. The password alone
+    // clears nothing (or each right password would buy a fresh round of code guesses): the
+    // attempt is given back, and the second step takes attempts of its own, from the same
+    // budgets (this device's when the login presented its device token).
+    const challenge = await this.mfaGate?.challenge(user, { throttle: { account: accountThrottleKey(user.id, ''), deviceId }, clientId: oauthClient.id }, client);
+    if (challenge) {
+      await attempt.givenBack();
+      if (rehashed !== undefined) await this.stores.users.updatePasswordHash(user.id, rehashed);
+      throw mfaRequired(challenge);
+    }
+    const tokens = await this.completeLogin(user, ['pwd'], { attempt, deviceId, client, oauthClient }, async (tx) => {
+      if (rehashed !== undefined) await tx.users.updatePasswordHash(user.id, rehashed);
+    });
+    if (rehashed !== undefined) await this.rehashStored(user);
+    return tokens;
+  }
+
+  /**
+   * The password check every sign-in path shares (/login, the password grant, the hosted
+   * sign-in page): limits and lockout (per device when `deviceToken` is a valid one of
+   * this account), the same answer and time for an unknown user, the audit of failures.
+   * `attempt`: the caller ends it (succeeded once the login stands, givenBack when a second
+   * factor is due). `rehashed`: the new hash to store when the parameters changed (the
+   * caller writes it, then calls rehashStored). `deviceId`: for the device token.
+   */
+  async checkPassword(
+    input: { username: string; password: string; deviceToken?: string | undefined },
+    client: ClientContext,
+  ): Promise<{ user: User; rehashed: string | undefined; deviceId: string | undefined; attempt: LoginAttempt }> {
     const key = loginKey(input.username);
     const user = await this.stores.users.findByLogin(key);
     const deviceId = user ? await this.devices.deviceOf(input.deviceToken, user.id) : undefined;
@@ -149,25 +182,19 @@ export class AuthService {
       throw new AppError('email_not_verified', 'Verify your email address before logging in; POST /email/verify/request sends a new link');
     }
 
-    // Hashed before the transaction: nothing waits on argon2 while it is open.
+    // Hashed here, before any transaction: nothing waits on argon2 while one is open.
     const rehashed = result.needsRehash ? await this.hasher.hash(input.password) : undefined;
-    // Only after the right password does anyone learn a factor exists. The password alone
-    // clears nothing (or each right password would buy a fresh round of code guesses): the
-    // attempt is given back, and the second step takes attempts of its own, from the same
-    // budgets (this device's when the login presented its device token).
-    const throttle: ThrottleSubject = { account: accountThrottleKey(user.id, key), deviceId };
-    const challenge = await this.mfaGate?.challenge(user, { throttle, clientId: oauthClient.id }, client);
-    if (challenge) {
-      await attempt.givenBack();
-      if (rehashed !== undefined) await this.stores.users.updatePasswordHash(user.id, rehashed);
-      throw mfaRequired(challenge);
-    }
-    const tokens = await this.completeLogin(user, ['pwd'], { attempt, deviceId, client, oauthClient }, async (tx) => {
-      if (rehashed !== undefined) await tx.users.updatePasswordHash(user.id, rehashed);
-    });
-    // Perhaps the last imported hash: the padding may end.
-    if (rehashed !== undefined && user.passwordHash.startsWith('$2')) await this.legacyTiming.refresh();
-    return tokens;
+    return { user, rehashed, deviceId, attempt };
+  }
+
+  /** After the caller stored checkPassword's `rehashed`: perhaps the last imported hash, so the padding may end. */
+  async rehashStored(user: User): Promise<void> {
+    if (user.passwordHash.startsWith('$2')) await this.legacyTiming.refresh();
+  }
+
+  /** A device token for the next password sign-in of this account (the same device id when it presented one). */
+  issueDeviceToken(userId: number, deviceId: string | undefined): Promise<string> {
+    return this.devices.issue(userId, deviceId);
   }
 
   /** Device tokens last this long (seconds): the cookie's Max-Age. */
@@ -248,7 +275,10 @@ export class AuthService {
     }
     const user = await this.stores.users.findById(session.userId);
     if (!user) throw invalidRefreshToken();
-    return this.tokenPair(await this.tokens.issue(user, session, oauthClient), issued);
+    // A session signed in through OpenID Connect keeps the scopes it was granted.
+    const grant = oauthClient.redirectUris.length > 0 ? await this.stores.oidc.findGrant(session.id) : undefined;
+    const scope = grant ? grant.scope.join(' ') : undefined;
+    return { ...this.tokenPair(await this.tokens.issue(user, session, oauthClient, scope), issued), ...(scope === undefined ? {} : { scope }) };
   }
 
   /**
@@ -366,6 +396,7 @@ export class AuthService {
         iat: claims.iat,
         jti: claims.jti,
         sid: claims.sid,
+        ...(claims.scope === undefined ? {} : { scope: claims.scope }),
       };
     }
     const session = await this.stores.sessions.findByRefreshHash(hashToken(token));
@@ -373,7 +404,9 @@ export class AuthService {
     if (session.revokedAt !== null || session.expiresAt.getTime() <= now.getTime()) return undefined;
     const user = await this.stores.users.findById(session.userId);
     if (!user) return undefined;
+    const grant = session.clientId === DEFAULT_CLIENT.id ? undefined : await this.stores.oidc.findGrant(session.id);
     return {
+      ...(grant ? { scope: grant.scope.join(' ') } : {}),
       token_type: 'refresh_token',
       sub: String(user.id),
       username: user.username,

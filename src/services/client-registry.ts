@@ -4,7 +4,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { hashToken, randomSecret } from '../crypto/random.js';
-import type { GrantType, OAuthClient } from '../domain/types.js';
+import { isSupportedScope, redirectUriProblem } from '../domain/oidc.js';
+import type { GrantType, IdTokenAlgorithm, OAuthClient } from '../domain/types.js';
 import { AppError } from '../errors/index.js';
 import type { ClientStore } from './ports.js';
 
@@ -17,6 +18,12 @@ export const DEFAULT_CLIENT: OAuthClient = Object.freeze({
   grantTypes: ['password', 'refresh_token'] as GrantType[],
   audience: null,
   createdAt: new Date(0),
+  redirectUris: [],
+  postLogoutRedirectUris: [],
+  scopes: [],
+  firstParty: true,
+  idTokenAlg: 'RS256',
+  backchannelLogoutUri: null,
 });
 
 export interface ClientCredentials {
@@ -77,15 +84,37 @@ export class ClientRegistry {
 
   async create(input: {
     id: string;
-    name?: string;
+    name?: string | undefined;
     grantTypes: GrantType[];
-    audience?: string | null;
+    audience?: string | null | undefined;
     confidential: boolean;
     now: Date;
+    redirectUris?: string[] | undefined;
+    postLogoutRedirectUris?: string[] | undefined;
+    scopes?: string[] | undefined;
+    firstParty?: boolean | undefined;
+    idTokenAlg?: IdTokenAlgorithm | undefined;
+    backchannelLogoutUri?: string | null | undefined;
   }): Promise<{ client: OAuthClient; secret: string | undefined }> {
     if (!CLIENT_ID.test(input.id) || input.id === DEFAULT_CLIENT_ID) {
       throw new AppError('validation_failed', 'Client ids are 1-64 of A-Z a-z 0-9 . _ ~ - and not "gatehouse"');
     }
+    const redirectUris = input.redirectUris ?? [];
+    const postLogoutRedirectUris = input.postLogoutRedirectUris ?? [];
+    const errors = [
+      ...redirectUris.map((uri) => ({ field: 'redirect_uri', uri, problem: redirectUriProblem(uri) })),
+      ...postLogoutRedirectUris.map((uri) => ({ field: 'post_logout_redirect_uri', uri, problem: redirectUriProblem(uri) })),
+      ...(input.backchannelLogoutUri ? [{ field: 'backchannel_logout_uri', uri: input.backchannelLogoutUri, problem: redirectUriProblem(input.backchannelLogoutUri) }] : []),
+    ]
+      .filter((e) => e.problem !== undefined)
+      .map((e) => ({ field: e.field, message: `${e.uri} ${e.problem}` }));
+    const scopes = input.scopes ?? (redirectUris.length > 0 ? ['openid', 'profile', 'email'] : []);
+    const unknownScopes = scopes.filter((s) => !isSupportedScope(s));
+    if (unknownScopes.length > 0) errors.push({ field: 'scopes', message: `unsupported: ${unknownScopes.join(' ')} (openid profile email offline_access)` });
+    if (input.grantTypes.includes('authorization_code') && redirectUris.length === 0) {
+      errors.push({ field: 'redirect_uri', message: 'the authorization_code grant needs at least one redirect URI' });
+    }
+    if (errors.length > 0) throw new AppError('validation_failed', 'The client registration is invalid', { errors });
     const secret = input.confidential ? randomSecret(32) : undefined;
     const client: OAuthClient = {
       id: input.id,
@@ -94,9 +123,21 @@ export class ClientRegistry {
       grantTypes: input.grantTypes,
       audience: input.audience ?? null,
       createdAt: input.now,
+      redirectUris,
+      postLogoutRedirectUris,
+      scopes,
+      firstParty: input.firstParty ?? false,
+      idTokenAlg: input.idTokenAlg ?? 'RS256',
+      backchannelLogoutUri: input.backchannelLogoutUri ?? null,
     };
     await this.store.create(client);
     return { client, secret };
+  }
+
+  /** A registered client by id, without authenticating it (the authorization endpoint). */
+  async find(id: string | undefined): Promise<OAuthClient | undefined> {
+    if (id === undefined || !CLIENT_ID.test(id) || id === DEFAULT_CLIENT_ID) return undefined;
+    return this.store.find(id);
   }
 
   list(): Promise<OAuthClient[]> {

@@ -18,6 +18,7 @@ import type { AuthService, ClientContext, LoginResult, MfaGate } from './auth-se
 import { DEFAULT_CLIENT } from './client-registry.js';
 import type { LoginAttempt, LoginThrottle, ThrottleSubject } from './login-throttle.js';
 import type { AuthChallenge, AuthObserver, Clock, NewFactor, OtpReplayGuard, Stores } from './ports.js';
+import type { SecondFactorResult } from './oidc/second-factor.js';
 import { assertStepUp } from './step-up.js';
 
 export const RECOVERY_CODE_COUNT = 10;
@@ -38,6 +39,11 @@ export const invalidMfaToken = (): AppError =>
 export function newRecoveryCodes(): { codes: string[]; hashes: string[] } {
   const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
   return { codes, hashes: codes.map(hashToken) };
+}
+
+/** Whose budgets the password step drew from (stored with the mfa challenge; none for passkey ceremonies). */
+function throttleSubject(challenge: AuthChallenge): ThrottleSubject | undefined {
+  return challenge.throttleKey === null ? undefined : (JSON.parse(challenge.throttleKey) as ThrottleSubject);
 }
 
 /**
@@ -112,9 +118,9 @@ export class MfaService {
   }
 
   /** The live mfa challenge behind a token, for this OAuth client; else invalid_mfa_token. */
-  async liveChallenge(mfaToken: string, oauthClient: OAuthClient = DEFAULT_CLIENT): Promise<AuthChallenge & { userId: number }> {
+  async liveChallenge(mfaToken: string, clientId: string = DEFAULT_CLIENT.id): Promise<AuthChallenge & { userId: number }> {
     const found = await this.stores.mfa.findChallenge(hashToken(mfaToken), 'mfa', this.clock.now());
-    if (!found || found.userId === null || found.clientId !== oauthClient.id) throw invalidMfaToken();
+    if (!found || found.userId === null || found.clientId !== clientId) throw invalidMfaToken();
     return found as AuthChallenge & { userId: number };
   }
 
@@ -124,9 +130,8 @@ export class MfaService {
    * checked; throws account_locked when they are spent, whichever factor the guess is for.
    */
   async beginStep(challenge: AuthChallenge, client: ClientContext): Promise<LoginAttempt | undefined> {
-    if (challenge.throttleKey === null) return undefined;
-    const subject = JSON.parse(challenge.throttleKey) as ThrottleSubject;
-    return this.throttle.begin({ account: subject.account, deviceId: subject.deviceId, ipKey: client.ipKey });
+    const subject = throttleSubject(challenge);
+    return subject && this.throttle.begin({ account: subject.account, deviceId: subject.deviceId, ipKey: client.ipKey });
   }
 
   /**
@@ -151,7 +156,7 @@ export class MfaService {
   ): Promise<LoginResult> {
     const user = await this.stores.users.findById(challenge.userId);
     if (!user) throw invalidMfaToken();
-    const deviceId = challenge.throttleKey === null ? undefined : (JSON.parse(challenge.throttleKey) as ThrottleSubject).deviceId;
+    const deviceId = throttleSubject(challenge)?.deviceId;
     // The token is spent in the session's own transaction: of two concurrent second steps
     // one gets a session, and a failed session leaves the token unspent.
     return this.auth.completeLogin(user, amr, { attempt, deviceId, client, oauthClient }, async (tx) => {
@@ -173,25 +178,60 @@ export class MfaService {
         errors: [{ field: hasCode ? 'recovery_code' : 'code', message: hasCode ? 'cannot be sent with code' : 'is required' }],
       });
     }
-    const challenge = await this.liveChallenge(input.mfaToken, oauthClient);
+    const challenge = await this.liveChallenge(input.mfaToken, oauthClient.id);
+    const { attempt, amr } = await this.checkCode(challenge, input, client);
+    return this.finish(challenge, attempt, amr, client, oauthClient);
+  }
+
+  /**
+   * The hosted sign-in page's second step (OpenID Connect): one field, a TOTP code or a
+   * recovery code. Spends the challenge when right; the caller starts the sign-on session
+   * and ends the attempt. account_locked is thrown as on the password step.
+   */
+  async verifySignInCode(mfaToken: string, code: string, clientId: string, client: ClientContext): Promise<SecondFactorResult> {
+    const challenge = await this.liveChallenge(mfaToken, clientId).catch(() => undefined);
+    if (!challenge) return { ok: false, retry: false };
+    const typed = code.trim();
+    let checked: { attempt: LoginAttempt | undefined; amr: Amr[] };
+    try {
+      checked = await this.checkCode(challenge, /^\d{6}$/.test(typed) ? { code: typed } : { recoveryCode: typed }, client);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'invalid_mfa_code') throw error;
+      // Another try while the token lives (it dies at MFA_MAX_CODE_ATTEMPTS).
+      return { ok: false, retry: (await this.stores.mfa.findChallenge(challenge.hash, 'mfa', this.clock.now())) !== undefined };
+    }
+    const user = await this.stores.users.findById(challenge.userId);
+    if (!user || !(await this.stores.mfa.consumeChallenge(challenge.hash, 'mfa', this.clock.now()))) return { ok: false, retry: false };
+    return { ok: true, user, amr: checked.amr, attempt: checked.attempt, deviceId: throttleSubject(challenge)?.deviceId };
+  }
+
+  /**
+   * A TOTP code or a recovery code against a live challenge, one throttle attempt taken
+   * first. A wrong one is counted (its attempt kept) and answered invalid_mfa_code.
+   */
+  private async checkCode(
+    challenge: AuthChallenge & { userId: number },
+    input: { code?: string | undefined; recoveryCode?: string | undefined },
+    client: ClientContext,
+  ): Promise<{ attempt: LoginAttempt | undefined; amr: Amr[] }> {
     const attempt = await this.beginStep(challenge, client);
     const now = this.clock.now();
-    if (hasCode) {
-      const factor = await this.acceptTotp(challenge.userId, input.code!, now);
+    if (input.code !== undefined && input.code !== '') {
+      const factor = await this.acceptTotp(challenge.userId, input.code, now);
       if (!factor) {
         await this.countFailure(challenge, attempt, client, 'wrong_totp_code');
         throw invalidMfaCode();
       }
-      return this.finish(challenge, attempt, ['pwd', 'otp', 'mfa'], client, oauthClient);
+      return { attempt, amr: ['pwd', 'otp', 'mfa'] };
     }
-    const used = await this.stores.mfa.useRecoveryCode(challenge.userId, hashToken(normaliseRecoveryCode(input.recoveryCode!)), now);
+    const used = await this.stores.mfa.useRecoveryCode(challenge.userId, hashToken(normaliseRecoveryCode(input.recoveryCode ?? '')), now);
     if (!used) {
       await this.countFailure(challenge, attempt, client, 'wrong_recovery_code');
       throw invalidMfaCode();
     }
     const left = await this.stores.mfa.countRecoveryCodes(challenge.userId);
     await this.observer.onEvent({ type: 'mfa_recovery_code_used', userId: challenge.userId, client, detail: { remaining: left } });
-    return this.finish(challenge, attempt, ['pwd', 'otp', 'mfa'], client, oauthClient);
+    return { attempt, amr: ['pwd', 'otp', 'mfa'] };
   }
 
   /** The active TOTP factor this code is valid for, claimed against replay; else undefined. */

@@ -160,7 +160,7 @@ export class PasskeyService {
     let userId: number | null = null;
     let allow: Array<{ id: string; transports: string[] }> | undefined;
     if (mfaToken !== undefined) {
-      const challenge = await this.mfa.liveChallenge(mfaToken, oauthClient);
+      const challenge = await this.mfa.liveChallenge(mfaToken, oauthClient.id);
       userId = challenge.userId;
       allow = (await this.stores.mfa.listActive(userId))
         .filter((f) => f.type === 'webauthn' && f.credentialId !== null)
@@ -178,7 +178,7 @@ export class PasskeyService {
 
   async login(response: AuthenticationResponseJSON, mfaToken: string | undefined, client: ClientContext, oauthClient: OAuthClient = DEFAULT_CLIENT): Promise<LoginResult> {
     const challenge = signedChallenge(response);
-    const mfaChallenge = mfaToken === undefined ? undefined : await this.mfa.liveChallenge(mfaToken, oauthClient);
+    const mfaChallenge = mfaToken === undefined ? undefined : await this.mfa.liveChallenge(mfaToken, oauthClient.id);
     const attempt = mfaChallenge && (await this.mfa.beginStep(mfaChallenge, client));
     const ceremony = await this.stores.mfa.consumeChallenge(hashToken(challenge), 'webauthn_login', this.clock.now());
     const factor = typeof response.id === 'string' ? await this.stores.mfa.findByCredentialId(response.id) : undefined;

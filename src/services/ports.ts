@@ -5,6 +5,7 @@
 import type { JWK } from 'jose';
 import type { RotationDecision, TokenMatch } from '../domain/refresh-rotation.js';
 import type { Amr, MfaFactor, OAuthClient, Session, User } from '../domain/types.js';
+import type { OidcStore } from './oidc-ports.js';
 
 export interface NewUser {
   username: string;
@@ -330,6 +331,7 @@ export interface TransactionStores {
   emailTokens: Omit<EmailTokenStore, 'prune'>;
   audit: AuditStore;
   mfa: Omit<MfaStore, 'prune'>;
+  oidc: Omit<OidcStore, 'prune'>;
 }
 
 export interface Stores {
@@ -351,6 +353,7 @@ export interface Stores {
    * the open transaction holds the one connection, and other requests wait for it.
    */
   transaction<T>(body: (tx: TransactionStores) => Promise<T>): Promise<T>;
+  oidc: OidcStore;
   /** Cheap round trip for /readyz. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -410,7 +413,10 @@ export type SecurityEventType =
   | 'mfa_recovery_codes_regenerated'
   | 'mfa_recovery_code_used'
   | 'mfa_reset_by_admin'
-  | 'step_up_required';
+  | 'step_up_required'
+  | 'consent_granted'
+  | 'consent_revoked'
+  | 'authorization_code_reuse';
 
 export interface SecurityEvent {
   type: SecurityEventType;

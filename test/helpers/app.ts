@@ -115,7 +115,10 @@ export async function buildTestApp(
       done();
     },
   });
-  const gh = await buildGatehouse(config, { ...(options.clock ? { clock: options.clock } : {}), logStream });
+  const gh = await buildGatehouse(config, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    logStream,
+  });
   t.after(() => gh.app.close());
   return { ...gh, dir, dbFile, logs, env: fullEnv };
 }

@@ -39,3 +39,12 @@ export function mfaLogin(app: TestApp, body: Record<string, string>, ip = freshI
 export function claimsOf(accessToken: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(accessToken.split('.')[1]!, 'base64url').toString());
 }
+
+/** A six-digit code that is valid in none of the accepted steps around `at`. */
+export function wrongCode(secret: string, at: number): string {
+  const valid = new Set([-30_000, 0, 30_000].map((d) => codeAt(secret, at + d)));
+  for (let n = 0; ; n++) {
+    const code = String(n).padStart(6, '0');
+    if (!valid.has(code)) return code;
+  }
+}

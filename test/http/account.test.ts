@@ -13,7 +13,8 @@ test('two logins give two sessions; GET /sessions lists them with the current on
   assert.equal(res.statusCode, 200);
   const list = res.json();
   assert.equal(list.length, 2);
-  assert.deepEqual(Object.keys(list[0]).sort(), ['amr', 'created_at', 'current', 'id', 'ip', 'last_used_at', 'user_agent']);
+  // The contract's fields, plus which client the session is for and (browser sign-ins) the apps it signed in to.
+  assert.deepEqual(Object.keys(list[0]).sort(), ['amr', 'client_id', 'created_at', 'current', 'id', 'ip', 'last_used_at', 'signed_in_clients', 'user_agent']);
   assert.equal(list.filter((s: { current: boolean }) => s.current).length, 1);
   const other = list.find((s: { current: boolean }) => !s.current);
   assert.equal(other.ip, '198.51.100.9');

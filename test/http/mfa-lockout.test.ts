@@ -6,16 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FakeClock, PASSWORD, buildTestApp, freshIp, login, register, type TestApp } from '../helpers/app.js';
-import { codeAt, enrolTotp, mfaLogin, passwordStep } from '../helpers/mfa.js';
-
-/** A six-digit code that is valid in none of the accepted steps around `at`. */
-function wrongCode(secret: string, at: number): string {
-  const valid = new Set([-30_000, 0, 30_000].map((d) => codeAt(secret, at + d)));
-  for (let n = 0; ; n++) {
-    const code = String(n).padStart(6, '0');
-    if (!valid.has(code)) return code;
-  }
-}
+import { codeAt, enrolTotp, mfaLogin, passwordStep, wrongCode } from '../helpers/mfa.js';
 
 async function userWithTotp(t: Parameters<typeof buildTestApp>[0], username: string) {
   const clock = new FakeClock();

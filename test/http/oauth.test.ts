@@ -189,7 +189,7 @@ test('discovery: RFC 8414 metadata under PUBLIC_URL, accepted by oauth4webapi', 
   assert.equal(metadata.revocation_endpoint, `${issuer}/oauth/revoke`);
   assert.equal(metadata.introspection_endpoint, `${issuer}/oauth/introspect`);
   assert.equal(metadata.jwks_uri, `${issuer}/.well-known/jwks.json`);
-  assert.deepEqual([...metadata.grant_types_supported].sort(), ['password', 'refresh_token', 'urn:gatehouse:params:oauth:grant-type:mfa-otp']);
+  assert.deepEqual([...metadata.grant_types_supported].sort(), ['authorization_code', 'password', 'refresh_token', 'urn:gatehouse:params:oauth:grant-type:mfa-otp']);
   assert.deepEqual([...metadata.token_endpoint_auth_methods_supported].sort(), ['client_secret_basic', 'client_secret_post', 'none']);
   assert.ok(!metadata.introspection_endpoint_auth_methods_supported.includes('none'), 'introspection needs a secret');
 
@@ -509,7 +509,11 @@ test('key rotation as a resource server sees it: the new kid is fetched, the old
   assert.equal((await verify(after.access_token)).protectedHeader.kid, newKid);
   assert.equal((await verify(before.access_token)).protectedHeader.kid, oldKid, 'the retired key is still published');
 
-  const published = ((await (await fetch(as.jwks_uri!)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort();
+  // The access-token keys (the JWKS also holds the OpenID Connect ID-token keys, RS256).
+  const published = ((await (await fetch(as.jwks_uri!)).json()) as { keys: { kid: string; alg: string }[] }).keys
+    .filter((k) => k.alg === 'EdDSA')
+    .map((k) => k.kid)
+    .sort();
   assert.deepEqual(published, [oldKid, newKid].sort());
   assert.equal((await getMe(issuer, after.access_token)).status, 200);
   assert.equal((await getMe(issuer, before.access_token)).status, 200);

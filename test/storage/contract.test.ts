@@ -263,7 +263,20 @@ test('email tokens: consume once, by purpose, before expiry; invalidateAll; prun
 test('clients: create, duplicate, find, list, delete', async (t) => {
   const { stores } = await openTestStores(t);
   const c = stores.clients;
-  const client = { id: 'svc', name: 'Service', secretHash: 'sh', grantTypes: ['password' as const], audience: 'api', createdAt: new Date(1_700_000_000_000) };
+  const client = {
+    id: 'svc',
+    name: 'Service',
+    secretHash: 'sh',
+    grantTypes: ['password' as const],
+    audience: 'api',
+    createdAt: new Date(1_700_000_000_000),
+    redirectUris: ['https://a.example/cb', 'http://localhost:3000/cb'],
+    postLogoutRedirectUris: ['https://a.example/'],
+    scopes: ['openid', 'email'],
+    firstParty: true,
+    idTokenAlg: 'ES256' as const,
+    backchannelLogoutUri: 'https://a.example/bcl',
+  };
   await c.create(client);
   await assert.rejects(c.create({ ...client, name: 'Other' }), (e: unknown) => (e as { field?: string }).field === 'client');
   assert.deepEqual(await c.find('svc'), client);

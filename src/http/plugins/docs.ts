@@ -11,6 +11,15 @@ import type { Config } from '../../config/index.js';
 import { Problem } from '../schemas/common.js';
 import { OAuthError } from '../schemas/oauth.js';
 
+/** The hosted pages' mark and name, white on the top bar. */
+const DOCS_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" width="190" height="36" viewBox="0 0 190 36"><rect x="2" y="2" width="32" height="32" rx="8" fill="#ffffff"/><path d="M11 29V18l7-6 7 6v11h-5v-6h-4v6z" fill="#1d4ed8"/><text x="44" y="25" font-family="system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif" font-size="20" font-weight="600" fill="#ffffff">Gatehouse</text></svg>`;
+
+const DOCS_CSS = `.swagger-ui .topbar { background-color: #1d4ed8; }
+.swagger-ui .topbar .download-url-wrapper .download-url-button { background: #1e40af; }
+.swagger-ui .info .title { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; }
+.swagger-ui .btn.authorize { color: #1d4ed8; border-color: #1d4ed8; }
+.swagger-ui .btn.authorize svg { fill: #1d4ed8; }`;
+
 export default fp(
   async function docs(app: FastifyInstance, opts: { config: Readonly<Config>; version: string }) {
     app.addSchema(Problem);
@@ -32,6 +41,7 @@ export default fp(
           { name: 'auth', description: 'The original service\'s endpoints' },
           { name: 'account', description: 'Sessions and account management' },
           { name: 'standards', description: 'OAuth 2.0 and JOSE standard endpoints' },
+          { name: 'openid', description: 'OpenID Connect provider: discovery, authorization, hosted pages, userinfo, logout' },
           { name: 'operations', description: 'Health, readiness, metrics, this document' },
         ],
         components: {
@@ -54,6 +64,9 @@ export default fp(
     await app.register(swaggerUi, {
       routePrefix: '/docs',
       staticCSP: true,
+      // Gatehouse's name and colours (those of the hosted pages), not the framework's logo.
+      theme: { title: 'Gatehouse API', css: [{ filename: 'gatehouse.css', content: DOCS_CSS }] },
+      logo: { type: 'image/svg+xml', content: Buffer.from(DOCS_LOGO), href: '/docs', target: '_self' },
       uiConfig: { persistAuthorization: false, tryItOutEnabled: true, displayRequestDuration: true },
     });
   },

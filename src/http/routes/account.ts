@@ -22,7 +22,7 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
   // onRequest: an unauthenticated caller is refused before its body is even parsed.
   const onRequest = authenticate(auth);
 
-  const sessionOut = (s: Session, currentId: string) => ({
+  const sessionOut = (s: Session & { signedInClients: string[] }, currentId: string) => ({
     id: s.id,
     created_at: s.createdAt.toISOString(),
     last_used_at: s.lastUsedAt.toISOString(),
@@ -30,6 +30,8 @@ export default async function accountRoutes(instance: FastifyInstance, opts: Acc
     ip: s.ip,
     current: s.id === currentId,
     amr: s.amr,
+    client_id: s.clientId,
+    signed_in_clients: s.signedInClients,
   });
 
   app.get(

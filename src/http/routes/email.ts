@@ -3,7 +3,7 @@
  * form POSTs the token: a GET never consumes a token, so mail scanners that prefetch
  * links cannot burn them.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Config } from '../../config/index.js';
@@ -14,6 +14,8 @@ import { bearerToken } from '../plugins/authenticate.js';
 import { problems } from '../schemas/common.js';
 import { ForgotBody, ResetBody, TokenBody, TokenQuery, VerifyRequestBody } from '../schemas/email.js';
 import { FORM_AND_JSON, clientContext, emptyBodyAsObject } from '../route-helpers.js';
+import { messagesFor, type MessageKey } from '../pages/messages.js';
+import { hidden, html, sendPage, type Html } from '../pages/render.js';
 
 export interface EmailRoutesOptions {
   auth: AuthService;
@@ -23,15 +25,25 @@ export interface EmailRoutesOptions {
 
 const ACCEPTED = 'If the address belongs to an account, a mail is on its way';
 
-const escapeHtml = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+/** A browser's form navigation (Accept: text/html) gets a page back; API clients keep JSON. */
+const wantsHtml = (request: FastifyRequest): boolean => (request.headers.accept ?? '').includes('text/html');
 
-function page(reply: FastifyReply, title: string, form: string): FastifyReply {
-  return reply
-    .type('text/html; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head><body><h1>${escapeHtml(title)}</h1>${form}</body></html>`);
+/** The mailed links' pages share the hosted pages' layout and stylesheet. */
+function page(request: FastifyRequest, reply: FastifyReply, title: MessageKey | string, body: Html, status = 200): FastifyReply {
+  const messages = messagesFor(request.headers['accept-language']);
+  return sendPage(reply, { status, title: title.includes('.') ? messages.t(title as MessageKey) : title, body, messages });
+}
+
+/** The answer of a form the pages posted: a page for a browser, the JSON otherwise. */
+async function answer(request: FastifyRequest, reply: FastifyReply, work: () => Promise<{ message: string }>): Promise<FastifyReply | { message: string }> {
+  if (!wantsHtml(request)) return work();
+  try {
+    const { message } = await work();
+    return page(request, reply, 'Done', html`<p>${message}</p>`);
+  } catch (error) {
+    if (!(error instanceof AppError) || error.status >= 500) throw error;
+    return page(request, reply, 'error.title', html`<p class="gh-alert" role="alert">${error.detail}</p><p>Request a new link and try again.</p>`, error.status);
+  }
 }
 
 export default async function emailRoutes(instance: FastifyInstance, opts: EmailRoutesOptions) {
@@ -86,9 +98,10 @@ export default async function emailRoutes(instance: FastifyInstance, opts: Email
     },
     async (request, reply) =>
       page(
+        request,
         reply,
-        'Verify your email address',
-        `<form method="post" action="/email/verify"><input type="hidden" name="token" value="${escapeHtml(request.query.token ?? '')}"><button type="submit">Verify my email address</button></form>`,
+        'verify.title',
+        html`<p>${messagesFor(request.headers['accept-language']).t('verify.lead')}</p><form method="post" action="/email/verify">${hidden('token', request.query.token ?? '')}<button class="gh-primary" type="submit">${messagesFor(request.headers['accept-language']).t('verify.submit')}</button></form>`,
       ),
   );
 
@@ -105,10 +118,11 @@ export default async function emailRoutes(instance: FastifyInstance, opts: Email
         response: { 200: Type.Object({ message: Type.String() }), ...problems(400, 429) },
       },
     },
-    async (request) => {
-      await emailFlows.verifyEmail(request.body.token, clientContext(request));
-      return { message: 'Email verified' };
-    },
+    async (request, reply) =>
+      answer(request, reply, async () => {
+        await emailFlows.verifyEmail(request.body.token, clientContext(request));
+        return { message: 'Email verified' };
+      }),
   );
 
   app.post(
@@ -144,10 +158,10 @@ export default async function emailRoutes(instance: FastifyInstance, opts: Email
     },
     async (request, reply) =>
       page(
+        request,
         reply,
-        'Choose a new password',
-        `<form method="post" action="/password/reset"><input type="hidden" name="token" value="${escapeHtml(request.query.token ?? '')}">` +
-          `<label>New password <input type="password" name="new_password" autocomplete="new-password" required></label> <button type="submit">Set password</button></form>`,
+        'reset.title',
+        html`<form method="post" action="/password/reset">${hidden('token', request.query.token ?? '')}<label>${messagesFor(request.headers['accept-language']).t('reset.password')}<input type="password" name="new_password" autocomplete="new-password" required></label><button class="gh-primary" type="submit">${messagesFor(request.headers['accept-language']).t('reset.submit')}</button></form>`,
       ),
   );
 
@@ -164,9 +178,10 @@ export default async function emailRoutes(instance: FastifyInstance, opts: Email
         response: { 200: Type.Object({ message: Type.String() }), ...problems(400, 429) },
       },
     },
-    async (request) => {
-      await emailFlows.resetPassword(request.body.token, request.body.new_password, clientContext(request));
-      return { message: 'Password reset; sign in with the new password' };
-    },
+    async (request, reply) =>
+      answer(request, reply, async () => {
+        await emailFlows.resetPassword(request.body.token, request.body.new_password, clientContext(request));
+        return { message: 'Password reset; sign in with the new password' };
+      }),
   );
 }

@@ -12,6 +12,7 @@ import type { AuthService } from '../../services/auth-service.js';
 import type { MfaService } from '../../services/mfa-service.js';
 import { MFA_OTP_GRANT } from '../../domain/types.js';
 import type { ClientCredentials, ClientRegistry } from '../../services/client-registry.js';
+import type { OidcService } from '../../services/oidc/oidc-service.js';
 import { toAppError, loggable } from '../plugins/errors.js';
 import { IntrospectionResponse, OAuthTokenResponse, ServerMetadata, TokenOnlyRequest, TokenRequest, oauthErrors } from '../schemas/oauth.js';
 import { OAUTH_FORM_AND_JSON, clientContext, noStore } from '../route-helpers.js';
@@ -21,6 +22,8 @@ import type { PasswordCheckLimit } from '../password-rate-limit.js';
 export interface OAuthRoutesOptions {
   auth: AuthService;
   mfa: MfaService;
+  /** OpenID Connect: the authorization_code grant. */
+  oidc: OidcService;
   clients: ClientRegistry;
   config: Readonly<Config>;
   /** False with ALGORITHM=HS256: nothing public to verify with. */
@@ -104,10 +107,14 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
     token_endpoint: `${base}/oauth/token`,
     revocation_endpoint: `${base}/oauth/revoke`,
     introspection_endpoint: `${base}/oauth/introspect`,
+    authorization_endpoint: `${base}/oauth/authorize`,
     ...(opts.publishesJwks ? { jwks_uri: `${base}/.well-known/jwks.json` } : {}),
-    grant_types_supported: ['password', 'refresh_token', MFA_OTP_GRANT],
-    // No authorization endpoint: no response types.
-    response_types_supported: [],
+    grant_types_supported: ['authorization_code', 'password', 'refresh_token', MFA_OTP_GRANT],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query', 'form_post'],
+    code_challenge_methods_supported: ['S256'],
+    scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
+    authorization_response_iss_parameter_supported: true,
     token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
@@ -155,7 +162,7 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
       preHandler: opts.passwordLimit,
       schema: {
         tags: ['standards'],
-        summary: 'OAuth 2.0 token endpoint: password and refresh_token grants',
+        summary: 'OAuth 2.0 token endpoint: authorization_code (with PKCE), password and refresh_token grants',
         description:
           'RFC 6749 §4.3 and §6, form-encoded (JSON accepted too). Without client credentials it acts as the public ' +
           'default client `gatehouse`. Registered clients authenticate with client_secret_basic or client_secret_post. ' +
@@ -169,12 +176,15 @@ export default async function oauthRoutes(instance: FastifyInstance, opts: OAuth
       const body = request.body;
       noStore(reply);
       if (body.grant_type === undefined || body.grant_type === '') throw invalidRequest('grant_type is required');
-      if (body.grant_type !== 'password' && body.grant_type !== 'refresh_token' && body.grant_type !== MFA_OTP_GRANT) {
+      if (body.grant_type !== 'password' && body.grant_type !== 'refresh_token' && body.grant_type !== 'authorization_code' && body.grant_type !== MFA_OTP_GRANT) {
         throw new AppError('unsupported_grant_type', `grant_type ${body.grant_type} is not supported here`);
       }
       const client = await clients.authenticate(clientCredentials(request, body));
       // The mfa-otp grant is the second half of a password grant: allowed with it.
       clients.assertGrant(client, body.grant_type === MFA_OTP_GRANT ? 'password' : body.grant_type);
+      if (body.grant_type === 'authorization_code') {
+        return opts.oidc.exchangeCode(client, { code: body.code, redirectUri: body.redirect_uri, codeVerifier: body.code_verifier }, clientContext(request));
+      }
       if (body.grant_type === MFA_OTP_GRANT) {
         if (!body.mfa_token) throw invalidRequest('mfa_token is required');
         const tokens = await mfa.loginWithCode({ mfaToken: body.mfa_token, code: body.otp, recoveryCode: body.recovery_code }, clientContext(request), client);

@@ -19,6 +19,8 @@ export interface Dependency {
 export interface OpsRoutesOptions {
   dependencies: Dependency[];
   keys: KeyRing;
+  /** Every algorithm's keys (access tokens and OpenID Connect ID tokens); `keys.jwks` when absent. */
+  jwks?: () => Promise<{ keys: object[] }>;
   metrics: Metrics;
   /** METRICS_TOKEN: a Bearer token that opens /metrics; without it, loopback clients only. */
   metricsToken: string | undefined;
@@ -156,11 +158,13 @@ export default async function opsRoutes(instance: FastifyInstance, opts: OpsRout
       },
     },
     async (_request, reply) => {
-      if (keys.isSymmetric) throw new AppError('not_found', 'ALGORITHM=HS256 publishes no keys');
+      const set = opts.jwks ? await opts.jwks() : await keys.jwks();
+      // With HS256 only ID-token keys (OpenID Connect) are public; without them there is nothing.
+      if (keys.isSymmetric && set.keys.length === 0) throw new AppError('not_found', 'ALGORITHM=HS256 publishes no keys');
       // Short enough that a rotation reaches resource servers quickly, long enough to spare
       // us; a rotated-in key signs only once this has run out (KeyRing.rotate).
       reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}, stale-while-revalidate=${JWKS_STALE_SECONDS}`);
-      return (await keys.jwks()) as { keys: Record<string, string>[] };
+      return set as { keys: Record<string, string>[] };
     },
   );
 }

@@ -12,6 +12,8 @@ export const SessionOut = Type.Object(
     amr: Type.Array(Type.String(), {
       description: 'How the session authenticated (RFC 8176): `pwd` password, `otp` one-time code, `hwk` passkey, `user` user verified, `mfa` more than one factor',
     }),
+    client_id: Type.String({ description: 'The client the session belongs to (`gatehouse:signin` for a browser sign-in at the hosted pages)' }),
+    signed_in_clients: Type.Array(Type.String(), { description: 'For a browser sign-in: the OpenID Connect clients it signed in to' }),
   },
   { title: 'Session' },
 );

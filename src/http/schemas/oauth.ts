@@ -20,6 +20,9 @@ export const TokenRequest = Type.Object(
     refresh_token: Type.Optional(Type.String({ maxLength: 512 })),
     device_token: Type.Optional(Type.String({ maxLength: 256, description: 'password grant: the device token of an earlier login of this account' })),
     scope: Type.Optional(Type.String({ maxLength: 1024 })),
+    code: Type.Optional(Type.String({ maxLength: 512, description: 'authorization_code grant' })),
+    redirect_uri: Type.Optional(Type.String({ maxLength: 2048, description: 'authorization_code grant: as in the authorization request' })),
+    code_verifier: Type.Optional(Type.String({ maxLength: 256, description: 'authorization_code grant: the PKCE verifier' })),
     ...clientFields,
   },
   { additionalProperties: true },
@@ -29,7 +32,9 @@ export const OAuthTokenResponse = Type.Object({
   access_token: Type.String(),
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer(),
-  refresh_token: Type.String(),
+  refresh_token: Type.Optional(Type.String({ description: 'Always for password and refresh_token; for authorization_code only with offline_access' })),
+  id_token: Type.Optional(Type.String({ description: 'authorization_code with the openid scope' })),
+  scope: Type.Optional(Type.String({ description: 'Granted scopes (OpenID Connect clients)' })),
   device_token: Type.Optional(Type.String({ description: 'password grant only: present it at the next login of this account (see /login)' })),
 });
 
@@ -80,10 +85,16 @@ export const IntrospectionResponse = Type.Object({
   iat: Type.Optional(Type.Integer()),
   jti: Type.Optional(Type.String()),
   sid: Type.Optional(Type.String()),
+  scope: Type.Optional(Type.String()),
 });
 
 export const ServerMetadata = Type.Object({
   issuer: Type.String(),
+  authorization_endpoint: Type.Optional(Type.String()),
+  code_challenge_methods_supported: Type.Optional(Type.Array(Type.String())),
+  response_modes_supported: Type.Optional(Type.Array(Type.String())),
+  scopes_supported: Type.Optional(Type.Array(Type.String())),
+  authorization_response_iss_parameter_supported: Type.Optional(Type.Boolean()),
   token_endpoint: Type.String(),
   revocation_endpoint: Type.String(),
   introspection_endpoint: Type.String(),

@@ -3,7 +3,7 @@
  * rows of the same shape (the compiler checks each store's rows against these types).
  */
 import type { JWK } from 'jose';
-import type { Amr, GrantType, MfaFactor, OAuthClient, Session, User } from '../../domain/types.js';
+import type { Amr, GrantType, IdTokenAlgorithm, MfaFactor, OAuthClient, Session, User } from '../../domain/types.js';
 import type { AuditEntry, AuthChallenge, NewFactor, RotationRequest, SecurityEventType, SigningKeyRecord } from '../../services/ports.js';
 import type { authChallenges, mfaFactors, oauthClients, securityEvents, sessions, signingKeys, users } from './schema/sqlite.js';
 
@@ -143,9 +143,21 @@ export const toClient = (row: ClientRow): OAuthClient => ({
   grantTypes: JSON.parse(row.grantTypes) as GrantType[],
   audience: row.audience,
   createdAt: row.createdAt,
+  redirectUris: JSON.parse(row.redirectUris) as string[],
+  postLogoutRedirectUris: JSON.parse(row.postLogoutRedirectUris) as string[],
+  scopes: row.scopes === '' ? [] : row.scopes.split(' '),
+  firstParty: row.firstParty,
+  idTokenAlg: row.idTokenAlg as IdTokenAlgorithm,
+  backchannelLogoutUri: row.backchannelLogoutUri,
 });
 
-export const clientRow = (client: OAuthClient): ClientRow => ({ ...client, grantTypes: JSON.stringify(client.grantTypes) });
+export const clientRow = (client: OAuthClient): ClientRow => ({
+  ...client,
+  grantTypes: JSON.stringify(client.grantTypes),
+  redirectUris: JSON.stringify(client.redirectUris),
+  postLogoutRedirectUris: JSON.stringify(client.postLogoutRedirectUris),
+  scopes: client.scopes.join(' '),
+});
 
 export type AuditRow = typeof securityEvents.$inferSelect;
 

@@ -1,6 +1,6 @@
 /** PostgreSQL tables: the same model as schema/sqlite.ts, in native types. */
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, pgTable, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 const at = (name: string) => timestamp(name, { withTimezone: true, precision: 3, mode: 'date' });
 
@@ -97,6 +97,12 @@ export const oauthClients = pgTable('oauth_clients', {
   grantTypes: text('grant_types').notNull(),
   audience: text('audience'),
   createdAt: at('created_at').notNull(),
+  redirectUris: text('redirect_uris').notNull().default('[]'),
+  postLogoutRedirectUris: text('post_logout_redirect_uris').notNull().default('[]'),
+  scopes: text('scopes').notNull().default(''),
+  firstParty: boolean('first_party').notNull().default(false),
+  idTokenAlg: text('id_token_alg').notNull().default('RS256'),
+  backchannelLogoutUri: text('backchannel_logout_uri'),
 });
 
 /** Single-use email tokens (verification, password reset), stored only as SHA-256 hashes. */
@@ -200,4 +206,71 @@ export const authChallenges = pgTable(
     usedAt: at('used_at'),
   },
   (t) => [index('auth_challenges_expires_at_idx').on(t.expiresAt)],
+);
+
+/**
+ * OpenID Connect authorization codes, stored only as SHA-256 hashes: single use, 60 s,
+ * bound to the client, the redirect URI and the PKCE challenge. `session_id` is the
+ * session the code was redeemed for, so a second redemption can revoke it.
+ */
+export const authorizationCodes = pgTable(
+  'authorization_codes',
+  {
+    hash: text('hash').primaryKey(),
+    clientId: text('client_id').notNull(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    redirectUri: text('redirect_uri').notNull(),
+    codeChallenge: text('code_challenge').notNull(),
+    scope: text('scope').notNull(),
+    nonce: text('nonce'),
+    /** The browser (single sign-on) session that approved it: the id token's `sid`. */
+    ssoSessionId: text('sso_session_id').notNull(),
+    authTime: at('auth_time').notNull(),
+    /** JSON array of RFC 8176 method references. */
+    amr: text('amr').notNull(),
+    acr: text('acr'),
+    createdAt: at('created_at').notNull(),
+    expiresAt: at('expires_at').notNull(),
+    usedAt: at('used_at'),
+    sessionId: text('session_id'),
+  },
+  (t) => [index('authorization_codes_expires_at_idx').on(t.expiresAt)],
+);
+
+/**
+ * What an OpenID Connect session (a normal row of `sessions`, one per client sign-in)
+ * carries beyond it: its scopes and the single sign-on session it came from, which
+ * RP-initiated logout ends together with all of its children.
+ */
+export const oidcGrants = pgTable(
+  'oidc_grants',
+  {
+    sessionId: text('session_id')
+      .primaryKey()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    ssoSessionId: text('sso_session_id').notNull(),
+    clientId: text('client_id').notNull(),
+    scope: text('scope').notNull(),
+    authTime: at('auth_time').notNull(),
+    amr: text('amr').notNull(),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [index('oidc_grants_sso_session_id_idx').on(t.ssoSessionId)],
+);
+
+/** Consent of a user to a third-party client, remembered until revoked. */
+export const consents = pgTable(
+  'consents',
+  {
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    clientId: text('client_id').notNull(),
+    /** Space-separated scopes granted. */
+    scope: text('scope').notNull(),
+    createdAt: at('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.clientId] })],
 );

@@ -1,6 +1,6 @@
 /** SQLite tables. Times are integer milliseconds since the epoch (UTC). */
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const users = sqliteTable('users', {
   id: integer('id').primaryKey({ autoIncrement: true }),
@@ -103,6 +103,16 @@ export const oauthClients = sqliteTable('oauth_clients', {
   grantTypes: text('grant_types').notNull(),
   audience: text('audience'),
   createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  /** OpenID Connect: JSON array of exact redirect URIs (authorization code flow). */
+  redirectUris: text('redirect_uris').notNull().default('[]'),
+  /** JSON array of exact post_logout_redirect_uri values (RP-initiated logout). */
+  postLogoutRedirectUris: text('post_logout_redirect_uris').notNull().default('[]'),
+  /** Space-separated scopes the client may ask for. */
+  scopes: text('scopes').notNull().default(''),
+  /** First-party: no consent screen. */
+  firstParty: integer('first_party', { mode: 'boolean' }).notNull().default(false),
+  idTokenAlg: text('id_token_alg').notNull().default('RS256'),
+  backchannelLogoutUri: text('backchannel_logout_uri'),
 });
 
 /** Single-use email tokens (verification, password reset), stored only as SHA-256 hashes. */
@@ -211,4 +221,71 @@ export const authChallenges = sqliteTable(
     usedAt: integer('used_at', { mode: 'timestamp_ms' }),
   },
   (t) => [index('auth_challenges_expires_at_idx').on(t.expiresAt)],
+);
+
+/**
+ * OpenID Connect authorization codes, stored only as SHA-256 hashes: single use, 60 s,
+ * bound to the client, the redirect URI and the PKCE challenge. `session_id` is the
+ * session the code was redeemed for, so a second redemption can revoke it.
+ */
+export const authorizationCodes = sqliteTable(
+  'authorization_codes',
+  {
+    hash: text('hash').primaryKey(),
+    clientId: text('client_id').notNull(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    redirectUri: text('redirect_uri').notNull(),
+    codeChallenge: text('code_challenge').notNull(),
+    scope: text('scope').notNull(),
+    nonce: text('nonce'),
+    /** The browser (single sign-on) session that approved it: the id token's `sid`. */
+    ssoSessionId: text('sso_session_id').notNull(),
+    authTime: integer('auth_time', { mode: 'timestamp_ms' }).notNull(),
+    /** JSON array of RFC 8176 method references. */
+    amr: text('amr').notNull(),
+    acr: text('acr'),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
+    usedAt: integer('used_at', { mode: 'timestamp_ms' }),
+    sessionId: text('session_id'),
+  },
+  (t) => [index('authorization_codes_expires_at_idx').on(t.expiresAt)],
+);
+
+/**
+ * What an OpenID Connect session (a normal row of `sessions`, one per client sign-in)
+ * carries beyond it: its scopes and the single sign-on session it came from, which
+ * RP-initiated logout ends together with all of its children.
+ */
+export const oidcGrants = sqliteTable(
+  'oidc_grants',
+  {
+    sessionId: text('session_id')
+      .primaryKey()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    ssoSessionId: text('sso_session_id').notNull(),
+    clientId: text('client_id').notNull(),
+    scope: text('scope').notNull(),
+    authTime: integer('auth_time', { mode: 'timestamp_ms' }).notNull(),
+    amr: text('amr').notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [index('oidc_grants_sso_session_id_idx').on(t.ssoSessionId)],
+);
+
+/** Consent of a user to a third-party client, remembered until revoked. */
+export const consents = sqliteTable(
+  'consents',
+  {
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    clientId: text('client_id').notNull(),
+    /** Space-separated scopes granted. */
+    scope: text('scope').notNull(),
+    createdAt: integer('created_at', { mode: 'timestamp_ms' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.clientId] })],
 );

@@ -6,6 +6,7 @@ import { DrizzleClientStore } from './clients.js';
 import { DrizzleEmailTokenStore } from './email-tokens.js';
 import { DrizzleImportStore } from './legacy-import.js';
 import { DrizzleMfaStore } from './mfa.js';
+import { DrizzleOidcStore } from './oidc.js';
 import { DrizzleRevokedTokenStore } from './revoked-tokens.js';
 import { DrizzleRevocationRecordStore } from './revocations.js';
 import { DrizzleSessionStore, type SessionHotPaths } from './sessions.js';
@@ -28,6 +29,7 @@ function scoped(x: Exec, hot: SessionHotPaths) {
     emailTokens: new DrizzleEmailTokenStore(x),
     audit: new DrizzleAuditStore(x),
     mfa: new DrizzleMfaStore(x),
+    oidc: new DrizzleOidcStore(x),
   };
 }
 

@@ -1,0 +1,102 @@
+/**
+ * Server-rendered HTML for the hosted pages: one layout, one stylesheet, no framework and
+ * no script (but the form_post auto-submit, whose inline script is allowed by its hash).
+ * Every value is escaped here; callers pass plain strings.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyReply } from 'fastify';
+import type { Messages } from './messages.js';
+
+export const STYLESHEET_PATH = '/assets/gatehouse.css';
+
+export const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** A trusted fragment of HTML (built by this module's helpers, values escaped). */
+export class Html {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+/** Tagged template: interpolated strings are escaped, Html fragments and arrays of them are not. */
+export function html(strings: TemplateStringsArray, ...values: Array<string | number | Html | Html[] | undefined | false>): Html {
+  let out = strings[0]!;
+  values.forEach((value, i) => {
+    if (Array.isArray(value)) out += value.map((v) => v.value).join('');
+    else if (value instanceof Html) out += value.value;
+    else if (value !== undefined && value !== false) out += escapeHtml(String(value));
+    out += strings[i + 1]!;
+  });
+  return new Html(out);
+}
+
+export const hidden = (name: string, value: string): Html => html`<input type="hidden" name="${name}" value="${value}">`;
+
+export interface PageOptions {
+  status?: number;
+  title: string;
+  body: Html;
+  messages: Messages;
+  /** Origins a form on this page may lead to (a client's redirect URI after sign-in or consent). */
+  formTargets?: string[];
+  /** SHA-256 hashes of inline scripts allowed on this page. */
+  scriptHashes?: string[];
+}
+
+/** CSP for a page: its stylesheet, forms to itself (and the client it returns to), never framed. */
+function pageCsp(options: PageOptions): string {
+  const formAction = ["'self'", ...(options.formTargets ?? [])].join(' ');
+  const script = options.scriptHashes?.length ? options.scriptHashes.map((h) => `'sha256-${h}'`).join(' ') : "'none'";
+  return `default-src 'none'; style-src 'self'; img-src 'self' data:; script-src ${script}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+}
+
+export function sendPage(reply: FastifyReply, options: PageOptions): FastifyReply {
+  const { messages, title } = options;
+  const document = html`<!doctype html>
+<html lang="${messages.lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="same-origin">
+<title>${title} · ${messages.t('brand.name')}</title>
+<link rel="stylesheet" href="${STYLESHEET_PATH}">
+</head>
+<body>
+<main class="gh-card">
+<header class="gh-brand"><span class="gh-logo" aria-hidden="true"></span><span class="gh-name">${messages.t('brand.name')}</span></header>
+<h1>${title}</h1>
+${options.body}
+</main>
+</body>
+</html>
+`;
+  return reply
+    .code(options.status ?? 200)
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('content-security-policy', pageCsp(options))
+    // Not no-referrer: under it browsers send `Origin: null` on the pages' own form posts,
+    // and the CSRF check wants to see our origin. Nothing leaves for other sites either way.
+    .header('referrer-policy', 'same-origin')
+    .send(document.value);
+}
+
+export function scriptHash(source: string): string {
+  return createHash('sha256').update(source).digest('base64');
+}
+
+export function alert(message: string | undefined): Html | undefined {
+  return message === undefined ? undefined : html`<p class="gh-alert" role="alert">${message}</p>`;
+}
+
+/** origin of a URL, for form-action; undefined for a scheme CSP cannot name safely. */
+export function originOf(uri: string): string | undefined {
+  try {
+    const url = new URL(uri);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : undefined;
+  } catch {
+    return undefined;
+  }
+}
