@@ -1,0 +1,153 @@
+/** `npm run bench`'s command line (see bench/run.ts for what each option does) and the run's constants. */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BENCH = path.join(ROOT, 'bench');
+/** The load scenarios, in the order they run. */
+export const SCENARIOS = ['healthz', 'me-hot', 'refresh', 'me-cold', 'login', 'register', 'me-under-login'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+export type Part = Scenario;
+export const PASSWORD = 'Bench-Password-1';
+export const BIG = '100000000';
+export const CORES = availableParallelism();
+
+/** --quick: every figure measured, briefly (proves the bench runs; its figures are not the benchmark's). */
+const QUICK: Record<string, string> = {
+  duration: '2',
+  warmup: '1',
+  sessions: '1500',
+  'fill-seconds': '5',
+  'jose-tokens': '8000',
+  'wait-quiet': '0',
+};
+
+const DEFAULTS: Record<string, string> = {
+  duration: '10',
+  warmup: '2',
+  sessions: '10000',
+  'fill-seconds': '100',
+  'jose-tokens': '60000',
+  'wait-quiet': '120',
+};
+
+export interface Options {
+  pg: boolean;
+  pgUrl: string;
+  redisUrl: string;
+  quietLogs: boolean;
+  quick: boolean;
+  /** Seconds of each measured run, and of each warm-up. */
+  duration: number;
+  warmup: number;
+  connections: number;
+  build: boolean;
+  skipFloors: boolean;
+  /** --only as given (undefined: everything). */
+  onlyArg: string | undefined;
+  only: readonly Part[];
+  sessionsTarget: number;
+  fillSeconds: number;
+  meRate: number;
+  meConnections: number;
+  joseTokens: number;
+  cpuProf: boolean;
+  out: string | undefined;
+  keep: boolean;
+  waitQuiet: number;
+  dbDir: string | undefined;
+  maxSeconds: number;
+  /** Every scenario, the floors, no profile: the run whose results go to bench/results*.md. */
+  full: boolean;
+  dbKind: 'sqlite' | 'postgres';
+  logLevel: 'info' | 'warn';
+  /** Unique per run: user names, the PostgreSQL schema, the Redis key prefix. */
+  runId: string;
+  /** The command as typed, for the results file. */
+  cli: string;
+  /** The node flags `npm start` (package.json) and the `gatehouse` bin run the server with. */
+  serverNodeFlags: string[];
+}
+
+export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
+  const { values: args } = parseArgs({
+    args: argv,
+    options: {
+      pg: { type: 'boolean', default: false },
+      'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+      'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
+      'quiet-logs': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string', default: '32' },
+      build: { type: 'boolean', default: true },
+      'no-build': { type: 'boolean', default: false },
+      'skip-floors': { type: 'boolean', default: false },
+      only: { type: 'string' },
+      sessions: { type: 'string' },
+      'fill-seconds': { type: 'string' },
+      'me-rate': { type: 'string', default: '1000' },
+      'me-connections': { type: 'string', default: '8' },
+      'jose-tokens': { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      'wait-quiet': { type: 'string' },
+      'db-dir': { type: 'string' },
+      'max-seconds': { type: 'string', default: '600' },
+    },
+    strict: true,
+  });
+  const quick = args.quick === true;
+  // An option given on the command line wins; then --quick's value; then the default.
+  const pick = (name: keyof typeof DEFAULTS): number => {
+    const given = (args as Record<string, string | boolean | undefined>)[name];
+    return Number(typeof given === 'string' ? given : quick ? QUICK[name] : DEFAULTS[name]);
+  };
+  const parts: readonly Part[] = SCENARIOS;
+  const only = args.only ? args.only.split(',').map((s) => s.trim()) : parts;
+  for (const s of only) if (!parts.includes(s as Part)) throw new Error(`--only: unknown scenario ${s} (${parts.join(', ')})`);
+  const startScript = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
+  const flags = /node ((?:--\S+ )*)dist\/cli\.js serve/.exec(startScript);
+  if (!flags) throw new Error('package.json: the start script does not run `node ... dist/cli.js serve`');
+  const typed = argv.length > 0 ? ` ${argv.join(' ')}` : '';
+  return {
+    pg: args.pg === true,
+    pgUrl: args['pg-url']!,
+    redisUrl: args['redis-url']!,
+    quietLogs: args['quiet-logs'] === true,
+    quick,
+    duration: pick('duration'),
+    warmup: pick('warmup'),
+    connections: Number(args.connections),
+    build: args.build !== false && args['no-build'] !== true,
+    skipFloors: args['skip-floors'] === true,
+    onlyArg: args.only,
+    only: only as Part[],
+    sessionsTarget: pick('sessions'),
+    fillSeconds: pick('fill-seconds'),
+    meRate: Number(args['me-rate']),
+    meConnections: Number(args['me-connections']),
+    joseTokens: pick('jose-tokens'),
+    cpuProf: args['cpu-prof'] === true,
+    out: args.out,
+    keep: args.keep === true,
+    waitQuiet: pick('wait-quiet'),
+    dbDir: args['db-dir'],
+    maxSeconds: Number(args['max-seconds']),
+    full: !args.only && !args['skip-floors'] && !args['cpu-prof'],
+    dbKind: args.pg ? 'postgres' : 'sqlite',
+    logLevel: args['quiet-logs'] ? 'warn' : 'info',
+    runId: `${Date.now().toString(36).slice(-5)}${randomBytes(2).toString('hex')}`,
+    cli: process.env.npm_lifecycle_event === 'bench' ? `npm run bench${argv.length > 0 ? ` --${typed}` : ''}` : `node --import tsx bench/run.ts${typed}`,
+    serverNodeFlags: flags[1]!.trim().split(' ').filter(Boolean),
+  };
+}
+
+/** Whether this run measures `part` (--only, or everything). */
+export const runs = (o: Options, ...parts: Part[]): boolean => parts.some((p) => o.only.includes(p));

@@ -1,0 +1,151 @@
+/** The shapes that pass between the bench's modules and its forked load processes (bench/load.mjs). */
+
+/** One autocannon run, as bench/load.mjs takes it (see the comment at the top of that file). */
+export interface LoadSpec {
+  kind: 'static' | 'hot' | 'cold' | 'refresh' | 'login' | 'register';
+  url: string;
+  path?: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+  connections: number;
+  /** Seconds (a run sized by time) ... */
+  duration?: number;
+  /** ... or a count of requests (a run sized by count). */
+  amount?: number;
+  overallRate?: number;
+  timeout?: number;
+  /** hot / cold: one token a line. */
+  tokensFile?: string;
+  /** cold / login: the first token or user. */
+  start?: number;
+  /** refresh: the pool of refresh tokens, and where the pool and the minted access tokens go. */
+  poolFile?: string;
+  collectFile?: string;
+  collectMax?: number;
+  /** login: a JSON array of { username, password }. */
+  usersFile?: string;
+  /** register: usernames are prefix + a counter. */
+  prefix?: string;
+  password?: string;
+}
+
+/** Latencies of 2xx answers, in ms (microsecond resolution). */
+export interface Latency {
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  max: number | null;
+  mean: number | null;
+  /** autocannon's own figure (whole ms). */
+  autocannonP99: number;
+}
+
+/** What bench/load.mjs answers for one run. */
+export interface LoadResult {
+  kind: LoadSpec['kind'];
+  connections: number;
+  overallRate: number | null;
+  duration: number;
+  autocannonDuration: number;
+  wall: number;
+  total: number;
+  ok: number;
+  rps: number;
+  okRps: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  loadgenCores: number;
+  latencyMs: Latency;
+}
+
+/** Cores used over a measured run (bench/lib/meters.ts cpuMeter). */
+export interface CpuUse {
+  serverCores: number;
+  dbCores?: number;
+  machineCores: number;
+}
+
+/** A measured scenario: the load's result, the CPU over it, and what the warm-up got wrong. */
+export type ScenarioResult = LoadResult &
+  Partial<CpuUse> & {
+    warmupNon2xx?: number;
+    /** refresh: tokens left in the pool, requests that found it empty. */
+    poolLeft?: number;
+    poolExhausted?: number;
+    /** me-under-login: the saturating logins. */
+    login?: LoadResult;
+  };
+
+export type FloorLoad = LoadResult & CpuUse;
+
+/** One line of bench/argon2-time.mjs, plus the bound derived from it. */
+export interface Argon2Floor {
+  params: { memoryKib: number; timeCost: number; parallelism: number };
+  runs: number;
+  cores: number;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  parallelPerSecond: number;
+  boundPerSecond: number;
+}
+
+export interface FloorRound {
+  argon2: Argon2Floor;
+  hello: FloorLoad;
+  jose: FloorLoad;
+}
+
+export interface Floors {
+  rounds: FloorRound[];
+  /** The better figure of the rounds: the one every ratio uses. */
+  argon2?: Argon2Floor;
+  hello?: FloorLoad;
+  jose?: FloorLoad;
+}
+
+/** The server's memory at one moment: /proc/PID/status, and the V8 heap from its /metrics. */
+export interface MemorySample {
+  rssMb: number;
+  hwmMb: number;
+  anonMb: number;
+  fileMb: number;
+  heapTotalMb?: number;
+  heapUsedMb?: number;
+  externalMb?: number;
+}
+
+export interface MemoryResults {
+  started?: MemorySample;
+  afterSetup?: MemorySample;
+  endOfLoad?: MemorySample;
+  afterSessions?: MemorySample;
+  final?: MemorySample;
+  idleAfterMs?: number;
+}
+
+export interface Results {
+  floors: Floors;
+  scenarios: Record<string, ScenarioResult>;
+  rss: MemoryResults;
+  notes: string[];
+  sessions: number;
+  busyBefore: number;
+  loadavg: { before: number[]; after: number[] };
+  logBytes: number;
+  serverEnv: Record<string, string | undefined>;
+}
+
+export interface MachineFacts {
+  cores: number;
+  model: string;
+  memGb: number;
+  node: string;
+  kernel: string;
+  date: string;
+  git: string;
+  autocannon: string;
+}

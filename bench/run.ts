@@ -1,0 +1,161 @@
+#!/usr/bin/env -S node --import tsx
+// `npm run bench` (issue 6): builds, starts the real server as a child process on a free
+// loopback port with a fresh database, measures the floors in the same run (bare Fastify
+// GET /hello, Fastify + jose EdDSA verify, argon2id verify time), loads every scenario
+// with autocannon from separate processes, prints a table and writes bench/results.md; then
+// runs `npm run bench:sdk` (bench/sdk-verifier.ts, bench/results-sdk.md).
+//
+//   npm run bench                       SQLite (a fresh temp file)
+//   npm run bench -- --pg               PostgreSQL (fresh schema) + Redis (fresh key prefix)
+//   npm run bench -- --quiet-logs       LOG_LEVEL=warn instead of the default info
+//   npm run bench -- --quick --out /tmp/bench.md
+//                                       every figure, briefly (2 s runs, 1 s warm-ups, fewer
+//                                       sessions and tokens, no wait for a quiet machine): proves
+//                                       the bench runs; no results file unless --out is given
+//   npm run bench -- --only me-hot --cpu-prof
+//                                       one scenario, the server under node --cpu-prof; writes a
+//                                       summary of the profile to bench/profile-<db>-<scenarios>.md
+// Other flags: --duration S (10), --warmup S (2), --connections N (32), --no-build,
+// --skip-floors, --sessions N (10000), --fill-seconds S (100), --me-rate R (1000),
+// --out FILE, --keep (keep the temp dir and the server log), --wait-quiet S (120: how long
+// to wait for the machine's CPU to be < 15 % busy before starting), --db-dir DIR (where the
+// fresh SQLite file goes, e.g. /dev/shm to take disk flushes out of the figures),
+// --max-seconds S (600: the run's bound).
+// --only takes scenarios (healthz, me-hot, refresh, me-cold, login, register,
+// me-under-login); with --only, --skip-floors or --cpu-prof nothing is written to
+// bench/results*.md unless --out says where, and the SDK verifier bench does not run.
+//
+// The parts: bench/lib/options.ts (the command line), processes.ts (children, loads),
+// meters.ts (/proc, /metrics), server.ts (the server under test), floors.ts, scenarios.ts,
+// report.ts (the results file). Loads and floors run as plain Node scripts
+// (bench/load.mjs, floor-*.mjs, argon2-time.mjs), never in this process.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import path from 'node:path';
+import { measureFloors } from './lib/floors.js';
+import { elapsedSeconds, log } from './lib/log.js';
+import { machineBusy, machineFacts, memory, waitIdle } from './lib/meters.js';
+import { BENCH, CORES, ROOT, parseOptions, runs, type Options } from './lib/options.js';
+import { armWatchdog, killAll, killChildrenOnSignals } from './lib/processes.js';
+import { render } from './lib/report.js';
+import { newRun, type RunState } from './lib/run-state.js';
+import { fillSessions, runScenarios, setupFixtures } from './lib/scenarios.js';
+import { startServer, type Server } from './lib/server.js';
+import { summarize } from './profile-summary.mjs';
+
+async function main(run: RunState, current: { server?: Server }): Promise<void> {
+  const { o, results } = run;
+  const facts = machineFacts();
+  // Wait (bounded) for the machine to be quiet: other processes would steal the cores.
+  const quietDeadline = Date.now() + o.waitQuiet * 1000;
+  let busy = await machineBusy(2000);
+  while (busy > 0.15 && Date.now() < quietDeadline) {
+    log(`machine is ${(busy * 100).toFixed(0)} % busy before the run: waiting for it to quiet down`);
+    busy = await machineBusy(5000);
+  }
+  results.busyBefore = busy;
+  if (busy > 0.15) results.notes.push(`The machine was ${(busy * 100).toFixed(0)} % busy with other processes when the run started (waited ${o.waitQuiet} s): figures are noisy, ratios less so.`);
+  if (o.quick) results.notes.push('A --quick run (short runs, fewer sessions and tokens): it proves the bench runs; its figures are not the benchmark\'s.');
+  const loadBefore = loadavg();
+  armWatchdog(o.maxSeconds);
+  log(`gatehouse bench: ${o.dbKind}, LOG_LEVEL=${o.logLevel}, ${o.connections} connections, ${o.warmup}s warm-up + ${o.duration}s per scenario, ${CORES} cores`);
+
+  if (o.build) {
+    log('npm run build');
+    const b = spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+    if (b.status !== 0) throw new Error(`npm run build failed (exit ${b.status})`);
+  }
+
+  // ---- floors: measured before the server starts and again after it stopped; the better
+  // figure of the two is the floor (noise from other processes only ever lowers a floor,
+  // which would flatter every ratio).
+  if (!o.skipFloors) await measureFloors(run, 0);
+
+  // ---- the server, the fixtures, the scenarios
+  const server = await startServer(run);
+  current.server = server;
+  results.rss.started = await memory(server.pid, server.url);
+  const fixtures = await setupFixtures(run, server);
+  await runScenarios(run, server, fixtures);
+  results.rss.endOfLoad = await memory(server.pid, server.url);
+  log(`RSS at the end of the load: ${results.rss.endOfLoad.rssMb.toFixed(1)} MB`);
+
+  // ---- sessions up to the target (logins: argon2-bound, so capped in time)
+  if (o.full || (runs(o, 'login') && !o.cpuProf)) await fillSessions(run, server, fixtures);
+  // "After the run": once the server has finished what it was still doing (a load ends
+  // with up to `cores + 1` argon2 hashes of 19 MiB each still in flight).
+  results.rss.idleAfterMs = await waitIdle(server.pid);
+  results.rss.final = await memory(server.pid, server.url);
+  log(`RSS after the run (server idle after ${results.rss.idleAfterMs} ms): ${results.rss.final.rssMb.toFixed(1)} MB`);
+  results.loadavg = { before: loadBefore, after: loadavg() };
+  results.logBytes = statSync(server.logFile).size;
+
+  await server.stop();
+  current.server = undefined;
+  await server.cleanup();
+  if (!o.skipFloors) await measureFloors(run, 1);
+
+  const profile = server.profDir ? summarizeProfile(run, server.profDir) : undefined;
+  const report = render(o, facts, results);
+  process.stdout.write(`\n${report.table}\n`);
+  const out = o.out ?? (o.full && !o.quick ? path.join(BENCH, o.pg ? 'results-pg.md' : 'results.md') : undefined);
+  if (out) {
+    writeFileSync(out, report.markdown);
+    log(`wrote ${path.relative(ROOT, out)}`);
+  } else if (o.quick) {
+    log('--quick: no results file written (--out FILE writes one)');
+  }
+  if (profile) {
+    const pf = path.join(BENCH, `profile-${o.dbKind}${o.onlyArg ? `-${o.only.join('+')}` : ''}.md`);
+    writeFileSync(
+      pf,
+      `<!-- generated by \`${o.cli}\`; do not edit -->\n# CPU profile of the server (${o.dbKind}, LOG_LEVEL=${o.logLevel}, git ${machineFacts().git})\n\nnode --cpu-prof on the server process; samples of each measured run only. Profiling slows the server, so the rates of such a run are not the benchmark's.\n\n${profile.text}\n`,
+    );
+    log(`wrote ${path.relative(ROOT, pf)} (profile ${profile.file}, not committed)`);
+  }
+  if (o.full) sdkBench(o);
+  log(`done in ${elapsedSeconds().toFixed(0)} s`);
+}
+
+/** The newest .cpuprofile, one section per measured run (set-up and warm-ups left out). */
+function summarizeProfile(run: RunState, profDir: string): { file: string; text: string } | undefined {
+  const files = readdirSync(profDir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(profDir, f));
+  files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  if (!files[0]) return undefined;
+  const data: unknown = JSON.parse(readFileSync(files[0], 'utf8'));
+  const text = run.windows.map((w) => `## ${w.name}\n\n${summarize(data, 25, [w.span])}`).join('\n\n');
+  return { file: path.relative(ROOT, files[0]), text };
+}
+
+/**
+ * `npm run bench:sdk` (bench/sdk-verifier.ts) in its own process, as the last part of a full
+ * run: bench/results-sdk.md, or beside --out's file; a --quick run measures 1 s each.
+ */
+function sdkBench(o: Options): void {
+  const sdkOut = o.out ? o.out.replace(/(\.md)?$/, '-sdk.md') : o.quick ? undefined : path.join(BENCH, 'results-sdk.md');
+  const args = ['--import', 'tsx', path.join(BENCH, 'sdk-verifier.ts'), ...(o.quick ? ['--seconds', '1'] : []), ...(sdkOut ? ['--out', sdkOut] : ['--out', '/dev/null'])];
+  log(`npm run bench:sdk: the verifier's hot-token throughput${sdkOut ? ` (${path.relative(ROOT, sdkOut)})` : ''}`);
+  const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) throw new Error(`bench/sdk-verifier.ts failed (exit ${r.status})`);
+}
+
+const run = newRun(parseOptions());
+const current: { server?: Server } = {};
+killChildrenOnSignals();
+main(run, current)
+  .catch(async (error: unknown) => {
+    log(`FAILED: ${(error as Error).stack ?? String(error)}`);
+    process.exitCode = 1;
+    if (current.server) {
+      await current.server.stop(5000);
+      await current.server.cleanup();
+    }
+  })
+  .finally(() => {
+    killAll();
+    if (!run.o.keep) rmSync(run.tmp, { recursive: true, force: true });
+    else log(`kept ${run.tmp}`);
+  });
