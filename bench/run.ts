@@ -2,7 +2,8 @@
 // `npm run bench` (issue 6): builds, starts the real server as a child process on a free
 // loopback port with a fresh database, measures the floors in the same run (bare Fastify
 // GET /hello, Fastify + jose EdDSA verify, argon2id verify time), loads every scenario
-// with autocannon from separate processes, prints a table and writes bench/results.md; then
+// with autocannon from separate processes, measures the revocation delay at a resource
+// server using @gatehouse/node (issue 18), prints a table and writes bench/results.md; then
 // runs `npm run bench:sdk` (bench/sdk-verifier.ts, bench/results-sdk.md).
 //
 //   npm run bench                       SQLite (a fresh temp file)
@@ -10,24 +11,25 @@
 //   npm run bench -- --quiet-logs       LOG_LEVEL=warn instead of the default info
 //   npm run bench -- --quick --out /tmp/bench.md
 //                                       every figure, briefly (2 s runs, 1 s warm-ups, fewer
-//                                       sessions and tokens, no wait for a quiet machine): proves
-//                                       the bench runs; no results file unless --out is given
+//                                       sessions and tokens, 20 logouts, no wait for a quiet
+//                                       machine): proves the bench runs; no results file unless
+//                                       --out is given
 //   npm run bench -- --only me-hot --cpu-prof
 //                                       one scenario, the server under node --cpu-prof; writes a
 //                                       summary of the profile to bench/profile-<db>-<scenarios>.md
 // Other flags: --duration S (10), --warmup S (2), --connections N (32), --no-build,
 // --skip-floors, --sessions N (10000), --fill-seconds S (100), --me-rate R (1000),
-// --out FILE, --keep (keep the temp dir and the server log), --wait-quiet S (120: how long
-// to wait for the machine's CPU to be < 15 % busy before starting), --db-dir DIR (where the
-// fresh SQLite file goes, e.g. /dev/shm to take disk flushes out of the figures),
-// --max-seconds S (600: the run's bound).
+// --revocation-logouts N (100), --out FILE, --keep (keep the temp dir and the server log),
+// --wait-quiet S (120: how long to wait for the machine's CPU to be < 15 % busy before
+// starting), --db-dir DIR (where the fresh SQLite file goes, e.g. /dev/shm to take disk
+// flushes out of the figures), --max-seconds S (600: the run's bound).
 // --only takes scenarios (healthz, me-hot, refresh, me-cold, login, register,
-// me-under-login); with --only, --skip-floors or --cpu-prof nothing is written to
-// bench/results*.md unless --out says where, and the SDK verifier bench does not run.
+// me-under-login) and `revocation`; with --only, --skip-floors or --cpu-prof nothing is
+// written to bench/results*.md unless --out says where, and the SDK verifier bench does not run.
 //
 // The parts: bench/lib/options.ts (the command line), processes.ts (children, loads),
 // meters.ts (/proc, /metrics), server.ts (the server under test), floors.ts, scenarios.ts,
-// report.ts (the results file). Loads and floors run as plain Node scripts
+// revocation.ts, report.ts (the results file). Loads and floors run as plain Node scripts
 // (bench/load.mjs, floor-*.mjs, argon2-time.mjs), never in this process.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -39,6 +41,7 @@ import { machineBusy, machineFacts, memory, waitIdle } from './lib/meters.js';
 import { BENCH, CORES, ROOT, parseOptions, runs, type Options } from './lib/options.js';
 import { armWatchdog, killAll, killChildrenOnSignals } from './lib/processes.js';
 import { render } from './lib/report.js';
+import { measureRevocationDelay } from './lib/revocation.js';
 import { newRun, type RunState } from './lib/run-state.js';
 import { fillSessions, runScenarios, setupFixtures } from './lib/scenarios.js';
 import { startServer, type Server } from './lib/server.js';
@@ -56,7 +59,7 @@ async function main(run: RunState, current: { server?: Server }): Promise<void> 
   }
   results.busyBefore = busy;
   if (busy > 0.15) results.notes.push(`The machine was ${(busy * 100).toFixed(0)} % busy with other processes when the run started (waited ${o.waitQuiet} s): figures are noisy, ratios less so.`);
-  if (o.quick) results.notes.push('A --quick run (short runs, fewer sessions and tokens): it proves the bench runs; its figures are not the benchmark\'s.');
+  if (o.quick) results.notes.push('A --quick run (short runs, fewer sessions, tokens and logouts): it proves the bench runs; its figures are not the benchmark\'s.');
   const loadBefore = loadavg();
   armWatchdog(o.maxSeconds);
   log(`gatehouse bench: ${o.dbKind}, LOG_LEVEL=${o.logLevel}, ${o.connections} connections, ${o.warmup}s warm-up + ${o.duration}s per scenario, ${CORES} cores`);
@@ -90,6 +93,9 @@ async function main(run: RunState, current: { server?: Server }): Promise<void> 
   log(`RSS after the run (server idle after ${results.rss.idleAfterMs} ms): ${results.rss.final.rssMb.toFixed(1)} MB`);
   results.loadavg = { before: loadBefore, after: loadavg() };
   results.logBytes = statSync(server.logFile).size;
+
+  // ---- the revocation delay: after every figure above, so that it changes none of them
+  if (runs(o, 'revocation')) results.revocation = await measureRevocationDelay(run, server, fixtures.users[0]!);
 
   await server.stop();
   current.server = undefined;

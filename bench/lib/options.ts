@@ -11,7 +11,9 @@ export const BENCH = path.join(ROOT, 'bench');
 /** The load scenarios, in the order they run. */
 export const SCENARIOS = ['healthz', 'me-hot', 'refresh', 'me-cold', 'login', 'register', 'me-under-login'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
-export type Part = Scenario;
+/** Measurements other than load scenarios that --only can pick. */
+export const EXTRAS = ['revocation'] as const;
+export type Part = Scenario | (typeof EXTRAS)[number];
 export const PASSWORD = 'Bench-Password-1';
 export const BIG = '100000000';
 export const CORES = availableParallelism();
@@ -24,6 +26,7 @@ const QUICK: Record<string, string> = {
   'fill-seconds': '5',
   'jose-tokens': '8000',
   'wait-quiet': '0',
+  'revocation-logouts': '20',
 };
 
 const DEFAULTS: Record<string, string> = {
@@ -33,6 +36,7 @@ const DEFAULTS: Record<string, string> = {
   'fill-seconds': '100',
   'jose-tokens': '60000',
   'wait-quiet': '120',
+  'revocation-logouts': '100',
 };
 
 export interface Options {
@@ -55,6 +59,7 @@ export interface Options {
   meRate: number;
   meConnections: number;
   joseTokens: number;
+  revocationLogouts: number;
   cpuProf: boolean;
   out: string | undefined;
   keep: boolean;
@@ -94,6 +99,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       'me-rate': { type: 'string', default: '1000' },
       'me-connections': { type: 'string', default: '8' },
       'jose-tokens': { type: 'string' },
+      'revocation-logouts': { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       out: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -109,7 +115,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
     const given = (args as Record<string, string | boolean | undefined>)[name];
     return Number(typeof given === 'string' ? given : quick ? QUICK[name] : DEFAULTS[name]);
   };
-  const parts: readonly Part[] = SCENARIOS;
+  const parts: readonly Part[] = [...SCENARIOS, ...EXTRAS];
   const only = args.only ? args.only.split(',').map((s) => s.trim()) : parts;
   for (const s of only) if (!parts.includes(s as Part)) throw new Error(`--only: unknown scenario ${s} (${parts.join(', ')})`);
   const startScript = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
@@ -134,6 +140,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
     meRate: Number(args['me-rate']),
     meConnections: Number(args['me-connections']),
     joseTokens: pick('jose-tokens'),
+    revocationLogouts: pick('revocation-logouts'),
     cpuProf: args['cpu-prof'] === true,
     out: args.out,
     keep: args.keep === true,

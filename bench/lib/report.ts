@@ -192,6 +192,23 @@ export function render(o: Options, facts: MachineFacts, res: Results): { markdow
     other(r),
   ]);
 
+  // The revocation delay (issue 18): its own section, after the load figures.
+  const rev = res.revocation;
+  const revPass = rev ? rev.p99Ms < 1000 : undefined;
+  const revRows = rev
+    ? [[String(rev.logouts), fmtMs(rev.medianMs), fmtMs(rev.p99Ms), fmtMs(rev.maxMs), fmtMs(rev.meanMs), String(rev.acceptedAfterLogout), 'p99 < 1 s', revPass ? 'PASS' : '**FAIL**']]
+    : [];
+  const revSection = rev
+    ? [
+        '## Revocation delay (issue 18)',
+        '',
+        'A resource server in its own process (`test/helpers/resource-server.ts`: `@gatehouse/node`\'s verifier with the revocation feed, subscribed to this server as a confidential client made by `gatehouse clients create`). For each logout, one at a time: log in, one accepted request at the resource server, `POST /logout`, then the resource server asked again as soon as it answers; the delay is from the logout\'s answer to the first refusal (401). Run after the load and the memory figures, on the same server.',
+        '',
+        mdTable(['logouts', 'median ms', 'p99 ms', 'max ms', 'mean ms', 'polls still accepted after the logouts (all of them)', 'target', 'result'], revRows),
+        '',
+      ]
+    : [];
+
   const envShown = Object.entries(res.serverEnv)
     .filter(([, v]) => v !== undefined && v !== null)
     .map(([k, v]) => `${k}=${k === 'PORT' ? '(free port)' : k === 'DATABASE_URL' && o.dbKind === 'sqlite' ? 'file:(fresh temp file)' : v}`);
@@ -215,6 +232,7 @@ export function render(o: Options, facts: MachineFacts, res: Results): { markdow
     '',
     ...verdicts.map((v) => `- ${v.note ? 'NOTE' : v.pass ? 'PASS' : '**FAIL**'}: ${v.what}`),
     '',
+    ...revSection,
     '## Floors (same run, same machine: before the server started and after it stopped; ✓ = the better one, used for the ratios)',
     '',
     mdTable(['floor', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'detail'], floorRows),
@@ -274,5 +292,8 @@ export function render(o: Options, facts: MachineFacts, res: Results): { markdow
   const txtFloors = floorRows.map((r) => `  floor ${r[0]!.replace(/`/g, '')}: ${r[1]}${r[1]!.startsWith('bound') ? '/s' : ' req/s'}, p50 ${r[2]} ms`).join('\n');
   const txtRss = rssRows.map((r) => `  RSS ${r[0]}: ${r[1]} (anonymous ${r[2]}, file-backed ${r[3]}, V8 heap ${r[4]}; peak ${r[5]})`).join('\n');
   const txtVerdicts = verdicts.map((v) => `  ${v.note ? 'NOTE' : v.pass ? 'PASS' : 'FAIL'} ${v.what}`).join('\n');
-  return { markdown: md.join('\n'), table: `${txt}\n\n${txtFloors}\n${txtRss}\n\n${txtVerdicts}\n` };
+  const txtRev = rev
+    ? `\n  ${revPass ? 'PASS' : 'FAIL'} revocation delay over ${rev.logouts} logouts (logout answered -> resource server refuses): median ${fmtMs(rev.medianMs)} ms, p99 ${fmtMs(rev.p99Ms)} ms, max ${fmtMs(rev.maxMs)} ms (target p99 < 1 s)\n`
+    : '';
+  return { markdown: md.join('\n'), table: `${txt}\n\n${txtFloors}\n${txtRss}\n\n${txtVerdicts}\n${txtRev}` };
 }

@@ -2,9 +2,10 @@
  * The Gatehouse server under test: `node <npm start's flags> dist/cli.js serve` as a child
  * process on a free loopback port, with a fresh database (a temp SQLite file, or a fresh
  * PostgreSQL schema and Redis key prefix with --pg), the rate limits out of the way, its log
- * to a file.
+ * to a file. Also the CLI on the same database (`gatehouse clients create` for the
+ * revocation measurement).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { log } from './log.js';
@@ -17,7 +18,7 @@ export interface Server {
   pid: number;
   url: string;
   logFile: string;
-  /** The server's environment. */
+  /** The server's environment (the CLI gets the same). */
   env: Record<string, string>;
   /** Where node --cpu-prof writes (with --cpu-prof). */
   profDir: string | undefined;
@@ -112,6 +113,13 @@ export async function startServer(run: RunState): Promise<Server> {
     throw error;
   }
   return server;
+}
+
+/** Runs `gatehouse ARGS` (dist/cli.js) on the server's database, as the server runs (same environment and directory). */
+export function gatehouseCli(run: RunState, server: Server, args: string[]): string {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], { cwd: run.tmp, env: { ...server.env, LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`gatehouse ${args.join(' ')} exited with ${r.status}: ${r.stderr}`);
+  return r.stdout;
 }
 
 async function cleanupPg(pgUrl: string, schema: string, redisUrl: string, prefix: string): Promise<void> {

@@ -127,6 +127,19 @@ export interface MemoryResults {
   idleAfterMs?: number;
 }
 
+/** Time from a logout's answer until a resource server following the revocation feed refuses the token. */
+export interface RevocationDelay {
+  logouts: number;
+  /** Sorted, in ms. */
+  delaysMs: number[];
+  medianMs: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+  /** Requests the resource server answered while it still accepted a logged-out token. */
+  acceptedAfterLogout: number;
+}
+
 export interface Results {
   floors: Floors;
   scenarios: Record<string, ScenarioResult>;
@@ -137,6 +150,7 @@ export interface Results {
   loadavg: { before: number[]; after: number[] };
   logBytes: number;
   serverEnv: Record<string, string | undefined>;
+  revocation?: RevocationDelay;
 }
 
 export interface MachineFacts {

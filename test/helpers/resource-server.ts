@@ -2,7 +2,8 @@
  * A resource server in its own process, as a user would write one with @gatehouse/node:
  * GET /data answers 200 with the caller's sub, or the verifier's refusal. Configured by
  * environment; prints "ready" once the revocation feed has caught up (or at once with
- * RS_WAIT=0). Started by test/cluster/revocation-feed.test.ts.
+ * RS_WAIT=0). Started by test/cluster/revocation-feed.test.ts, and by `npm run bench` for the
+ * revocation delay (bench/lib/revocation.ts).
  */
 import http from 'node:http';
 import { createRevocationFeed, createVerifier, expressAuth } from '../../packages/node/src/index.js';
