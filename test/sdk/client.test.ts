@@ -3,11 +3,10 @@
  * real Gatehouse over real HTTP. Network failures are injected through the `fetch` option.
  */
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import { GatehouseError, createClient, type GatehouseClient } from '../../packages/client/src/index.js';
 import { PASSWORD, buildTestApp, register, sqlRows, type TestApp } from '../helpers/app.js';
+import { claimsOf, codeAt, enrolTotp } from '../helpers/mfa.js';
 
 const SHORT = { ACCESS_TOKEN_EXPIRE_MINUTES: '0.05', RATE_LIMIT_REFRESH_PER_MINUTE: '1000', RATE_LIMIT_LOGIN_PER_MINUTE: '100' }; // 3 s tokens
 
@@ -163,32 +162,67 @@ test('instances with the same key share tokens and sign-outs over BroadcastChann
   assert.deepEqual(changes, [true, false]);
 });
 
-test('login with a second factor: 403 mfa_required, then POST /login/mfa (contract shape)', async (t) => {
-  // Gatehouse's MFA endpoints are not built yet: a stand-in server answers per shared/spec/API.md.
-  const seen: Array<{ url: string; body: unknown }> = [];
-  const server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c) => (raw += c));
-    req.on('end', () => {
-      seen.push({ url: req.url!, body: JSON.parse(raw || '{}') });
-      res.setHeader('content-type', 'application/json');
-      if (req.url === '/login') {
-        res.statusCode = 403;
-        res.setHeader('content-type', 'application/problem+json');
-        return res.end(JSON.stringify({ type: 'x', title: 'MFA required', status: 403, detail: 'second factor', code: 'mfa_required', mfa_token: 'mt_1', factors: ['totp', 'recovery_code'] }));
-      }
-      res.end(JSON.stringify({ access_token: 'a.b.c', refresh_token: 'ghr_x', token_type: 'bearer', expires_in: 900 }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => server.close());
-  const client = signedInClient(t, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  const first = await client.login({ username: 'u', password: 'p' });
-  assert.deepEqual(first, { mfaRequired: true, mfaToken: 'mt_1', factors: ['totp', 'recovery_code'] });
+test('login with a second factor: mfa_required, then loginMfa with a TOTP code or a recovery code', async (t) => {
+  const { app, url } = await live(t, { RATE_LIMIT_LOGIN_PER_MINUTE: '100' });
+  const client = signedInClient(t, url);
+  await client.login({ username: 'sdk_user', password: PASSWORD });
+  // Enrolled with the previous step's code, so the current one is still unused.
+  const { secret, recoveryCodes } = await enrolTotp(app, (await client.accessToken())!, Date.now() - 30_000);
+  await client.logout();
+
+  const first = await client.login({ username: 'sdk_user', password: PASSWORD });
+  assert.ok(first.mfaRequired);
+  assert.deepEqual(first.factors, ['totp', 'recovery_code']);
   assert.equal(client.signedIn, false);
-  await client.loginMfa({ mfaToken: 'mt_1', code: '123456' });
+  await assert.rejects(client.loginMfa({ mfaToken: first.mfaToken, code: '000000' }), (e: unknown) => e instanceof GatehouseError && e.code === 'invalid_mfa_code');
+  await client.loginMfa({ mfaToken: first.mfaToken, code: codeAt(secret, Date.now()) });
   assert.equal(client.signedIn, true);
-  assert.deepEqual(seen[1], { url: '/login/mfa', body: { mfa_token: 'mt_1', code: '123456' } });
-  await client.loginMfa({ mfaToken: 'mt_1', recoveryCode: 'abcd-efgh' });
-  assert.deepEqual(seen[2]!.body, { mfa_token: 'mt_1', recovery_code: 'abcd-efgh' });
+  assert.deepEqual(claimsOf((await client.accessToken())!).amr, ['pwd', 'otp', 'mfa']);
+  await client.logout();
+
+  const second = await client.login({ username: 'sdk_user', password: PASSWORD });
+  assert.ok(second.mfaRequired);
+  await client.loginMfa({ mfaToken: second.mfaToken, recoveryCode: recoveryCodes![0]! });
+  assert.equal((await client.me()).username, 'sdk_user');
+});
+
+test('the device token of the last login is presented at the next one (no cookie jar needed)', async (t) => {
+  const { app, url } = await live(t);
+  const lastFailure = async () => {
+    const [row] = await sqlRows<{ detail: string }>(app.dir, "SELECT detail FROM security_events WHERE type = 'login_failed' ORDER BY id DESC LIMIT 1");
+    return JSON.parse(row!.detail) as Record<string, unknown>;
+  };
+  const bodies: unknown[] = [];
+  const spy: typeof fetch = (input, init) => {
+    if (String(input).endsWith('/login')) bodies.push(JSON.parse(String(init?.body)));
+    return fetch(input, init);
+  };
+  const client = signedInClient(t, url, { fetch: spy });
+  await assert.rejects(client.login({ username: 'sdk_user', password: 'wrong' }));
+  assert.deepEqual(await lastFailure(), { reason: 'wrong_password' });
+  await client.login({ username: 'sdk_user', password: PASSWORD });
+  await client.logout();
+  // Node's fetch keeps no cookies: the body field carries it.
+  await assert.rejects(client.login({ username: 'sdk_user', password: 'wrong' }));
+  assert.deepEqual(await lastFailure(), { reason: 'wrong_password', known_device: true });
+  assert.equal((bodies[0] as { device_token?: string }).device_token, undefined);
+  assert.match((bodies[2] as { device_token: string }).device_token, /\S/);
+  // Another account: the token is not theirs, so it counts as an unknown device (and nothing breaks).
+  await register(app, { username: 'other_user' });
+  await client.login({ username: 'other_user', password: PASSWORD });
+  assert.equal((await client.me()).username, 'other_user');
+});
+
+test('passkey calls outside a browser: a clear error before any request, nobody signed in', async (t) => {
+  const requests: string[] = [];
+  const client = signedInClient(t, 'http://127.0.0.1:9', {
+    fetch: async (input) => {
+      requests.push(String(input));
+      throw new TypeError('no network in this test');
+    },
+  });
+  await assert.rejects(client.loginWithPasskey(), /navigator\.credentials/);
+  await assert.rejects(client.registerPasskey({ password: PASSWORD }), /navigator\.credentials/);
+  assert.deepEqual(requests, []);
+  assert.equal(client.signedIn, false);
 });

@@ -43,13 +43,18 @@ test('npm pack: both tarballs install into a scratch project, type-check there a
   );
   writeFileSync(
     path.join(scratch, 'use.ts'),
-    `import { createClient, GatehouseError, type User } from '@gatehouse/client';
+    `import { createClient, GatehouseError, type PasskeyRegistered, type User } from '@gatehouse/client';
 import { createVerifier, createRevocationFeed, expressAuth, fastifyAuth, TokenError, type AccessTokenClaims } from '@gatehouse/node';
 const client = createClient({ baseUrl: 'http://127.0.0.1', storage: 'local' });
 export async function f(): Promise<User> {
   const r = await client.login({ username: 'a', password: 'b' });
   if (r.mfaRequired) await client.loginMfa({ mfaToken: r.mfaToken, code: '123456' });
   return client.me();
+}
+export async function p(signal: AbortSignal): Promise<string[] | undefined> {
+  await client.loginWithPasskey({ mediation: 'conditional', signal });
+  const registered: PasskeyRegistered = await client.registerPasskey({ password: 'b', name: 'Laptop' });
+  return registered.recovery_codes;
 }
 const feed = createRevocationFeed({ issuer: 'http://x', clientId: 'a', clientSecret: 'b', whenDown: 'introspect' });
 const verifier = createVerifier({ issuer: 'http://x', audience: 'api', revocations: feed });

@@ -10,6 +10,8 @@ import type {
   ClientOptions,
   LoginResult,
   MfaInput,
+  PasskeyLoginOptions,
+  PasskeyRegistered,
   RegisterInput,
   Session,
   StorageMode,
@@ -17,6 +19,7 @@ import type {
   TokenResponse,
   User,
 } from './types.js';
+import { type OptionsJson, createPasskey, getPasskey } from './webauthn.js';
 
 // The browser APIs used, typed here so the package builds for any runtime (no DOM lib needed by callers).
 interface Channel {
@@ -46,6 +49,8 @@ const CSRF_HEADER = 'x-gatehouse-csrf';
 
 export class GatehouseClient {
   private tokens: StoredTokens | undefined;
+  /** Memory mode: the last login's device token (local mode keeps it in localStorage, cookie mode in its cookie). */
+  private device: string | undefined;
   private refreshing: Promise<void> | undefined;
   private readonly channel: Channel | undefined;
   private readonly listeners = new Set<(signedIn: boolean) => void>();
@@ -87,10 +92,13 @@ export class GatehouseClient {
     return this.call('POST', '/register', input);
   }
 
-  /** Password login. With a second factor enrolled, finish with `loginMfa`. */
+  /**
+   * Password login. With a second factor enrolled, finish with `loginMfa` or `loginWithPasskey`.
+   * Presents the device token of this client's last login (a known device is never locked out by others' failures).
+   */
   async login(input: { username: string; password: string }): Promise<LoginResult> {
     try {
-      this.adopt(await this.call<TokenResponse>('POST', '/login', input, true));
+      this.adopt(await this.call<TokenResponse>('POST', '/login', { device_token: this.deviceToken(), ...input }, true));
       return { mfaRequired: false };
     } catch (error) {
       if (error instanceof GatehouseError && error.code === 'mfa_required') {
@@ -107,6 +115,24 @@ export class GatehouseClient {
       ? { mfa_token: input.mfaToken, code: input.code }
       : { mfa_token: input.mfaToken, recovery_code: input.recoveryCode };
     this.adopt(await this.call<TokenResponse>('POST', '/login/mfa', body, true));
+  }
+
+  /**
+   * Passkey login. Without `mfaToken`: username-less (a discoverable passkey, the user
+   * verified), a complete multi-factor login. With the `mfaToken` of a `login()` that
+   * answered `mfaRequired`: the second step. Rejects with the browser's DOMException when
+   * the user cancels (`NotAllowedError`) or `signal` aborts (`AbortError`).
+   */
+  async loginWithPasskey(options: PasskeyLoginOptions = {}): Promise<void> {
+    const mfa = options.mfaToken ? { mfa_token: options.mfaToken } : {};
+    const response = await getPasskey(() => this.call<OptionsJson>('POST', '/webauthn/login/options', mfa), options);
+    this.adopt(await this.call<TokenResponse>('POST', '/webauthn/login', { response, ...mfa }, true));
+  }
+
+  /** Registers a passkey for the signed-in user (the password re-entered). */
+  async registerPasskey(input: { password: string; name?: string }): Promise<PasskeyRegistered> {
+    const response = await createPasskey(() => this.authed<OptionsJson>('POST', '/webauthn/register/options', { password: input.password }));
+    return this.authed('POST', '/webauthn/register', { response, name: input.name });
   }
 
   /** Adopts a token response obtained elsewhere (server-side rendering, another client). */
@@ -276,6 +302,9 @@ export class GatehouseClient {
   }
 
   private adopt(response: TokenResponse): void {
+    const device = response.device_token;
+    if (device && this.mode === 'local') runtime.localStorage?.setItem(`${this.key}:device`, device);
+    else if (device && this.mode === 'memory') this.device = device;
     const lifetime = response.expires_in * 1000;
     this.store({
       accessToken: response.access_token,
@@ -305,6 +334,11 @@ export class GatehouseClient {
   private receive(message: Message): void {
     if (message.t === 'tokens') this.store(message.v, false);
     else if (message.t === 'out') this.signOut('logout', false);
+  }
+
+  /** Read at each login: another tab may have logged in since (it stays across logouts: it names the device, not a session). */
+  private deviceToken(): string | undefined {
+    return this.mode === 'local' ? runtime.localStorage?.getItem(`${this.key}:device`) ?? undefined : this.device;
   }
 
   private load(): StoredTokens | undefined {

@@ -5,6 +5,8 @@ export type {
   ClientOptions,
   LoginResult,
   MfaInput,
+  PasskeyLoginOptions,
+  PasskeyRegistered,
   RegisterInput,
   Session,
   StorageMode,

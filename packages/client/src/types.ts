@@ -6,6 +6,11 @@ export interface TokenResponse {
   refresh_token?: string;
   token_type: 'bearer';
   expires_in: number;
+  /**
+   * A completed login's device token (OWASP device cookies); the server also sets it as
+   * an HttpOnly cookie. Outside cookie mode the client keeps it and presents it at the next `login()`.
+   */
+  device_token?: string;
 }
 
 export interface User {
@@ -35,6 +40,21 @@ export interface RegisterInput {
 export type LoginResult =
   | { mfaRequired: false }
   | { mfaRequired: true; mfaToken: string; factors: string[] };
+
+export interface PasskeyLoginOptions {
+  /** The `mfaToken` of a `login()` that answered `mfaRequired`: the passkey is the second step. */
+  mfaToken?: string;
+  /** Passed to navigator.credentials.get; `'conditional'` offers the passkeys in the browser's autofill. */
+  mediation?: 'conditional' | 'optional' | 'required' | 'silent';
+  /** Aborts the ceremony (e.g. a conditional request when the user types a password instead). */
+  signal?: AbortSignal;
+}
+
+/** `POST /webauthn/register`'s answer: `recovery_codes` (shown once) when it was the first active factor. */
+export interface PasskeyRegistered {
+  factor_id: string;
+  recovery_codes?: string[];
+}
 
 export type MfaInput = { mfaToken: string; code: string } | { mfaToken: string; recoveryCode: string };
 
