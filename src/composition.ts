@@ -263,6 +263,11 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
       challenge: (user, login, client) => mfaGate.challenge(user, login, client),
       verify: (mfaToken, code, clientId, client) => mfa.verifySignInCode(mfaToken, code, clientId, client),
     },
+    // Passkeys on the pages too (username-less, or as the second step), when passkeys are on.
+    passkeys: passkeys && {
+      options: (mfaToken, clientId) => passkeys.loginOptions(mfaToken, { id: clientId }),
+      verify: (response, mfaToken, clientId, client) => passkeys.verifySignIn(response, mfaToken, clientId, client),
+    },
     sendBackchannelLogout: async (uri, logoutToken) => {
       const response = await fetch(uri, {
         method: 'POST',
