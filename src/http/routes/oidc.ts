@@ -38,7 +38,7 @@ import { clearSessionCookie, cookieSettings, csrfToken, csrfValid, readCookie, s
 import { messagesFor, type MessageKey, type Messages } from '../pages/messages.js';
 import { alert, hidden, html, Html, originOf, scriptHash, sendPage } from '../pages/render.js';
 import { STYLESHEET } from '../pages/stylesheet.js';
-import { clientContext } from '../route-helpers.js';
+import { FORM_AND_JSON, clientContext } from '../route-helpers.js';
 import { presentedDeviceToken, setDeviceCookie } from '../device-cookie.js';
 import type { PasswordCheckLimit } from '../password-rate-limit.js';
 
@@ -246,6 +246,7 @@ export default async function oidcRoutes(instance: FastifyInstance, opts: OidcRo
             'Called by /signin/passkey.js with the page\'s `csrf_token` (it must equal the CSRF cookie, and a browser\'s Origin must be Gatehouse\'s). ' +
             'Without `mfa_token`: username-less (no allowCredentials) and user verification required, for the sign-in page and its autofill. ' +
             'With the second page\'s `mfa_token`: that user\'s passkeys. Pass them to navigator.credentials.get(), then submit the result to POST /signin/passkey.',
+          consumes: FORM_AND_JSON,
           body: PasskeyOptionsRequest,
           response: { 200: WebAuthnOptions, ...problems(400, 401, 403, 429) },
         },
