@@ -32,11 +32,13 @@ interface Served {
   issuer: string;
 }
 
-async function serve(t: TestContext, env: Record<string, string> = {}, options: { clock?: FakeClock } = {}): Promise<Served> {
+async function serve(t: TestContext, env: Record<string, string> = {}, options: { clock?: FakeClock; host?: '127.0.0.1' | 'localhost' } = {}): Promise<Served> {
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  // localhost when the pages need passkeys (browsers refuse them on an IP).
+  const host = options.host ?? '127.0.0.1';
+  const issuer = `http://${host}:${port}`;
   const app = await buildTestApp(t, { PUBLIC_URL: issuer, PORT: String(port), RATE_LIMIT_LOGIN_PER_MINUTE: '1000', ...env }, options);
-  await app.app.listen({ host: '127.0.0.1', port });
+  await app.app.listen({ host, port });
   return { app, issuer };
 }
 
@@ -753,7 +755,7 @@ async function passkeyOptions(agent: UserAgent, body: Record<string, string>, or
 }
 
 test('passkeys at the pages: a hidden form and one script file named by the CSP; options and the form need the CSRF token; a forged assertion is refused', async (t) => {
-  const { app, issuer } = await serve(t);
+  const { app, issuer } = await serve(t, {}, { host: 'localhost' });
   await register(app, { username: 'alice' });
   const client = await createClient(app, 'web', { firstParty: true });
   const agent = new UserAgent(issuer);
@@ -806,19 +808,24 @@ test('passkeys at the pages: a hidden form and one script file named by the CSP;
   assert.match(JSON.stringify(failures[0]?.detail), /passkey_unknown/);
 });
 
-test('passkeys at the pages: off without passkeys (a bare IP PUBLIC_URL): no form, no script in the CSP, no endpoints', async (t) => {
-  const app = await buildTestApp(t, { PUBLIC_URL: 'http://192.0.2.10:8000' });
-  const page = await app.app.inject({ method: 'GET', url: '/signin' });
-  assert.equal(page.statusCode, 200);
-  assert.doesNotMatch(page.body, /gh-passkey/);
-  assert.match(String(page.headers['content-security-policy']), /script-src 'none'/);
-  assert.equal((await app.app.inject({ method: 'POST', url: '/signin/passkey', payload: {} })).statusCode, 404);
-  assert.equal((await app.app.inject({ method: 'POST', url: '/signin/passkey/options', payload: {} })).statusCode, 404);
+test('passkeys at the pages: off where the pages cannot use them (a bare IP PUBLIC_URL, or the 127.0.0.1 default): no form, no script in the CSP, no endpoints', async (t) => {
+  // 192.0.2.10: no passkeys at all. 127.0.0.1: passkeys for the API (RP id localhost), not for pages served at the IP.
+  for (const publicUrl of ['http://192.0.2.10:8000', 'http://127.0.0.1:8000']) {
+    const app = await buildTestApp(t, { PUBLIC_URL: publicUrl });
+    const page = await app.app.inject({ method: 'GET', url: '/signin' });
+    assert.equal(page.statusCode, 200);
+    assert.doesNotMatch(page.body, /gh-passkey/, publicUrl);
+    assert.match(String(page.headers['content-security-policy']), /script-src 'none'/);
+    assert.equal((await app.app.inject({ method: 'POST', url: '/signin/passkey', payload: {} })).statusCode, 404);
+    assert.equal((await app.app.inject({ method: 'POST', url: '/signin/passkey/options', payload: {} })).statusCode, 404);
+  }
+  const api = await buildTestApp(t, { PUBLIC_URL: 'http://127.0.0.1:8000' });
+  assert.equal((await api.app.inject({ method: 'POST', url: '/webauthn/login/options', payload: {} })).statusCode, 200, 'the API keeps its passkeys');
 });
 
 test('passkeys at the pages: the second page offers a passkey only to users with one; a refused one counts like a wrong code', async (t) => {
   const clock = new FakeClock();
-  const { app, issuer } = await serve(t, {}, { clock });
+  const { app, issuer } = await serve(t, {}, { clock, host: 'localhost' });
   await register(app, { username: 'mfa_user' });
   await enrolTotp(app, (await login(app, 'mfa_user')).access_token, clock.now().getTime());
   const client = await createClient(app, 'web', { firstParty: true });
@@ -859,7 +866,7 @@ test('passkeys at the pages: the second page offers a passkey only to users with
 });
 
 test('passkeys at the pages: POST /signin/passkey draws from the per-IP password budget shared with /signin and /login', async (t) => {
-  const { app, issuer } = await serve(t, { RATE_LIMIT_LOGIN_PER_MINUTE: '3' });
+  const { app, issuer } = await serve(t, { RATE_LIMIT_LOGIN_PER_MINUTE: '3' }, { host: 'localhost' });
   await register(app, { username: 'alice' });
   const agent = new UserAgent(issuer);
   const html = await (await agent.fetch('/signin')).text();
