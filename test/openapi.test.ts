@@ -118,7 +118,8 @@ const OAUTH_ERROR_REF = '#/components/schemas/OAuthError';
 type ApiDocument = Exclude<Parameters<typeof SwaggerParser.validate>[0], string>;
 
 async function fetchDoc(t: Parameters<typeof buildTestApp>[0]): Promise<{ app: TestApp; doc: Doc }> {
-  const app = await buildTestApp(t);
+  // Served as localhost: every route there is (the pages' passkey endpoints need a PUBLIC_URL browsers allow passkeys on).
+  const app = await buildTestApp(t, { PUBLIC_URL: 'http://localhost:8000' });
   const res = await app.app.inject({ method: 'GET', url: '/openapi.json' });
   assert.equal(res.statusCode, 200);
   assert.match(String(res.headers['content-type']), /^application\/json/);

@@ -241,7 +241,7 @@ export default async function oidcRoutes(instance: FastifyInstance, opts: OidcRo
         config: { rateLimit: { max: Math.max(30, config.rateLimit.loginPerMinute), timeWindow: 60_000 } },
         schema: {
           tags: ['openid'],
-          summary: 'WebAuthn options for the passkey script of the sign-in pages (JSON)',
+          summary: 'WebAuthn options for the passkey script of the sign-in pages',
           description:
             'Called by /signin/passkey.js with the page\'s `csrf_token` (it must equal the CSRF cookie, and a browser\'s Origin must be Gatehouse\'s). ' +
             'Without `mfa_token`: username-less (no allowCredentials) and user verification required, for the sign-in page and its autofill. ' +
