@@ -263,6 +263,15 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
       challenge: (user, login, client) => mfaGate.challenge(user, login, client),
       verify: (mfaToken, code, clientId, client) => mfa.verifySignInCode(mfaToken, code, clientId, client),
     },
+    // Passkeys on the pages too (username-less, or as the second step), when the pages'
+    // own origin can use them (not on the 127.0.0.1 development default: open localhost).
+    passkeys:
+      passkeys && webauthn && pagesMayUsePasskeys(config.publicUrl, webauthn)
+        ? {
+            options: (mfaToken, clientId) => passkeys.loginOptions(mfaToken, { id: clientId }),
+            verify: (response, mfaToken, clientId, client) => passkeys.verifySignIn(response, mfaToken, clientId, client),
+          }
+        : undefined,
     sendBackchannelLogout: async (uri, logoutToken) => {
       const response = await fetch(uri, {
         method: 'POST',
@@ -307,4 +316,17 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
       if (redis) await closeRedis(redis);
     },
   };
+}
+
+/**
+ * Whether the hosted pages, served at PUBLIC_URL, can run passkey ceremonies: a browser
+ * allows them only where the RP id is the page's host or a parent domain of it, and the
+ * server accepts them only from the configured origins. The 127.0.0.1 default has
+ * passkeys for the API (RP id localhost) but not for pages served at the IP.
+ */
+export function pagesMayUsePasskeys(publicUrl: string, webauthn: { rpId: string; origins: string[] }): boolean {
+  const url = new URL(publicUrl);
+  const host = url.hostname.toLowerCase();
+  const rpId = webauthn.rpId.toLowerCase();
+  return (host === rpId || host.endsWith(`.${rpId}`)) && webauthn.origins.includes(url.origin);
 }

@@ -73,6 +73,8 @@ const KNOWN_OPERATIONS = [
   'POST /refresh',
   'POST /register',
   'POST /signin',
+  'POST /signin/passkey',
+  'POST /signin/passkey/options',
   'POST /signin/second-factor',
   'POST /userinfo',
   'POST /webauthn/login',
@@ -98,6 +100,7 @@ const BODY_POSTS = [
   '/password/reset',
   '/refresh',
   '/register',
+  '/signin/passkey/options',
   '/webauthn/login/options',
   '/webauthn/register/options',
 ];
@@ -106,7 +109,7 @@ const BODYLESS_POSTS = ['/logout/all', '/userinfo'];
 /** The browser's WebAuthn credential JSON is nested: JSON only, as every WebAuthn library sends it. */
 const JSON_ONLY_POSTS = ['/webauthn/login', '/webauthn/register'];
 /** The hosted pages' forms and the OpenID Connect browser endpoints: HTML forms, no JSON. */
-const FORM_POSTS = ['/consent', '/oauth/authorize', '/oauth/end-session', '/signin', '/signin/second-factor'];
+const FORM_POSTS = ['/consent', '/oauth/authorize', '/oauth/end-session', '/signin', '/signin/passkey', '/signin/second-factor'];
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const PROBLEM_REF = '#/components/schemas/Problem';
 /** /oauth/* answer RFC 6749 §5.2 errors instead of problem details. */
@@ -115,7 +118,8 @@ const OAUTH_ERROR_REF = '#/components/schemas/OAuthError';
 type ApiDocument = Exclude<Parameters<typeof SwaggerParser.validate>[0], string>;
 
 async function fetchDoc(t: Parameters<typeof buildTestApp>[0]): Promise<{ app: TestApp; doc: Doc }> {
-  const app = await buildTestApp(t);
+  // Served as localhost: every route there is (the pages' passkey endpoints need a PUBLIC_URL browsers allow passkeys on).
+  const app = await buildTestApp(t, { PUBLIC_URL: 'http://localhost:8000' });
   const res = await app.app.inject({ method: 'GET', url: '/openapi.json' });
   assert.equal(res.statusCode, 200);
   assert.match(String(res.headers['content-type']), /^application\/json/);
@@ -183,8 +187,9 @@ test('every route Fastify serves is documented with its method, and nothing else
   for (const route of ['GET /', 'GET /docs', 'GET /healthz', 'GET /metrics', 'POST /login', 'HEAD /me']) {
     assert.ok(served.includes(route), `printRoutes parse lost ${route}: ${served.join(', ')}`);
   }
-  // HEAD is Fastify's automatic twin of GET; / (a redirect), Swagger UI's assets and the pages' stylesheet are hidden.
-  const expected = served.filter((r) => !r.startsWith('HEAD ') && r !== 'GET /' && r !== 'GET /assets/gatehouse.css' && !/^GET \/docs(\/|$)/.test(r));
+  // HEAD is Fastify's automatic twin of GET; / (a redirect), Swagger UI's assets, the pages' stylesheet and passkey script are hidden.
+  const hidden = ['GET /', 'GET /assets/gatehouse.css', 'GET /signin/passkey.js'];
+  const expected = served.filter((r) => !r.startsWith('HEAD ') && !hidden.includes(r) && !/^GET \/docs(\/|$)/.test(r));
   const documented = operations(doc)
     .map((o) => o.key)
     .sort();

@@ -203,6 +203,17 @@ export class AuthService {
   }
 
   /**
+   * What every completed login checks last: with REQUIRE_VERIFIED_EMAIL, a verified
+   * address. A passkey login reaches here without the password step's check.
+   */
+  async assertMayLogIn(user: User, client: ClientContext): Promise<void> {
+    if (this.options.requireVerifiedEmail && !user.emailVerified) {
+      await this.observer.onEvent({ type: 'login_failed', userId: user.id, client, detail: { reason: 'email_not_verified' } });
+      throw new AppError('email_not_verified', 'Verify your email address before logging in; POST /email/verify/request sends a new link');
+    }
+  }
+
+  /**
    * The end of every successful login (password, or password and second factor, or
    * passkey): in one transaction `first` `first` (what the use
    * case writes before, if anything), the session with its methods (RFC 8176) and the
@@ -215,11 +226,7 @@ export class AuthService {
     first?: (tx: TransactionStores) => Promise<void>,
   ): Promise<LoginResult> {
     const { client, oauthClient = DEFAULT_CLIENT } = context;
-    if (this.options.requireVerifiedEmail && !user.emailVerified) {
-      // A passkey login reaches here without the password step's check.
-      await this.observer.onEvent({ type: 'login_failed', userId: user.id, client, detail: { reason: 'email_not_verified' } });
-      throw new AppError('email_not_verified', 'Verify your email address before logging in; POST /email/verify/request sends a new link');
-    }
+    await this.assertMayLogIn(user, client);
     const tokens = await this.startSession(user, client, oauthClient, amr, { client_id: oauthClient.id, amr: amr.join(' ') }, first);
     // Cleared only once the login stands (a spent mfa_token rolls it back).
     await context.attempt?.succeeded();

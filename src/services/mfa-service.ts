@@ -46,6 +46,9 @@ function throttleSubject(challenge: AuthChallenge): ThrottleSubject | undefined 
   return challenge.throttleKey === null ? undefined : (JSON.parse(challenge.throttleKey) as ThrottleSubject);
 }
 
+/** The device the password step of this challenge came from (its own failure budget), if it said. */
+export const mfaDeviceId = (challenge: AuthChallenge): string | undefined => throttleSubject(challenge)?.deviceId;
+
 /**
  * The password step's hand-over (AuthService asks it after the right password): for a
  * user with an active factor, a fresh mfa_token and the names of the factors.

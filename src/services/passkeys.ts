@@ -15,12 +15,14 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { hashToken, newId } from '../crypto/random.js';
-import type { Amr, OAuthClient, Principal } from '../domain/types.js';
+import type { Amr, MfaFactor, OAuthClient, Principal, User } from '../domain/types.js';
 import { AppError, invalidCredentials } from '../errors/index.js';
 import type { AccountService } from './account-service.js';
 import type { AuthService, ClientContext, LoginResult } from './auth-service.js';
 import { DEFAULT_CLIENT } from './client-registry.js';
-import type { MfaService } from './mfa-service.js';
+import type { LoginAttempt } from './login-throttle.js';
+import { mfaDeviceId, type MfaService } from './mfa-service.js';
+import type { SecondFactorResult } from './oidc/second-factor.js';
 import type { AuthChallenge, AuthObserver, Clock, Stores } from './ports.js';
 
 export interface PasskeyOptions {
@@ -49,6 +51,14 @@ function unreadable(): AppError {
 }
 
 const refused = (): AppError => new AppError('invalid_credentials', 'The passkey was not accepted');
+
+/** A passkey assertion that verified: whose, how (RFC 8176), and, as a second step, the mfa challenge it answers. */
+export interface VerifiedPasskey {
+  user: User;
+  amr: Amr[];
+  factor: MfaFactor;
+  second: { challenge: AuthChallenge & { userId: number }; attempt: LoginAttempt | undefined } | undefined;
+}
 
 /** What PasskeyService is built from (composition.ts). */
 export interface PasskeyServiceDeps {
@@ -155,8 +165,12 @@ export class PasskeyService {
     );
   }
 
-  /** With an mfa_token: the user's passkeys are allowed; without: any discoverable one, and the user must be verified. */
-  async loginOptions(mfaToken: string | undefined, oauthClient: OAuthClient = DEFAULT_CLIENT) {
+  /**
+   * With an mfa_token: the user's passkeys are allowed; without: any discoverable one, and
+   * the user must be verified. `clientId` is the client the mfa_token was issued to (the
+   * API's default client, or the hosted pages' sign-in client).
+   */
+  async loginOptions(mfaToken: string | undefined, oauthClient: Pick<OAuthClient, 'id'> = DEFAULT_CLIENT) {
     let userId: number | null = null;
     let allow: Array<{ id: string; transports: string[] }> | undefined;
     if (mfaToken !== undefined) {
@@ -176,7 +190,13 @@ export class PasskeyService {
     return options;
   }
 
-  async login(response: AuthenticationResponseJSON, mfaToken: string | undefined, client: ClientContext, oauthClient: OAuthClient = DEFAULT_CLIENT): Promise<LoginResult> {
+  /**
+   * The verification half of a passkey login: the assertion against its ceremony, the
+   * stored credential and its counter. Without an mfa_token it is the whole login (the
+   * user must be verified); with one it is the second step, its throttle attempt taken
+   * first and a refusal counted against the token, which the caller spends. Issues nothing.
+   */
+  async verify(response: AuthenticationResponseJSON, mfaToken: string | undefined, client: ClientContext, oauthClient: Pick<OAuthClient, 'id'> = DEFAULT_CLIENT): Promise<VerifiedPasskey> {
     const challenge = signedChallenge(response);
     const mfaChallenge = mfaToken === undefined ? undefined : await this.mfa.liveChallenge(mfaToken, oauthClient.id);
     const attempt = mfaChallenge && (await this.mfa.beginStep(mfaChallenge, client));
@@ -212,13 +232,42 @@ export class PasskeyService {
       await this.observer.onEvent({ type: 'login_failed', userId: factor.userId, client, detail: { reason: 'passkey_counter_regressed', factor_id: factor.id } });
       throw refused();
     }
-    if (mfaChallenge) {
-      const amr: Amr[] = info.userVerified ? ['pwd', 'hwk', 'user', 'mfa'] : ['pwd', 'hwk', 'mfa'];
-      return this.mfa.finish(mfaChallenge, attempt, amr, client, oauthClient);
-    }
     const user = await this.stores.users.findById(factor.userId);
     if (!user) throw invalidCredentials();
-    return this.auth.completeLogin(user, ['hwk', 'user', 'mfa'], { client, oauthClient });
+    if (mfaChallenge) {
+      const amr: Amr[] = info.userVerified ? ['pwd', 'hwk', 'user', 'mfa'] : ['pwd', 'hwk', 'mfa'];
+      return { user, amr, factor, second: { challenge: mfaChallenge, attempt } };
+    }
+    return { user, amr: ['hwk', 'user', 'mfa'], factor, second: undefined };
+  }
+
+  /** POST /webauthn/login: the verification, then the tokens (the mfa_token spent in the session's transaction). */
+  async login(response: AuthenticationResponseJSON, mfaToken: string | undefined, client: ClientContext, oauthClient: OAuthClient = DEFAULT_CLIENT): Promise<LoginResult> {
+    const verified = await this.verify(response, mfaToken, client, oauthClient);
+    if (verified.second) return this.mfa.finish(verified.second.challenge, verified.second.attempt, verified.amr, client, oauthClient);
+    return this.auth.completeLogin(verified.user, verified.amr, { client, oauthClient });
+  }
+
+  /**
+   * The hosted sign-in page (OpenID Connect): the verification, the mfa_token (if any)
+   * spent, no tokens: the caller starts the sign-on session and ends the attempt. A
+   * refused passkey is `{ ok: false }`, `retry` while the mfa_token lives on;
+   * account_locked and email_not_verified are thrown as on the password page.
+   */
+  async verifySignIn(response: AuthenticationResponseJSON, mfaToken: string | undefined, clientId: string, client: ClientContext): Promise<SecondFactorResult> {
+    let verified: VerifiedPasskey;
+    try {
+      verified = await this.verify(response, mfaToken, client, { id: clientId });
+    } catch (error) {
+      if (!(error instanceof AppError) || !['invalid_credentials', 'validation_failed', 'invalid_mfa_token'].includes(error.code)) throw error;
+      if (mfaToken === undefined) return { ok: false, retry: true };
+      const live = await this.stores.mfa.findChallenge(hashToken(mfaToken), 'mfa', this.clock.now());
+      return { ok: false, retry: live !== undefined };
+    }
+    await this.auth.assertMayLogIn(verified.user, client);
+    if (!verified.second) return { ok: true, user: verified.user, amr: verified.amr, attempt: undefined, deviceId: undefined };
+    const { challenge, attempt } = verified.second;
+    if (!(await this.stores.mfa.consumeChallenge(challenge.hash, 'mfa', this.clock.now()))) return { ok: false, retry: false };
+    return { ok: true, user: verified.user, amr: verified.amr, attempt, deviceId: mfaDeviceId(challenge) };
   }
 }
-

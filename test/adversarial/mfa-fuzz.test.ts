@@ -115,3 +115,54 @@ for (const route of ROUTES) {
     assert.equal((await app.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
   });
 }
+
+/**
+ * The hosted pages' passkey endpoints (served as localhost, where the pages have passkeys):
+ * random forms and JSON with the right CSRF cookie and token, so bodies reach the
+ * verifier, with live page mfa_tokens too. Never a 5xx or a stack trace; never signed in.
+ */
+test('fuzz the sign-in pages\' passkey endpoints: POST /signin/passkey and /signin/passkey/options', { timeout: 180_000 }, async (t) => {
+  const app = await buildTestApp(t, {
+    PUBLIC_URL: 'http://localhost:8000',
+    RATE_LIMIT_LOGIN_PER_MINUTE: '1000000',
+    LOCKOUT_ACCOUNT_FAILURES: '1000000',
+    LOCKOUT_ACCOUNT_IP_FAILURES: '1000000',
+  });
+  await register(app, { username: 'second' });
+  await enrolTotp(app, (await login(app, 'second')).access_token);
+  const csrf = 'c'.repeat(43);
+  const cookie = `gatehouse_csrf=${csrf}`;
+  const pageToken = async (): Promise<string> => {
+    const res = await app.app.inject({
+      method: 'POST',
+      url: '/signin',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ csrf_token: csrf, username: 'second', password: PASSWORD }).toString(),
+      remoteAddress: freshIp(),
+    });
+    return /name="mfa_token" value="([^"]+)"/.exec(res.body)![1]!;
+  };
+  let live = await pageToken();
+  const responseField = fc.oneof(str, credential.map((c) => JSON.stringify(c)));
+  const fields = fc.record(
+    { csrf_token: fc.oneof(fc.constant(csrf), str), mfa_token: fc.oneof(str, fc.constant(null).map(() => live)), response: responseField, authorize: str, factors: str },
+    { requiredKeys: [] },
+  );
+  for (const url of ['/signin/passkey', '/signin/passkey/options']) {
+    const check = async (contentType: string, payload: string) => {
+      const res = await app.app.inject({ method: 'POST', url, headers: { cookie, 'content-type': contentType }, payload, remoteAddress: freshIp() });
+      assert.ok(res.statusCode < 500, `${url} ${payload.slice(0, 300)} → ${res.statusCode} ${res.body.slice(0, 300)}`);
+      assert.doesNotMatch(res.body, /at .+\.(ts|js):\d+/, 'no stack trace');
+      assert.doesNotMatch(String(res.headers['set-cookie'] ?? ''), /gatehouse_session=[^;]/, 'never signed in');
+      assert.deepEqual(Object.keys(Object.prototype), []);
+    };
+    await fc.assert(
+      fc.asyncProperty(fields, (f) => check('application/x-www-form-urlencoded', new URLSearchParams(f as Record<string, string>).toString())),
+      { numRuns: RUNS },
+    );
+    live = await pageToken();
+    await fc.assert(fc.asyncProperty(fields, (f) => check('application/json', JSON.stringify(f))), { numRuns: RUNS });
+    await fc.assert(fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 200 }), (junk) => check('application/json', junk)), { numRuns: RUNS / 2 });
+  }
+  assert.equal((await app.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+});

@@ -32,11 +32,13 @@ interface Served {
   issuer: string;
 }
 
-async function serve(t: TestContext, env: Record<string, string> = {}, options: { clock?: FakeClock } = {}): Promise<Served> {
+async function serve(t: TestContext, env: Record<string, string> = {}, options: { clock?: FakeClock; host?: '127.0.0.1' | 'localhost' } = {}): Promise<Served> {
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  // localhost when the pages need passkeys (browsers refuse them on an IP).
+  const host = options.host ?? '127.0.0.1';
+  const issuer = `http://${host}:${port}`;
   const app = await buildTestApp(t, { PUBLIC_URL: issuer, PORT: String(port), RATE_LIMIT_LOGIN_PER_MINUTE: '1000', ...env }, options);
-  await app.app.listen({ host: '127.0.0.1', port });
+  await app.app.listen({ host, port });
   return { app, issuer };
 }
 
@@ -736,4 +738,145 @@ test('dynamic client registration: off by default; with the setting it needs the
   const flow = await getCode(new UserAgent(issuer), issuer, { id: registered.client_id, redirectUri: 'http://127.0.0.1:9999/cb' });
   assert.deepEqual(flow.flow.pages, ['signin', 'consent']);
   assert.ok(flow.code);
+});
+
+/** A well-formed WebAuthn assertion for `challenge` that no authenticator made (an unknown credential, a bad signature). */
+function forgedAssertion(challenge: string, id = 'AAAAAAAAAAAAAAAAAAAAAA'): string {
+  const clientData = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge, origin: 'http://localhost' })).toString('base64url');
+  return JSON.stringify({ id, rawId: id, type: 'public-key', clientExtensionResults: {}, response: { clientDataJSON: clientData, authenticatorData: 'AAAA', signature: 'AAAA' } });
+}
+
+async function passkeyOptions(agent: UserAgent, body: Record<string, string>, origin: string | null = agent.origin): Promise<Response> {
+  return agent.fetch('/signin/passkey/options', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(origin ? { origin } : {}) },
+    body: JSON.stringify(body),
+  });
+}
+
+test('passkeys at the pages: a hidden form and one script file named by the CSP; options and the form need the CSRF token; a forged assertion is refused', async (t) => {
+  const { app, issuer } = await serve(t, {}, { host: 'localhost' });
+  await register(app, { username: 'alice' });
+  const client = await createClient(app, 'web', { firstParty: true });
+  const agent = new UserAgent(issuer);
+  const { url } = await authorizationUrl(await rp(issuer, client), client.redirectUri);
+  const page = await agent.fetch(url);
+  const html = await page.text();
+  const csp = String(page.headers.get('content-security-policy'));
+  assert.match(csp, new RegExp(`script-src ${issuer}/signin/passkey\\.js;`), 'the one script, by its exact URL (no inline script, no \'self\')');
+  assert.match(csp, /connect-src 'self';/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.match(html, /<form method="post" action="\/signin\/passkey" id="gh-passkey" class="gh-passkey" hidden /, 'hidden until the script shows it');
+  assert.match(html, /<script src="\/signin\/passkey\.js" defer><\/script>/);
+  assert.match(html, /autocomplete="username webauthn"/);
+  const script = await agent.fetch('/signin/passkey.js');
+  assert.equal(script.status, 200);
+  assert.match(String(script.headers.get('content-type')), /^text\/javascript/);
+  assert.match(await script.text(), /mediation: 'conditional'/);
+
+  const form = readForm(html, '/signin/passkey');
+  const csrf = form.fields.csrf_token!;
+  assert.ok(form.fields.authorize, 'the authorization request rides along');
+  // Options: the page's CSRF token, from the page's origin.
+  assert.equal((await passkeyOptions(agent, {} as Record<string, string>)).status, 400);
+  assert.equal((await passkeyOptions(agent, { csrf_token: 'x'.repeat(43) })).status, 403);
+  assert.equal((await passkeyOptions(agent, { csrf_token: csrf }, 'https://evil.example.com')).status, 403);
+  const options = await passkeyOptions(agent, { csrf_token: csrf });
+  assert.equal(options.status, 200);
+  assert.equal(options.headers.get('cache-control'), 'no-store');
+  const body = (await options.json()) as { challenge: string; allowCredentials?: unknown; userVerification: string; rpId: string };
+  assert.equal(body.allowCredentials, undefined, 'username-less: discoverable credentials');
+  assert.equal(body.userVerification, 'required');
+  assert.equal(body.rpId, 'localhost');
+
+  // The form: without its CSRF token, or from another origin, nothing happens.
+  const noCsrf = await agent.post({ ...form, fields: { authorize: form.fields.authorize! } }, { response: forgedAssertion(body.challenge) });
+  assert.equal(noCsrf.status, 403);
+  const crossSite = await agent.post(form, { response: forgedAssertion(body.challenge) }, { origin: 'https://evil.example.com' });
+  assert.equal(crossSite.status, 403);
+  // Not a WebAuthn response at all, and a forged one: the sign-in page again, saying what to do.
+  const garbage = await agent.post(form, { response: '{"id":1}' });
+  assert.equal(garbage.status, 401);
+  assert.match(await garbage.text(), /passkey was not accepted/);
+  const forged = await agent.post(form, { response: forgedAssertion(body.challenge) });
+  assert.equal(forged.status, 401);
+  const again = await forged.text();
+  assert.match(again, /passkey was not accepted/);
+  assert.match(again, /action="\/signin"/, 'the password form is still there');
+  assert.equal(agent.cookies.has('gatehouse_session'), false, 'not signed in');
+  const failures = await app.stores.audit.list({ type: 'login_failed', limit: 5 });
+  assert.match(JSON.stringify(failures[0]?.detail), /passkey_unknown/);
+});
+
+test('passkeys at the pages: off where the pages cannot use them (a bare IP PUBLIC_URL, or the 127.0.0.1 default): no form, no script in the CSP, no endpoints', async (t) => {
+  // 192.0.2.10: no passkeys at all. 127.0.0.1: passkeys for the API (RP id localhost), not for pages served at the IP.
+  for (const publicUrl of ['http://192.0.2.10:8000', 'http://127.0.0.1:8000']) {
+    const app = await buildTestApp(t, { PUBLIC_URL: publicUrl });
+    const page = await app.app.inject({ method: 'GET', url: '/signin' });
+    assert.equal(page.statusCode, 200);
+    assert.doesNotMatch(page.body, /gh-passkey/, publicUrl);
+    assert.match(String(page.headers['content-security-policy']), /script-src 'none'/);
+    assert.equal((await app.app.inject({ method: 'POST', url: '/signin/passkey', payload: {} })).statusCode, 404);
+    assert.equal((await app.app.inject({ method: 'POST', url: '/signin/passkey/options', payload: {} })).statusCode, 404);
+  }
+  const api = await buildTestApp(t, { PUBLIC_URL: 'http://127.0.0.1:8000' });
+  assert.equal((await api.app.inject({ method: 'POST', url: '/webauthn/login/options', payload: {} })).statusCode, 200, 'the API keeps its passkeys');
+});
+
+test('passkeys at the pages: the second page offers a passkey only to users with one; a refused one counts like a wrong code', async (t) => {
+  const clock = new FakeClock();
+  const { app, issuer } = await serve(t, {}, { clock, host: 'localhost' });
+  await register(app, { username: 'mfa_user' });
+  await enrolTotp(app, (await login(app, 'mfa_user')).access_token, clock.now().getTime());
+  const client = await createClient(app, 'web', { firstParty: true });
+  const agent = new UserAgent(issuer);
+  const { url } = await authorizationUrl(await rp(issuer, client), client.redirectUri);
+  const signin = readForm(await (await agent.fetch(url)).text(), '/signin');
+  const step = await agent.post(signin, { username: 'mfa_user', password: PASSWORD });
+  const page = await step.text();
+  const second = readForm(page, '/signin/second-factor');
+  assert.equal(second.fields.factors, 'totp recovery_code');
+  assert.doesNotMatch(page, /gh-passkey/, 'no passkey, no passkey button');
+  assert.match(String(step.headers.get('content-security-policy')), /script-src 'none'/);
+  // A forged "passkey instead" (the form the page did not offer) is refused and counted against the mfa_token.
+  const csrf = second.fields.csrf_token!;
+  const mfaToken = second.fields.mfa_token!;
+  const options = await passkeyOptions(agent, { csrf_token: csrf, mfa_token: mfaToken });
+  assert.equal(options.status, 200);
+  const { challenge, allowCredentials } = (await options.json()) as { challenge: string; allowCredentials: unknown[] };
+  assert.deepEqual(allowCredentials, [], 'the user has no passkey');
+  // The page's mfa_token belongs to the pages, not to the API's default client.
+  const api = await fetch(`${issuer}/webauthn/login/options`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ mfa_token: mfaToken }) });
+  assert.equal(api.status, 401);
+  const passkeyForm = { action: '/signin/passkey', fields: { csrf_token: csrf, mfa_token: mfaToken, authorize: second.fields.authorize!, factors: 'totp webauthn recovery_code' } };
+  const refused = await agent.post(passkeyForm, { response: forgedAssertion(challenge) });
+  assert.equal(refused.status, 401);
+  const refusedPage = await refused.text();
+  assert.match(refusedPage, /passkey was not accepted\. Try again, or enter a code/);
+  assert.match(refusedPage, /Use a passkey instead/, 'the page keeps offering what the form said');
+  const events = await app.stores.audit.list({ type: 'mfa_failed', limit: 10 });
+  assert.equal(events.length, 1);
+  assert.match(JSON.stringify(events[0]!.detail), /passkey_refused/);
+  // Four more: the mfa_token is dead, back to the password.
+  for (let i = 0; i < 4; i++) await agent.post(passkeyForm, { response: forgedAssertion(challenge) });
+  const dead = await agent.post(passkeyForm, { response: forgedAssertion(challenge) });
+  assert.equal(dead.status, 401);
+  assert.match(await dead.text(), /Sign in again/);
+  assert.equal(agent.cookies.has('gatehouse_session'), false);
+});
+
+test('passkeys at the pages: POST /signin/passkey draws from the per-IP password budget shared with /signin and /login', async (t) => {
+  const { app, issuer } = await serve(t, { RATE_LIMIT_LOGIN_PER_MINUTE: '3' }, { host: 'localhost' });
+  await register(app, { username: 'alice' });
+  const agent = new UserAgent(issuer);
+  const html = await (await agent.fetch('/signin')).text();
+  const passkey = readForm(html, '/signin/passkey');
+  const password = readForm(html, '/signin');
+  assert.equal((await agent.post(passkey, { response: forgedAssertion('abc') })).status, 401);
+  assert.equal((await agent.post(password, { username: 'alice', password: 'Wrong-password9' })).status, 401);
+  assert.equal((await agent.post(passkey, { response: forgedAssertion('abc') })).status, 401);
+  const limited = await agent.post(passkey, { response: forgedAssertion('abc') });
+  assert.equal(limited.status, 429);
+  assert.ok(limited.headers.get('retry-after'));
+  assert.equal((await fetch(`${issuer}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'alice', password: PASSWORD }) })).status, 429);
 });

@@ -1,6 +1,7 @@
 /**
- * Server-rendered HTML for the hosted pages: one layout, one stylesheet, no framework and
- * no script (but the form_post auto-submit, whose inline script is allowed by its hash).
+ * Server-rendered HTML for the hosted pages: one layout, one stylesheet, no framework. The
+ * only scripts: the form_post auto-submit (inline, allowed by its hash) and the passkey
+ * script of the sign-in pages (a file of Gatehouse's, allowed by its exact URL).
  * Every value is escaped here; callers pass plain strings.
  */
 import { createHash } from 'node:crypto';
@@ -43,13 +44,19 @@ export interface PageOptions {
   formTargets?: string[];
   /** SHA-256 hashes of inline scripts allowed on this page. */
   scriptHashes?: string[];
+  /** Absolute URLs of Gatehouse's own script files this page loads (each named exactly, not 'self'). */
+  scriptUrls?: string[];
+  /** The page's script may fetch from Gatehouse itself (connect-src 'self'). */
+  connectSelf?: boolean;
 }
 
 /** CSP for a page: its stylesheet, forms to itself (and the client it returns to), never framed. */
 function pageCsp(options: PageOptions): string {
   const formAction = ["'self'", ...(options.formTargets ?? [])].join(' ');
-  const script = options.scriptHashes?.length ? options.scriptHashes.map((h) => `'sha256-${h}'`).join(' ') : "'none'";
-  return `default-src 'none'; style-src 'self'; img-src 'self' data:; script-src ${script}; form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
+  const scripts = [...(options.scriptHashes ?? []).map((h) => `'sha256-${h}'`), ...(options.scriptUrls ?? [])];
+  const script = scripts.length > 0 ? scripts.join(' ') : "'none'";
+  const connect = options.connectSelf ? " connect-src 'self';" : '';
+  return `default-src 'none'; style-src 'self'; img-src 'self' data:; script-src ${script};${connect} form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
 }
 
 export function sendPage(reply: FastifyReply, options: PageOptions): FastifyReply {

@@ -6,6 +6,8 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { timingSafeEqual } from 'node:crypto';
 import type { Config } from '../../config/index.js';
 import { AppError } from '../../errors/index.js';
@@ -16,13 +18,27 @@ import type { AuthorizationResponse, AuthorizeOutcome, OidcService, SignOnSessio
 import { authenticate, principalOf } from '../plugins/authenticate.js';
 import { loggable, toAppError } from '../plugins/errors.js';
 import { problems } from '../schemas/common.js';
-import { AuthorizationQuery, ConsentOut, EndSessionParams, OpenIdConfiguration, PageForm, RegistrationError, RegistrationRequest, RegistrationResponse, UserinfoResponse } from '../schemas/oidc.js';
+import {
+  AuthorizationQuery,
+  ConsentOut,
+  EndSessionParams,
+  OpenIdConfiguration,
+  PageForm,
+  PasskeyForm,
+  PasskeyOptionsRequest,
+  RegistrationError,
+  RegistrationRequest,
+  RegistrationResponse,
+  UserinfoResponse,
+} from '../schemas/oidc.js';
+import { AuthenticationResponse, WebAuthnOptions } from '../schemas/mfa.js';
+import { PASSKEY_SCRIPT, PASSKEY_SCRIPT_PATH } from '../pages/passkey-script.js';
 import type { RegistrationResult } from '../../services/oidc/registration.js';
 import { clearSessionCookie, cookieSettings, csrfToken, csrfValid, readCookie, setSessionCookie, type CookieSettings } from '../pages/cookies.js';
 import { messagesFor, type MessageKey, type Messages } from '../pages/messages.js';
 import { alert, hidden, html, Html, originOf, scriptHash, sendPage } from '../pages/render.js';
 import { STYLESHEET } from '../pages/stylesheet.js';
-import { clientContext } from '../route-helpers.js';
+import { FORM_AND_JSON, clientContext } from '../route-helpers.js';
 import { presentedDeviceToken, setDeviceCookie } from '../device-cookie.js';
 import type { PasswordCheckLimit } from '../password-rate-limit.js';
 
@@ -50,6 +66,24 @@ const AUTHORIZATION_RESPONSES = {
   303: { description: 'Back to the client\'s redirect_uri with `code` (or `error`), `state` and `iss`' },
 };
 
+/** What a page with the passkey form may run and fetch: the script file, and Gatehouse for its options. */
+const PASSKEY_PAGE_SCRIPT = (origin: string) => ({ scriptUrls: [`${origin}${PASSKEY_SCRIPT_PATH}`], connectSelf: true });
+
+/** The factor names a second page was given (carried in its forms). */
+const factorsOf = (value: string | undefined): string[] => (value ?? '').split(' ').filter((f) => f !== '');
+
+/** The passkey form's `response` field: a WebAuthn AuthenticationResponseJSON, or undefined. */
+function assertionOf(value: string | undefined): AuthenticationResponseJSON | undefined {
+  if (!value) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  return Value.Check(AuthenticationResponse, parsed) ? (parsed as unknown as AuthenticationResponseJSON) : undefined;
+}
+
 const PAGE_ERROR_STATUS: Partial<Record<MessageKey, number>> = {
   'error.csrf': 403,
   'error.rate_limited': 429,
@@ -65,6 +99,7 @@ export default async function oidcRoutes(instance: FastifyInstance, opts: OidcRo
   const base = config.publicUrl;
   const publicOrigin = new URL(base).origin;
   const cookies: CookieSettings = cookieSettings(base, config.refresh.ttlSeconds);
+  const PASSKEY_PAGE = PASSKEY_PAGE_SCRIPT(publicOrigin);
 
   const discovery = {
     issuer: config.jwt.issuer,
@@ -193,6 +228,39 @@ export default async function oidcRoutes(instance: FastifyInstance, opts: OidcRo
     );
   }
 
+  // The passkey script of the sign-in pages: a file of ours, so their CSP can name it exactly.
+  app.get(PASSKEY_SCRIPT_PATH, { schema: { hide: true } }, async (_request, reply) => {
+    return reply.type('text/javascript; charset=utf-8').header('cache-control', 'public, max-age=3600').send(PASSKEY_SCRIPT);
+  });
+
+  if (oidc.passkeysEnabled) {
+    app.post(
+      '/signin/passkey/options',
+      {
+        // Each call keeps a challenge server-side: bounded per IP, as /webauthn/login/options.
+        config: { rateLimit: { max: Math.max(30, config.rateLimit.loginPerMinute), timeWindow: 60_000 } },
+        schema: {
+          tags: ['openid'],
+          summary: 'WebAuthn options for the passkey script of the sign-in pages',
+          description:
+            'Called by /signin/passkey.js with the page\'s `csrf_token` (it must equal the CSRF cookie, and a browser\'s Origin must be Gatehouse\'s). ' +
+            'Without `mfa_token`: username-less (no allowCredentials) and user verification required, for the sign-in page and its autofill. ' +
+            'With the second page\'s `mfa_token`: that user\'s passkeys. Pass them to navigator.credentials.get(), then submit the result to POST /signin/passkey.',
+          consumes: FORM_AND_JSON,
+          body: PasskeyOptionsRequest,
+          response: { 200: WebAuthnOptions, ...problems(400, 401, 403, 429) },
+        },
+      },
+      async (request, reply) => {
+        if (!csrfValid(request, cookies, request.body.csrf_token, publicOrigin)) {
+          throw new AppError('forbidden', 'The CSRF token does not match the page\'s cookie, or the request came from another origin');
+        }
+        reply.header('cache-control', 'no-store');
+        return oidc.passkeyOptions(request.body.mfa_token);
+      },
+    );
+  }
+
   // The pages, in their own scope: their failures are answered as pages, not problem documents.
   await app.register(async (scope) => pageRoutes(typed(scope)));
 
@@ -256,19 +324,42 @@ export default async function oidcRoutes(instance: FastifyInstance, opts: OidcRo
     const forgot: Html | undefined = opts.forgotPasswordUrl
       ? html`<p class="gh-muted"><a href="${opts.forgotPasswordUrl}">${messages.t('signin.forgot')}</a></p>`
       : undefined;
+    const authorize = params ? carry(params) : undefined;
+    const passkey = oidc.passkeysEnabled ? passkeyForm(messages, csrf, { authorize, second: undefined }) : undefined;
     return sendPage(reply, {
       status: options.status ?? 200,
       title: messages.t('signin.title'),
       messages,
       formTargets: redirectOrigin ? [redirectOrigin] : [],
+      ...(passkey ? PASSKEY_PAGE : {}),
       body: html`<p>${lead}</p>${alert(options.error)}
 <form method="post" action="/signin">
-${hidden('csrf_token', csrf)}${params ? hidden('authorize', carry(params)) : undefined}
+${hidden('csrf_token', csrf)}${authorize ? hidden('authorize', authorize) : undefined}
 <label>${messages.t('signin.username')}<input type="text" name="username" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" required maxlength="254" value="${options.username ?? params?.login_hint ?? ''}" autofocus></label>
 <label>${messages.t('signin.password')}<input type="password" name="password" autocomplete="current-password" required maxlength="1024"></label>
 <button class="gh-primary" type="submit">${messages.t('signin.submit')}</button>
-</form>${forgot}`,
+</form>${passkey}${forgot}`,
     });
+  }
+
+  /**
+   * The passkey form: hidden until /signin/passkey.js shows it (so a browser without
+   * JavaScript never sees a button that cannot work); the script fills in `response` and
+   * submits it. On the sign-in page it also asks for the username field's autofill.
+   */
+  function passkeyForm(
+    messages: Messages,
+    csrf: string,
+    options: { authorize: string | undefined; second: { mfaToken: string; factors: string } | undefined },
+  ): Html {
+    const { authorize, second } = options;
+    return html`<form method="post" action="/signin/passkey" id="gh-passkey" class="gh-passkey" hidden data-autofill="${second ? 'off' : 'on'}" data-failed="${messages.t(second ? 'passkey.failed.second' : 'passkey.failed')}" data-cancelled="${messages.t(second ? 'passkey.cancelled.second' : 'passkey.cancelled')}">
+${hidden('csrf_token', csrf)}${authorize ? hidden('authorize', authorize) : undefined}${second ? [hidden('mfa_token', second.mfaToken), hidden('factors', second.factors)] : undefined}${hidden('response', '')}
+<p class="gh-or">${messages.t('passkey.or')}</p>
+<p class="gh-alert" role="alert" id="gh-passkey-status" hidden></p>
+<button class="gh-secondary" type="button" id="gh-passkey-button">${messages.t(second ? 'passkey.instead' : 'passkey.signin')}</button>
+</form>
+<script src="${PASSKEY_SCRIPT_PATH}" defer></script>`;
   }
 
   function consentPage(request: FastifyRequest, reply: FastifyReply, messages: Messages, outcome: Extract<AuthorizeOutcome, { kind: 'consent' }>): FastifyReply {
@@ -375,7 +466,7 @@ ${hidden('csrf_token', csrf)}${hidden('authorize', carry(outcome.request.params)
         if (error.extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.extra.retryAfterSeconds));
         return signInPage(request, reply, messages, params, clientName, { error: messages.t(key), status: error.status, username: body.username });
       }
-      if (signedIn.kind === 'second_factor') return secondFactorPage(request, reply, messages, signedIn.challenge.mfaToken, body.authorize);
+      if (signedIn.kind === 'second_factor') return secondFactorPage(request, reply, messages, signedIn.challenge.mfaToken, body.authorize, signedIn.challenge.factors);
       // As after /login: this device has signed in, and gets its own failure budget next time.
       setDeviceCookie(reply, signedIn.deviceToken, opts.auth.deviceTokenTtlSeconds, base.startsWith('https:'));
       return signedInNow(request, reply, messages, signedIn, params);
@@ -395,21 +486,43 @@ ${hidden('csrf_token', csrf)}${hidden('authorize', carry(outcome.request.params)
     return answer(request, reply, await oidc.authorize(params, signedIn.session, { freshSignIn: true }));
   }
 
-  function secondFactorPage(request: FastifyRequest, reply: FastifyReply, messages: Messages, mfaToken: string, authorize: string | undefined, error?: string): FastifyReply {
+  /**
+   * The second page: a code (TOTP or recovery code) always; "use a passkey instead" when
+   * the user has one. `factors` comes from the password step (and is carried by the form;
+   * it only decides which ways the page offers, never what is accepted).
+   */
+  function secondFactorPage(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    messages: Messages,
+    mfaToken: string,
+    authorize: string | undefined,
+    factors: string[],
+    error?: string,
+  ): FastifyReply {
     const csrf = csrfToken(request, reply, cookies);
     const params = authorize ? uncarry(authorize) : undefined;
     const redirectOrigin = params?.redirect_uri ? originOf(params.redirect_uri) : undefined;
+    const known = factors.filter((f) => ['totp', 'webauthn', 'recovery_code'].includes(f));
+    const passkey =
+      oidc.passkeysEnabled && known.includes('webauthn')
+        ? passkeyForm(messages, csrf, { authorize, second: { mfaToken, factors: known.join(' ') } })
+        : undefined;
+    // Without an authenticator app the field is for recovery codes only.
+    const noTotp = passkey !== undefined && !known.includes('totp');
+    const lead = messages.t(noTotp ? 'second_factor.lead.passkey' : 'second_factor.lead');
     return sendPage(reply, {
       status: error ? 401 : 200,
       title: messages.t('second_factor.title'),
       messages,
       formTargets: redirectOrigin ? [redirectOrigin] : [],
-      body: html`<p>${messages.t('second_factor.lead')}</p>${alert(error)}
+      ...(passkey ? PASSKEY_PAGE : {}),
+      body: html`<p>${lead}</p>${alert(error)}
 <form method="post" action="/signin/second-factor">
-${hidden('csrf_token', csrf)}${hidden('mfa_token', mfaToken)}${authorize ? hidden('authorize', authorize) : undefined}
-<label>${messages.t('second_factor.code')}<input type="text" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="64" autofocus></label>
+${hidden('csrf_token', csrf)}${hidden('mfa_token', mfaToken)}${authorize ? hidden('authorize', authorize) : undefined}${known.length > 0 ? hidden('factors', known.join(' ')) : undefined}
+<label>${messages.t(noTotp ? 'second_factor.recovery_code' : 'second_factor.code')}<input type="text" name="code" ${noTotp ? undefined : new Html('inputmode="numeric" ')}autocomplete="one-time-code" required maxlength="64" autofocus></label>
 <button class="gh-primary" type="submit">${messages.t('second_factor.submit')}</button>
-</form>`,
+</form>${passkey}`,
     });
   }
 
@@ -433,7 +546,8 @@ ${hidden('csrf_token', csrf)}${hidden('mfa_token', mfaToken)}${authorize ? hidde
       if (!csrfValid(request, cookies, body.csrf_token, publicOrigin)) return errorPage(reply, messages, 'error.csrf');
       const params = body.authorize ? uncarry(body.authorize) : undefined;
       if (!body.mfa_token) return signInPage(request, reply, messages, params, await oidc.clientName(params?.client_id));
-      if (!body.code) return secondFactorPage(request, reply, messages, body.mfa_token, body.authorize, messages.t('second_factor.missing'));
+      const factors = factorsOf(body.factors);
+      if (!body.code) return secondFactorPage(request, reply, messages, body.mfa_token, body.authorize, factors, messages.t('second_factor.missing'));
       let result;
       try {
         result = await oidc.completeSecondFactor(body.mfa_token, body.code, clientContext(request));
@@ -446,10 +560,63 @@ ${hidden('csrf_token', csrf)}${hidden('mfa_token', mfaToken)}${authorize ? hidde
         setDeviceCookie(reply, result.deviceToken, opts.auth.deviceTokenTtlSeconds, base.startsWith('https:'));
         return signedInNow(request, reply, messages, result, params);
       }
-      if (result.retry) return secondFactorPage(request, reply, messages, body.mfa_token, body.authorize, messages.t('second_factor.wrong'));
+      if (result.retry) return secondFactorPage(request, reply, messages, body.mfa_token, body.authorize, factors, messages.t('second_factor.wrong'));
       return signInPage(request, reply, messages, params, await oidc.clientName(params?.client_id), { error: messages.t('second_factor.expired'), status: 401 });
     },
   );
+
+  if (oidc.passkeysEnabled) {
+    app.post(
+      '/signin/passkey',
+      {
+        // Checks a credential: the same per-IP budget as the password and the code pages.
+        onRequest: opts.passwordLimit,
+        schema: {
+          tags: ['openid'],
+          summary: 'Sign in with a passkey (the sign-in pages\' passkey script submits this form)',
+          description:
+            'Form fields `response` (the browser\'s AuthenticationResponseJSON as a JSON string, for options from POST /signin/passkey/options), ' +
+            '`csrf_token`, `authorize`, and on the second page `mfa_token`. Without `mfa_token` a user-verified passkey is a complete ' +
+            'multi-factor sign-in (amr `hwk user mfa`); with it, the second step after the password. Then it continues like the password ' +
+            'form: back to the app, or the consent page. A refused passkey counts like a wrong code.',
+          consumes: ['application/x-www-form-urlencoded'],
+          body: PasskeyForm,
+          response: PAGE_RESPONSES,
+        },
+      },
+      async (request, reply) => {
+        const messages = messagesFor(request.headers['accept-language']);
+        const body = request.body;
+        if (!csrfValid(request, cookies, body.csrf_token, publicOrigin)) return errorPage(reply, messages, 'error.csrf');
+        const params = body.authorize ? uncarry(body.authorize) : undefined;
+        const factors = factorsOf(body.factors);
+        const backToStart = async (key: MessageKey, status: number) =>
+          signInPage(request, reply, messages, params, await oidc.clientName(params?.client_id), { error: messages.t(key), status });
+        const response = assertionOf(body.response);
+        let result;
+        if (!response) {
+          result = { ok: false as const, retry: true };
+        } else {
+          try {
+            result = await oidc.signInWithPasskey(response, body.mfa_token || undefined, clientContext(request));
+          } catch (error) {
+            if (!(error instanceof AppError)) throw error;
+            if (error.code === 'email_not_verified') return backToStart('signin.unverified', error.status);
+            if (error.code !== 'account_locked' && error.code !== 'rate_limited') throw error;
+            if (error.extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.extra.retryAfterSeconds));
+            return backToStart('signin.locked', error.status);
+          }
+        }
+        if (result.ok) {
+          setDeviceCookie(reply, result.deviceToken, opts.auth.deviceTokenTtlSeconds, base.startsWith('https:'));
+          return signedInNow(request, reply, messages, result, params);
+        }
+        if (!body.mfa_token) return backToStart('passkey.failed', 401);
+        if (result.retry) return secondFactorPage(request, reply, messages, body.mfa_token, body.authorize, factors, messages.t('passkey.failed.second'));
+        return backToStart('second_factor.expired', 401);
+      },
+    );
+  }
 
   app.post(
     '/consent',

@@ -33,6 +33,30 @@ export const PageForm = Type.Object(
     code: Type.Optional(Type.String({ maxLength: 64, description: 'The second factor (second page)' })),
     mfa_token: Type.Optional(Type.String({ maxLength: 256, description: 'The second page\'s challenge' })),
     decision: Type.Optional(Type.String({ maxLength: 16, description: '`allow` or `deny` (consent)' })),
+    factors: Type.Optional(Type.String({ maxLength: 128, description: 'The user\'s factors, space-separated (second page; only decides which ways it offers)' })),
+  },
+  { additionalProperties: false },
+);
+
+/** The passkey form of the sign-in pages (filled in and submitted by /signin/passkey.js). */
+export const PasskeyForm = Type.Object(
+  {
+    csrf_token: param('Equal to the CSRF cookie'),
+    authorize: param('The authorization request being answered, as a query string'),
+    mfa_token: Type.Optional(Type.String({ maxLength: 256, description: 'On the second page: the passkey is the second step after the password' })),
+    factors: Type.Optional(Type.String({ maxLength: 128 })),
+    response: Type.Optional(
+      Type.String({ maxLength: 32_768, description: 'The browser\'s AuthenticationResponseJSON, as a JSON string (a form field)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** What the passkey script sends for its WebAuthn options (JSON). */
+export const PasskeyOptionsRequest = Type.Object(
+  {
+    csrf_token: Type.String({ maxLength: 64, description: 'The page\'s CSRF token (equal to the CSRF cookie)' }),
+    mfa_token: Type.Optional(Type.String({ maxLength: 256, description: 'On the second page: options for this user\'s passkeys' })),
   },
   { additionalProperties: false },
 );

@@ -19,7 +19,8 @@ import type { AuthObserver, Clock, Stores } from '../ports.js';
 import { accountThrottleKey } from '../login-throttle.js';
 import { checkAuthorizationRequest, type AuthorizationParams, type RedirectTarget, type ValidAuthorizationRequest } from './authorization-request.js';
 import type { IdTokens } from './id-tokens.js';
-import type { SecondFactorChallenge, SecondFactorStep } from './second-factor.js';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import type { PasskeyStep, SecondFactorChallenge, SecondFactorResult, SecondFactorStep } from './second-factor.js';
 
 /** The pseudo-client of browser sign-in sessions. The colon keeps it from ever being a registered id. */
 export const SIGNIN_CLIENT_ID = 'gatehouse:signin';
@@ -60,11 +61,16 @@ export interface UserinfoClaims {
   email_verified?: boolean;
 }
 
+/** A sign-in finished on a later page (second factor, passkey); `retry` while the mfa_token lives on. */
+export type PageSignIn = { ok: true; cookieToken: string; session: SignOnSession; deviceToken: string } | { ok: false; retry: boolean };
+
 export interface OidcServiceOptions {
   issuer: string;
   refreshTtlSeconds: number;
   /** The second step of a sign-in (the MFA service); password only without it. */
   secondFactor?: SecondFactorStep | undefined;
+  /** Passkeys on the pages (the passkey service); off when passkeys are (a bare-IP PUBLIC_URL). */
+  passkeys?: PasskeyStep | undefined;
   /** Sends a Back-Channel Logout token; failures are the client's problem, not the user's. */
   sendBackchannelLogout?: (uri: string, logoutToken: string) => Promise<void>;
 }
@@ -128,14 +134,36 @@ export class OidcService {
    * The second page: a right code finishes the sign-in (amr from the factor, e.g. pwd otp
    * mfa); account_locked is thrown when the budgets are spent, as on the password page.
    */
-  async completeSecondFactor(
-    mfaToken: string,
-    code: string,
-    client: ClientContext,
-  ): Promise<{ ok: true; cookieToken: string; session: SignOnSession; deviceToken: string } | { ok: false; retry: boolean }> {
+  async completeSecondFactor(mfaToken: string, code: string, client: ClientContext): Promise<PageSignIn> {
     const step = this.options.secondFactor;
     if (!step) return { ok: false, retry: false };
-    const result = await step.verify(mfaToken, code, SIGNIN_CLIENT_ID, client);
+    return this.finishPageSignIn(await step.verify(mfaToken, code, SIGNIN_CLIENT_ID, client), client);
+  }
+
+  /** Whether the pages offer passkeys. */
+  get passkeysEnabled(): boolean {
+    return this.options.passkeys !== undefined;
+  }
+
+  /** WebAuthn request options for the pages' passkey script: username-less, or for the user of a live mfa_token. */
+  async passkeyOptions(mfaToken: string | undefined) {
+    const passkeys = this.options.passkeys;
+    if (!passkeys) throw new AppError('not_found', 'Passkeys are not available here');
+    return passkeys.options(mfaToken, SIGNIN_CLIENT_ID);
+  }
+
+  /**
+   * A passkey at the pages: without an mfa_token a complete sign-in (amr hwk user mfa),
+   * with one the second step after the password (amr pwd hwk ... mfa). The same sign-on
+   * session as a password sign-in.
+   */
+  async signInWithPasskey(response: AuthenticationResponseJSON, mfaToken: string | undefined, client: ClientContext): Promise<PageSignIn> {
+    const passkeys = this.options.passkeys;
+    if (!passkeys) return { ok: false, retry: false };
+    return this.finishPageSignIn(await passkeys.verify(response, mfaToken, SIGNIN_CLIENT_ID, client), client);
+  }
+
+  private async finishPageSignIn(result: SecondFactorResult, client: ClientContext): Promise<PageSignIn> {
     if (!result.ok) return result;
     const signedIn = await this.startSignOnSession(result.user, result.amr, client);
     await result.attempt?.succeeded();
