@@ -93,6 +93,23 @@ const PAGE_ERROR_STATUS: Partial<Record<MessageKey, number>> = {
 const typed = (instance: FastifyInstance) => instance.withTypeProvider<TypeBoxTypeProvider>();
 type TypedApp = ReturnType<typeof typed>;
 
+/** The messages for a refused sign-in, by error code (anything else is not the user's to fix). */
+const SIGN_IN_REFUSALS: Readonly<Record<string, MessageKey>> = {
+  invalid_credentials: 'signin.failed',
+  account_locked: 'signin.locked',
+  rate_limited: 'signin.locked',
+  email_not_verified: 'signin.unverified',
+};
+
+/** A refused sign-in as the pages show it (with Retry-After when locked), or undefined for any other error. */
+function signInRefusal(error: unknown, reply: FastifyReply): { key: MessageKey; status: number } | undefined {
+  if (!(error instanceof AppError)) return undefined;
+  const key = SIGN_IN_REFUSALS[error.code];
+  if (key === undefined) return undefined;
+  if (error.extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.extra.retryAfterSeconds));
+  return { key, status: error.status };
+}
+
 export default async function oidcRoutes(instance: FastifyInstance, opts: OidcRoutesOptions) {
   const app = typed(instance);
   const { oidc, config } = opts;
@@ -453,18 +470,9 @@ ${hidden('csrf_token', csrf)}${hidden('authorize', carry(outcome.request.params)
       try {
         signedIn = await oidc.signIn({ username: body.username, password: body.password, deviceToken: presentedDeviceToken(request, undefined) }, clientContext(request));
       } catch (error) {
-        if (!(error instanceof AppError)) throw error;
-        const key: MessageKey | undefined =
-          error.code === 'invalid_credentials'
-            ? 'signin.failed'
-            : error.code === 'account_locked' || error.code === 'rate_limited'
-              ? 'signin.locked'
-              : error.code === 'email_not_verified'
-                ? 'signin.unverified'
-                : undefined;
-        if (!key) throw error;
-        if (error.extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.extra.retryAfterSeconds));
-        return signInPage(request, reply, messages, params, clientName, { error: messages.t(key), status: error.status, username: body.username });
+        const refused = signInRefusal(error, reply);
+        if (!refused) throw error;
+        return signInPage(request, reply, messages, params, clientName, { error: messages.t(refused.key), status: refused.status, username: body.username });
       }
       if (signedIn.kind === 'second_factor') return secondFactorPage(request, reply, messages, signedIn.challenge.mfaToken, body.authorize, signedIn.challenge.factors);
       // As after /login: this device has signed in, and gets its own failure budget next time.
@@ -552,9 +560,9 @@ ${hidden('csrf_token', csrf)}${hidden('mfa_token', mfaToken)}${authorize ? hidde
       try {
         result = await oidc.completeSecondFactor(body.mfa_token, body.code, clientContext(request));
       } catch (error) {
-        if (!(error instanceof AppError) || error.code !== 'account_locked') throw error;
-        if (error.extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.extra.retryAfterSeconds));
-        return signInPage(request, reply, messages, params, await oidc.clientName(params?.client_id), { error: messages.t('signin.locked'), status: error.status });
+        const refused = signInRefusal(error, reply);
+        if (!refused) throw error;
+        return signInPage(request, reply, messages, params, await oidc.clientName(params?.client_id), { error: messages.t(refused.key), status: refused.status });
       }
       if (result.ok) {
         setDeviceCookie(reply, result.deviceToken, opts.auth.deviceTokenTtlSeconds, base.startsWith('https:'));
@@ -600,11 +608,9 @@ ${hidden('csrf_token', csrf)}${hidden('mfa_token', mfaToken)}${authorize ? hidde
           try {
             result = await oidc.signInWithPasskey(response, body.mfa_token || undefined, clientContext(request));
           } catch (error) {
-            if (!(error instanceof AppError)) throw error;
-            if (error.code === 'email_not_verified') return backToStart('signin.unverified', error.status);
-            if (error.code !== 'account_locked' && error.code !== 'rate_limited') throw error;
-            if (error.extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.extra.retryAfterSeconds));
-            return backToStart('signin.locked', error.status);
+            const refused = signInRefusal(error, reply);
+            if (!refused) throw error;
+            return backToStart(refused.key, refused.status);
           }
         }
         if (result.ok) {
