@@ -8,8 +8,10 @@
 // It reports what survives a loaded machine: the main thread's CPU per rotation (from
 // /proc/self/task/<pid>/stat, the event loop's thread alone) and the other threads' (the
 // checkpointer), the WAL's growth (its largest size) and restarts (the header's checkpoint
-// sequence), and, for what it is worth on a shared machine, the event loop's delay (p50,
-// p99, max: a checkpoint inside a commit shows there).
+// sequence), how long each batch's write transaction held the event loop (wall time less
+// the time the thread waited for a core, from schedstat: CPU plus I/O, such as a
+// checkpoint's fsync inside a commit), and, for what it is worth on a shared machine, the
+// event loop's delay.
 //
 //   node --import tsx bench/refresh-at-scale.ts --db /tmp/large.sqlite [--rotations 40000] [--inflight 64] [--scale 1]
 import { copyFileSync, existsSync, openSync, readFileSync, readSync, closeSync, readdirSync, rmSync, statSync, mkdtempSync } from 'node:fs';
@@ -99,7 +101,31 @@ async function rotations(n: number): Promise<void> {
   );
 }
 
+/** The main thread's time waiting for a core (ns), from schedstat: preemption, not work. */
+const schedstat = `/proc/self/task/${process.pid}/schedstat`;
+const runqueueWait = (): number => Number(readFileSync(schedstat, 'utf8').split(' ')[1]);
+// Each batch's write transaction (sessions.ts runBatch: BEGIN IMMEDIATE ... COMMIT, and a
+// commit-time checkpoint when one fires) is synchronous on the event loop. Its wall time
+// less the time the thread waited for a core is what it held the loop for: CPU plus I/O.
+const hot = (stores.sessions as unknown as { hot: { rotationBatch: { immediate(batch: unknown[]): unknown } } }).hot;
+const batchRun = hot.rotationBatch;
+const stalls: number[] = [];
+let measuring = false;
+hot.rotationBatch = {
+  immediate(batch) {
+    if (!measuring) return batchRun.immediate(batch);
+    const w0 = runqueueWait();
+    const t0 = process.hrtime.bigint();
+    try {
+      return batchRun.immediate(batch);
+    } finally {
+      stalls.push(Number(process.hrtime.bigint() - t0) - (runqueueWait() - w0));
+    }
+  },
+};
+
 await rotations(Math.min(5000, ROTATIONS / 4)); // warm-up: caches, JIT
+measuring = true;
 const seq0 = walSequence(wal);
 let walMax = 0;
 const sampler = setInterval(() => {
@@ -122,6 +148,8 @@ await stores.close();
 rmSync(dir, { recursive: true, force: true });
 
 const ms = (ns: number) => (ns / 1e6).toFixed(1);
+stalls.sort((a, b) => a - b);
+const at = (q: number) => stalls[Math.min(stalls.length - 1, Math.floor(q * stalls.length))]!;
 console.log(
   JSON.stringify({
     rotations: ROTATIONS,
@@ -132,6 +160,8 @@ console.log(
     walRestarts: restarts,
     wallSeconds: +wall.toFixed(1),
     rotationsPerSecondWall: Math.round(ROTATIONS / wall),
+    batches: stalls.length,
+    batchHeldMs: { p50: ms(at(0.5)), p99: ms(at(0.99)), max: ms(stalls[stalls.length - 1]!), over20ms: stalls.filter((x) => x > 20e6).length, totalSeconds: +(stalls.reduce((a, b) => a + b, 0) / 1e9).toFixed(2) },
     eventLoopDelayMs: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
   }),
 );
