@@ -23,6 +23,10 @@
 // --wait-quiet S (120: how long to wait for the machine's CPU to be < 15 % busy before
 // starting), --db-dir DIR (where the fresh SQLite file goes, e.g. /dev/shm to take disk
 // flushes out of the figures), --max-seconds S (600: the run's bound).
+// --large (SQLite): the scenarios again on a database built in bulk (200 000 users, 1 000 000
+// sessions, 100 000 revoked tokens, 500 000 audit events; --large-scale F scales them) and a
+// table comparing each with its small-data figures (bench/lib/large-data.ts); the run's
+// bound grows by 20 minutes. Such a run writes no bench/results*.md unless --out says where.
 // --only takes scenarios (healthz, me-hot, refresh, me-cold, login, register,
 // me-under-login) and `revocation`; with --only, --skip-floors or --cpu-prof nothing is
 // written to bench/results*.md unless --out says where, and the SDK verifier bench does not run.
@@ -40,6 +44,7 @@ import { elapsedSeconds, log } from './lib/log.js';
 import { machineBusy, machineFacts, memory, waitIdle } from './lib/meters.js';
 import { BENCH, CORES, ROOT, parseOptions, runs, type Options } from './lib/options.js';
 import { armWatchdog, killAll, killChildrenOnSignals } from './lib/processes.js';
+import { renderLargeComparison, runLargePass, scaled, type LargeComparison } from './lib/large-data.js';
 import { render } from './lib/report.js';
 import { measureRevocationDelay } from './lib/revocation.js';
 import { newRun, type RunState } from './lib/run-state.js';
@@ -61,7 +66,7 @@ async function main(run: RunState, current: { server?: Server }): Promise<void> 
   if (busy > 0.15) results.notes.push(`The machine was ${(busy * 100).toFixed(0)} % busy with other processes when the run started (waited ${o.waitQuiet} s): figures are noisy, ratios less so.`);
   if (o.quick) results.notes.push('A --quick run (short runs, fewer sessions, tokens and logouts): it proves the bench runs; its figures are not the benchmark\'s.');
   const loadBefore = loadavg();
-  armWatchdog(o.maxSeconds);
+  armWatchdog(o.maxSeconds + (o.large ? 1200 : 0));
   log(`gatehouse bench: ${o.dbKind}, LOG_LEVEL=${o.logLevel}, ${o.connections} connections, ${o.warmup}s warm-up + ${o.duration}s per scenario, ${CORES} cores`);
 
   if (o.build) {
@@ -100,10 +105,16 @@ async function main(run: RunState, current: { server?: Server }): Promise<void> 
   await server.stop();
   current.server = undefined;
   await server.cleanup();
+  const large: LargeComparison | undefined = o.large ? await runLargePass(run, current, scaled(o.largeScale)) : undefined;
   if (!o.skipFloors) await measureFloors(run, 1);
 
   const profile = server.profDir ? summarizeProfile(run, server.profDir) : undefined;
   const report = render(o, facts, results);
+  if (large) {
+    const section = renderLargeComparison(large);
+    report.markdown += `\n${section}`;
+    report.table += `\n\n${section}`;
+  }
   process.stdout.write(`\n${report.table}\n`);
   const out = o.out ?? (o.full && !o.quick ? path.join(BENCH, o.pg ? 'results-pg.md' : 'results.md') : undefined);
   if (out) {

@@ -70,6 +70,10 @@ export interface Options {
   full: boolean;
   dbKind: 'sqlite' | 'postgres';
   logLevel: 'info' | 'warn';
+  /** --large: the SQLite scenarios again on a large database (bench/lib/large-data.ts). */
+  large: boolean;
+  /** --large-scale F: the large data set's sizes times F (1: the item's sizes). */
+  largeScale: number;
   /** Unique per run: user names, the PostgreSQL schema, the Redis key prefix. */
   runId: string;
   /** The command as typed, for the results file. */
@@ -106,6 +110,8 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       'wait-quiet': { type: 'string' },
       'db-dir': { type: 'string' },
       'max-seconds': { type: 'string', default: '600' },
+      large: { type: 'boolean', default: false },
+      'large-scale': { type: 'string', default: '1' },
     },
     strict: true,
   });
@@ -118,6 +124,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
   const parts: readonly Part[] = [...SCENARIOS, ...EXTRAS];
   const only = args.only ? args.only.split(',').map((s) => s.trim()) : parts;
   for (const s of only) if (!parts.includes(s as Part)) throw new Error(`--only: unknown scenario ${s} (${parts.join(', ')})`);
+  if (args.large && args.pg) throw new Error('--large measures SQLite only (not with --pg)');
   const startScript = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
   const flags = /node ((?:--\S+ )*)dist\/cli\.js serve/.exec(startScript);
   if (!flags) throw new Error('package.json: the start script does not run `node ... dist/cli.js serve`');
@@ -147,9 +154,11 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
     waitQuiet: pick('wait-quiet'),
     dbDir: args['db-dir'],
     maxSeconds: Number(args['max-seconds']),
-    full: !args.only && !args['skip-floors'] && !args['cpu-prof'],
+    full: !args.only && !args['skip-floors'] && !args['cpu-prof'] && !args.large,
     dbKind: args.pg ? 'postgres' : 'sqlite',
     logLevel: args['quiet-logs'] ? 'warn' : 'info',
+    large: args.large === true,
+    largeScale: Number(args['large-scale']),
     runId: `${Date.now().toString(36).slice(-5)}${randomBytes(2).toString('hex')}`,
     cli: process.env.npm_lifecycle_event === 'bench' ? `npm run bench${argv.length > 0 ? ` --${typed}` : ''}` : `node --import tsx bench/run.ts${typed}`,
     serverNodeFlags: flags[1]!.trim().split(' ').filter(Boolean),

@@ -85,9 +85,36 @@ export interface ImportReport {
   revokedTokens: number;
 }
 
+/** A revoked original token to carry over. */
+export interface LegacyRevokedToken {
+  jti: string;
+  expiresAt: Date;
+}
+
+/**
+ * The original's users read batch by batch, so that a source of any size is never held in
+ * memory at once.
+ */
+export interface LegacyUserSource {
+  /** Every user, batch after batch, in the original's id order. */
+  batches(): Iterable<LegacyUser[]>;
+  /** The users with these ids again (the second pass, for those whose id was taken). */
+  byIds(ids: readonly number[]): LegacyUser[];
+}
+
 export interface ImportStore {
-  /** All of it in one transaction (rolled back when dryRun): nothing is ever half-written. */
-  importLegacy(input: { users: LegacyUser[]; revokedTokens: Array<{ jti: string; expiresAt: Date }>; now: Date; dryRun: boolean }): Promise<ImportReport>;
+  /**
+   * All of it in one transaction (rolled back when dryRun): nothing is ever half-written.
+   * Users and tokens come as arrays or, for a large source, batch by batch; either way the
+   * store holds one batch at a time (plus the ids whose original id was taken, and the
+   * conflicts it reports).
+   */
+  importLegacy(input: {
+    users: LegacyUser[] | LegacyUserSource;
+    revokedTokens: LegacyRevokedToken[] | { batches(): Iterable<LegacyRevokedToken[]> };
+    now: Date;
+    dryRun: boolean;
+  }): Promise<ImportReport>;
 }
 
 export interface AuditEntry {

@@ -1,7 +1,7 @@
 /** `gatehouse import --from file:./BOT.sqlite [--dry-run]`: the original service's users and revocations. */
 import { parseArgs } from 'node:util';
 import { importLegacyUsers } from '../../services/legacy-import.js';
-import { legacyPath, readLegacyDatabase } from '../../storage/legacy/prisma-sqlite.js';
+import { legacyPath, openLegacyDatabase } from '../../storage/legacy/prisma-sqlite.js';
 import { withServices, type Command } from '../command.js';
 
 export const importCommand: Command = async (args, config) => {
@@ -19,11 +19,17 @@ export const importCommand: Command = async (args, config) => {
     console.error('import: --from is Gatehouse\'s own database; point DATABASE_URL somewhere else');
     return 2;
   }
-  const data = readLegacyDatabase(source);
+  // Checked before anything is written, then read batch by batch inside the import's transaction.
+  const data = openLegacyDatabase(source);
   const dryRun = values['dry-run'];
-  const report = await withServices(config, ({ stores, clock }) => importLegacyUsers(stores.imports, data, clock.now(), dryRun, config.jwt.clockSkewSeconds));
+  let report;
+  try {
+    report = await withServices(config, ({ stores, clock }) => importLegacyUsers(stores.imports, data, clock.now(), dryRun, config.jwt.clockSkewSeconds));
+  } finally {
+    data.close();
+  }
   const verb = dryRun ? 'would import' : 'imported';
-  console.log(`${dryRun ? '[dry run, nothing written] ' : ''}${data.users.length} users read: ${verb} ${report.imported} (${report.keptIds} with their original id), ${report.alreadyPresent} already present, ${report.conflicts.length} skipped`);
+  console.log(`${dryRun ? '[dry run, nothing written] ' : ''}${data.userCount} users read: ${verb} ${report.imported} (${report.keptIds} with their original id), ${report.alreadyPresent} already present, ${report.conflicts.length} skipped`);
   for (const c of report.conflicts) console.log(`  skipped user ${c.id} (${c.username}): ${c.reason}`);
   console.log(`${verb} ${report.revokedTokens} unexpired blacklisted tokens`);
   if (report.imported === 0 && report.revokedTokens === 0) console.log('nothing new to import');

@@ -32,6 +32,9 @@ export class PgExec implements Exec {
     private readonly prepared = new Map<string, PgPrepared>(),
   ) {}
 
+  /** Statements built on this transaction's client (a transaction scope only). */
+  private readonly txPrepared = new Map<string, PgPrepared>();
+
   get db(): Db {
     return this.scope as unknown as Db;
   }
@@ -66,11 +69,12 @@ export class PgExec implements Exec {
     const statement = (): PgPrepared => {
       // A named statement prepared on the pool runs on any pooled client, never on the
       // transaction's: inside one it is built on the transaction (same name, same text).
-      if (this.inTransaction) return (build(this.db) as unknown as { prepare(name: string): PgPrepared }).prepare(name);
-      let s = this.prepared.get(name);
+      // Built once per scope: the pool's statements, or this transaction's.
+      const cache = this.inTransaction ? this.txPrepared : this.prepared;
+      let s = cache.get(name);
       if (!s) {
         s = (build(this.db) as unknown as { prepare(name: string): PgPrepared }).prepare(name);
-        this.prepared.set(name, s);
+        cache.set(name, s);
       }
       return s;
     };
