@@ -6,7 +6,8 @@
  * page at all; logging out of app one ends app two's tokens too. Passkeys through the same
  * pages, with Chromium's virtual authenticator: username-less, and as the second step.
  * Gatehouse is served as http://localhost:<port> (browsers refuse passkeys on an IP).
- * Screenshots of each page go to docs/screenshots/.
+ * Screenshots of each page go to test-results/screenshots/, or with UPDATE_SCREENSHOTS=1 to
+ * docs/screenshots/ (committed): a plain run leaves the checkout as it was.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { codeAt, enrolTotp } from '../helpers/mfa.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const missing = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`;
-const SHOTS = 'docs/screenshots';
+const SHOTS = process.env.UPDATE_SCREENSHOTS === '1' ? 'docs/screenshots' : 'test-results/screenshots';
 
 interface RelyingParty {
   origin: string;
