@@ -15,9 +15,10 @@
  * see the code V8 writes); --callgrind-jitless runs the interpreter only, a count that no
  * JIT timing can move but that is not production's code.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { loadTotpState, reserveStepFor, saveTotpState } from '../totp-steps.mjs';
 import { setupTotpUsers } from './features.js';
 import { log } from './log.js';
@@ -34,6 +35,7 @@ export interface CallgrindInputs {
   totpFile: string;
 }
 
+const execFileAsync = promisify(execFile);
 const KINDS = ['mfa-step', 'healthz', 'me-hot', 'refresh'] as const;
 const REPEATS = 2;
 
@@ -59,7 +61,8 @@ export async function prepareCallgrind(run: RunState, server: Server, hotFile: s
 
 function totalIr(dumpFile: string): number {
   const text = readFileSync(dumpFile, 'utf8');
-  const m = /^(?:totals|summary):\s*(\d+)/m.exec(text);
+  // "totals:" is the dump's total (its "summary:" line can be 0 with collection toggled).
+  const m = /^totals:\s*(\d+)/m.exec(text) ?? /^summary:\s*(\d+)/m.exec(text);
   if (!m) throw new Error(`callgrind: no totals in ${dumpFile}`);
   return Number(m[1]);
 }
@@ -84,7 +87,27 @@ export async function measureCallgrind(run: RunState, server: Server, inputs: Ca
   );
   closeSync(logFd);
   const pid = child.pid!;
-  const ctl = (...args: string[]) => execFileSync('callgrind_control', [...args, String(pid)], { encoding: 'utf8', timeout: 120_000 });
+  // callgrind_control answers "OK." once valgrind has carried the command out; a process
+  // asleep in a system call sees commands only when it wakes up, so a /healthz request
+  // (not counted: collection is off, or about to be switched on) wakes it when needed.
+  const ctl = async (...args: string[]) => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const wake = setTimeout(() => void fetch(`${url}/healthz`).catch(() => undefined), 2000);
+      let out: string;
+      try {
+        const r = await execFileAsync('callgrind_control', [...args, String(pid)], { encoding: 'utf8', timeout: 120_000 });
+        out = r.stdout + r.stderr;
+        if (/OK/.test(r.stdout)) return;
+      } catch (error) {
+        out = String((error as Error).message);
+      } finally {
+        clearTimeout(wake);
+      }
+      log(`  callgrind_control ${args.join(' ')}: ${out.trim().split('\n').pop()}; again`);
+      await sleep(1000);
+    }
+    throw new Error(`callgrind_control ${args.join(' ')} failed`);
+  };
   try {
     const deadline = Date.now() + 300_000;
     for (;;) {
@@ -132,14 +155,18 @@ export async function measureCallgrind(run: RunState, server: Server, inputs: Ca
       log(`callgrind ${kind}: ${o.callgrindWarmup} warm-up requests`);
       await many(kind, o.callgrindWarmup);
       for (let rep = 0; rep < REPEATS; rep++) {
-        ctl('-z');
-        ctl('-i', 'on');
+        await ctl('--zero');
+        await ctl('--instr=on');
         await many(kind, o.callgrindRequests);
-        ctl('-i', 'off');
+        await ctl('--instr=off');
         const before = new Set(readdirSync(tmp));
-        ctl('-d', `${kind}-${rep}`);
-        const dump = readdirSync(tmp).find((f) => f.startsWith('callgrind.out.') && !before.has(f));
-        if (!dump) throw new Error('callgrind: no dump file');
+        await ctl(`--dump=${kind}-${rep}`);
+        let dump: string | undefined;
+        for (let wait = 0; wait < 60 && !dump; wait++) {
+          dump = readdirSync(tmp).find((f) => f.startsWith('callgrind.out.') && !before.has(f));
+          if (!dump) await sleep(500);
+        }
+        if (!dump) throw new Error(`callgrind: no dump file in ${tmp} (${readdirSync(tmp).filter((f) => f.startsWith('callgrind')).join(', ')})`);
         const perRequest = totalIr(path.join(tmp, dump)) / o.callgrindRequests;
         (cg.repeats[kind] ??= []).push(perRequest);
         log(`  ${kind}: ${Math.round(perRequest).toLocaleString('en-US')} instructions per request`);
