@@ -194,8 +194,10 @@ export interface CallgrindResults {
   valgrindFlags: string[];
   /** The figure per request kind (the lower of the repeats). */
   perRequest: Record<string, number>;
-  /** Every measurement per kind, in order. */
+  /** Every measurement per kind, in order (the event loop's thread). */
   repeats: Record<string, number[]>;
+  /** The same measurements, every thread of the process. */
+  allThreads: Record<string, number[]>;
 }
 
 export interface MachineFacts {
