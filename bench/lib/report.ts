@@ -48,14 +48,15 @@ function callgrindSection(res: Results, previous: BenchData | undefined): string
     const p = comparable ? prev.perRequest[k] : undefined;
     const runs = cg.repeats[k] ?? [];
     const all = cg.allThreads?.[k] ?? [];
-    return [k, fmtInstr(v), runs.length > 1 ? runs.map(fmtInstr).join(' / ') : '—', all.map(fmtInstr).join(' / '), p ? fmtInstr(p) : '—', p ? signedPct(v / p - 1) : '—'];
+    const raw = cg.raw?.[k] ?? [];
+    return [k, fmtInstr(v), runs.length > 1 ? runs.map(fmtInstr).join(' / ') : '—', raw.map(fmtInstr).join(' / '), all.map(fmtInstr).join(' / '), p ? fmtInstr(p) : '—', p ? signedPct(v / p - 1) : '—'];
   });
   return [
     '## Instructions per request (issue 19 item 8: valgrind callgrind on the server)',
     '',
-    `The server (\`node ${cg.nodeFlags.join(' ')} dist/cli.js serve\`) under \`valgrind ${cg.valgrindFlags.join(' ')}\`, on the database this run made. Collection is off at start-up; for each request kind, ${cg.warmup.toLocaleString('en-US')} requests warm the server up (the JIT, caches), then collection is switched on (\`callgrind_control --instr=on\`) around ${cg.requests.toLocaleString('en-US')} requests sent one at a time and the instructions counted (Ir) on the event loop's thread are divided by ${cg.requests}; all threads' counts (V8's compiler and GC helpers, the WAL checkpointer: bursts) are shown beside. ${cg.repeats && Object.values(cg.repeats).some((r) => r.length > 1) ? 'Each kind was measured twice in a row; the figure is the lower.' : ''} ${cg.jitless ? '--jitless: V8 only interprets, so the count depends on no JIT timing.' : 'V8 with its JIT, as in production: the warm-up lets the hot paths be optimized before counting.'} Instructions do not depend on the machine's speed or load; they change with the code, Node, V8 and the libraries.`,
+    `The server (\`node ${cg.nodeFlags.join(' ')} dist/cli.js serve\`) under \`valgrind ${cg.valgrindFlags.join(' ')}\`, on the database this run made. Collection is off at start-up; for each request kind, ${cg.warmup.toLocaleString('en-US')} requests warm the server up (the JIT, caches), then collection is switched on (\`callgrind_control --instr=on\`) around ${cg.requests.toLocaleString('en-US')} requests sent one at a time and the instructions counted (Ir) on the event loop's thread are divided by ${cg.requests}, after taking off what the idle server's event loop runs in as long (its timers: counted just before, collection on and no request); all threads' counts (V8's compiler and GC helpers, the WAL checkpointer: bursts) are shown beside. ${cg.repeats && Object.values(cg.repeats).some((r) => r.length > 1) ? 'Each kind was measured twice in a row; the figure is the lower.' : ''} ${cg.jitless ? '--jitless: V8 only interprets, so the count depends on no JIT timing.' : 'V8 with its JIT, as in production: the warm-up lets the hot paths be optimized before counting.'} Instructions do not depend on the machine's speed or load; they change with the code, Node, V8 and the libraries.`,
     '',
-    mdTable(['request', 'instructions per request (event loop)', 'the two measurements', 'all threads, the two measurements', 'previous results file', 'change'], rows),
+    mdTable(['request', 'instructions per request (event loop, idle taken off)', 'the two measurements', 'before taking off idle', 'all threads', 'previous results file', 'change'], rows),
     '',
     ...(prev && !comparable ? [`The previous results file counted ${prev.jitless ? 'with' : 'without'} --jitless: not comparable.`, ''] : []),
     ...(!prev ? ['The previous results file has no instruction counts to compare with.', ''] : []),

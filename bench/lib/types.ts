@@ -194,9 +194,11 @@ export interface CallgrindResults {
   valgrindFlags: string[];
   /** The figure per request kind (the lower of the repeats). */
   perRequest: Record<string, number>;
-  /** Every measurement per kind, in order (the event loop's thread). */
+  /** Every measurement per kind, in order (the event loop's thread, the idle server's rate taken off). */
   repeats: Record<string, number[]>;
-  /** The same measurements, every thread of the process. */
+  /** The same before the idle server's instructions per second were taken off. */
+  raw: Record<string, number[]>;
+  /** The same measurements, every thread of the process (idle not taken off). */
   allThreads: Record<string, number[]>;
 }
 
