@@ -1,4 +1,4 @@
-// One autocannon run, in its own process (forked by bench/run.mjs), so that the load
+// One autocannon run, in its own process (forked by bench/run.ts), so that the load
 // generator never shares an event loop with the driver, the server or another load.
 //
 // The parent sends one message { spec }; this process answers { result } and exits.
@@ -14,10 +14,34 @@
 //             goes back into the pool. Access tokens of the answers are collected.
 //   login     POST /login for the users of spec.usersFile, round robin
 //   register  POST /register with a unique username and email per request (a counter)
+//   mfa-login     POST /login (403 mfa_required) then POST /login/mfa with a TOTP code: the
+//                 users of spec.totpFile (bench/totp-steps.mjs: each step of a factor used once)
+//   mfa-password  POST /login for the TOTP users only (403 mfa_required); the mfa_tokens go
+//                 to spec.collectFile ({ token, index } a line)
+//   mfa-step      POST /login/mfa, each mfa_token of spec.tokensFile once, with a code
+//                 of its user's factor computed when it is sent
+//   passkey-login POST /webauthn/login/options then POST /webauthn/login with an assertion
+//                 of the software authenticator (bench/soft-authenticator.mjs); each
+//                 connection owns its credentials, whose counters go back to spec.credentialsFile
+//   authorize     GET /oauth/authorize with the sign-in cookie (303 to the redirect URI), a
+//                 fresh PKCE verifier each; { code, verifier } a line to spec.collectFile
+//   code-exchange POST /oauth/token grant_type=authorization_code, each code of
+//                 spec.tokensFile once; the access tokens go to spec.collectFile
+// Each request says what it expects (2xx unless said otherwise: the password step of an
+// MFA login expects 403, the authorization endpoint 303); any other answer counts in
+// `unexpected` and the driver fails the run (bench/lib/processes.ts).
+// Connections: when an answer says `Connection: close` (the server's maxRequestsPerSocket,
+// or a shutdown), the connection is closed and a new one opened before the next request,
+// as any HTTP client does; autocannon itself would go on writing to the closing socket
+// (and Node answers such requests 503). `reconnects` counts them.
 // Latencies are recorded here from autocannon's 'response' events (2xx only, microsecond
 // resolution: autocannon's own histogram keeps whole milliseconds).
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { URLSearchParams } from 'node:url';
 import autocannon from 'autocannon';
+import { assertionResponse } from './soft-authenticator.mjs';
+import { loadTotpState, reserveStep, reserveStepFor, saveTotpState } from './totp-steps.mjs';
 
 function readLines(file) {
   return readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
@@ -149,15 +173,226 @@ function buildOptions(spec, collected) {
         ],
       };
     }
+    case 'mfa-login':
+    case 'mfa-password': {
+      const state = loadTotpState(spec.totpFile);
+      const twoSteps = spec.kind === 'mfa-login';
+      collected.totpState = state;
+      collected.lines = [];
+      const password = {
+        method: 'POST',
+        path: '/login',
+        step: 'password',
+        expect: 403,
+        setupRequest(req, context) {
+          // The step is reserved now, with room for the password check's argon2 in between
+          // (mfa-password: the code is computed when the token is used, by mfa-step).
+          let r;
+          if (twoSteps) r = reserveStep(state, Date.now(), 5000);
+          else {
+            const index = state.next++ % state.users.length;
+            r = { index, user: state.users[index] };
+          }
+          if (!r) collected.exhausted = (collected.exhausted ?? 0) + 1;
+          context.reserved = r;
+          context.t0 = process.hrtime.bigint();
+          req.headers = json();
+          req.body = JSON.stringify({ username: r?.user.username ?? 'totp-users-exhausted', password: r?.user.password ?? 'x' });
+          return req;
+        },
+        onResponse(status, body, context) {
+          if (status !== 403) return;
+          context.mfaToken = JSON.parse(body).mfa_token;
+          if (!twoSteps) collected.lines.push(JSON.stringify({ token: context.mfaToken, index: context.reserved?.index }));
+        },
+      };
+      const second = {
+        method: 'POST',
+        path: '/login/mfa',
+        step: 'second',
+        last: true,
+        setupRequest(req, context) {
+          req.headers = json();
+          req.body = JSON.stringify({ mfa_token: context.mfaToken ?? 'none', code: context.reserved?.code ?? '000000' });
+          return req;
+        },
+      };
+      return { ...base, requests: twoSteps ? [password, second] : [{ ...password, last: true }] };
+    }
+    case 'mfa-step': {
+      const state = loadTotpState(spec.totpFile);
+      collected.totpState = state;
+      const tokens = readLines(spec.tokensFile).map((l) => JSON.parse(l));
+      let next = spec.start ?? 0;
+      return {
+        ...base,
+        requests: [
+          {
+            method: 'POST',
+            path: '/login/mfa',
+            step: 'second',
+            setupRequest(req) {
+              const t = next < tokens.length ? tokens[next++] : undefined;
+              const r = t && reserveStepFor(state, t.index, Date.now(), 3000);
+              if (t && !r) collected.exhausted = (collected.exhausted ?? 0) + 1;
+              req.headers = json();
+              req.body = JSON.stringify({ mfa_token: t?.token ?? 'exhausted', code: r?.code ?? '000000' });
+              return req;
+            },
+          },
+        ],
+      };
+    }
+    case 'passkey-login': {
+      const credentials = JSON.parse(readFileSync(spec.credentialsFile, 'utf8'));
+      const keys = credentials.map((c) => createPrivateKey(c.privateKeyPem));
+      collected.credentials = credentials;
+      const connections = base.connections;
+      const owned = [];
+      let client = 0;
+      return {
+        ...base,
+        // Each connection owns the credentials i with i % connections == its number, one
+        // login at a time each: an authenticator's counter only moves forward.
+        // (autocannon deep-copies the context at each pass over the requests: the turns live here.)
+        setupClient(c) {
+          const owner = client++;
+          const mine = [];
+          for (let i = owner; i < credentials.length; i += connections) mine.push(i);
+          if (mine.length === 0) throw new Error(`passkey-login: ${credentials.length} credentials for ${connections} connections`);
+          owned[owner] = { mine, turn: 0 };
+          c.requestIterator.initialContext = { owner };
+          c.requestIterator.resetContext();
+        },
+        requests: [
+          {
+            method: 'POST',
+            path: '/webauthn/login/options',
+            step: 'options',
+            setupRequest(req, context) {
+              context.t0 = process.hrtime.bigint();
+              req.headers = json();
+              req.body = '{}';
+              return req;
+            },
+            onResponse(status, body, context) {
+              if (status === 200) context.challenge = JSON.parse(body).challenge;
+            },
+          },
+          {
+            method: 'POST',
+            path: '/webauthn/login',
+            step: 'assertion',
+            last: true,
+            setupRequest(req, context) {
+              const own = owned[context.owner];
+              const i = own.mine[own.turn++ % own.mine.length];
+              req.headers = json();
+              req.body = JSON.stringify({ response: assertionResponse(credentials[i], context.challenge ?? 'none', keys[i]) });
+              return req;
+            },
+          },
+        ],
+      };
+    }
+    case 'authorize': {
+      collected.lines = [];
+      const query = new URLSearchParams(spec.authorize);
+      return {
+        ...base,
+        requests: [
+          {
+            method: 'GET',
+            step: 'authorize',
+            expect: 303,
+            setupRequest(req, context) {
+              const verifier = randomBytes(32).toString('base64url');
+              context.verifier = verifier;
+              query.set('code_challenge', createHash('sha256').update(verifier).digest('base64url'));
+              query.set('state', randomBytes(8).toString('base64url'));
+              req.path = `/oauth/authorize?${query}`;
+              req.headers = { cookie: spec.cookie };
+              return req;
+            },
+            onResponse(status, _body, context, headers) {
+              if (status !== 303) return;
+              const code = new URL(headers.location ?? headers.Location).searchParams.get('code');
+              if (code) collected.lines.push(JSON.stringify({ code, verifier: context.verifier }));
+            },
+          },
+        ],
+      };
+    }
+    case 'code-exchange': {
+      const codes = readLines(spec.tokensFile).map((l) => JSON.parse(l));
+      let next = spec.start ?? 0;
+      collected.lines = [];
+      const max = spec.collectMax ?? 0;
+      return {
+        ...base,
+        requests: [
+          {
+            method: 'POST',
+            path: '/oauth/token',
+            step: 'exchange',
+            setupRequest(req) {
+              const c = next < codes.length ? codes[next++] : { code: 'exhausted', verifier: 'x'.repeat(43) };
+              req.headers = { 'content-type': 'application/x-www-form-urlencoded' };
+              req.body = new URLSearchParams({ grant_type: 'authorization_code', code: c.code, code_verifier: c.verifier, redirect_uri: spec.redirectUri, client_id: spec.clientId }).toString();
+              return req;
+            },
+            onResponse(status, body) {
+              if (status === 200 && collected.lines.length < max) collected.lines.push(JSON.parse(body).access_token);
+            },
+          },
+        ],
+      };
+    }
     default:
       throw new Error(`unknown load kind ${spec.kind}`);
   }
 }
 
+/**
+ * Closes the connection after an answer that says `Connection: close` and opens a new one
+ * for the next request, as an HTTP client does (autocannon would write the next request to
+ * the closing socket). Counts in `counters.reconnects`.
+ */
+function reconnectOnClose(client, counters) {
+  let closing = false;
+  client.on('headers', (info) => {
+    if (!info.shouldKeepAlive) closing = true;
+  });
+  const doRequest = client._doRequest;
+  client._doRequest = function () {
+    if (closing) {
+      closing = false;
+      counters.reconnects++;
+      // _connect sends the next request (through this method again) on the new socket.
+      this._destroyConnection();
+      this._connect();
+      return;
+    }
+    return doRequest.call(this);
+  };
+}
+
+const expected = (request, status) => (request?.expect ? status === request.expect : status >= 200 && status < 300);
+
 async function run(spec) {
   const collected = {};
   const opts = buildOptions(spec, collected);
+  const counters = { reconnects: 0 };
+  const ownSetup = opts.setupClient;
+  opts.setupClient = (client) => {
+    reconnectOnClose(client, counters);
+    ownSetup?.(client);
+  };
+  // A flow (several requests, the last one marked `last`) counts once, when its last answer comes.
+  const flow = (opts.requests ?? []).some((r) => r.last) && opts.requests.length > 1;
   const latencies = [];
+  const stepLatencies = {};
+  const unexpected = {};
   let responses = 0;
   let okResponses = 0;
   let lastResponse = 0n;
@@ -165,13 +400,23 @@ async function run(spec) {
   const started = process.hrtime.bigint();
   const result = await new Promise((resolve, reject) => {
     const instance = autocannon(opts, (err, res) => (err ? reject(err) : resolve(res)));
-    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    instance.on('response', (client, statusCode, _bytes, responseTime) => {
       responses++;
       lastResponse = process.hrtime.bigint();
-      if (statusCode >= 200 && statusCode < 300) {
-        okResponses++;
-        latencies.push(responseTime);
+      // The request this answers (autocannon moves to the next one only after this event).
+      const request = client.requestIterator.currentRequest;
+      const step = request?.step ?? 'request';
+      if (!expected(request, statusCode)) {
+        const key = `${step} ${statusCode}`;
+        unexpected[key] = (unexpected[key] ?? 0) + 1;
+        return;
       }
+      (stepLatencies[step] ??= []).push(responseTime);
+      if (flow && !request.last) return;
+      okResponses++;
+      // A flow of several requests: from its first request's start to its last answer.
+      const t0 = client.requestIterator.context.t0;
+      latencies.push(flow && t0 ? Number(lastResponse - t0) / 1e6 : responseTime);
     });
   });
   const wall = Number(process.hrtime.bigint() - started) / 1e9;
@@ -182,11 +427,18 @@ async function run(spec) {
   const cpu = process.cpuUsage(cpu0);
   const sorted = Float64Array.from(latencies).sort();
   const total = result.requests.total;
-  const ok = result['2xx'];
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count]));
   if (spec.collectFile && spec.kind === 'refresh') {
     writeFileSync(spec.collectFile, JSON.stringify({ pool: collected.pool, accessTokens: collected.accessTokens, lost: collected.lost }));
+  } else if (spec.collectFile && collected.lines) {
+    writeFileSync(spec.collectFile, collected.lines.join('\n'));
   }
+  if (collected.totpState) saveTotpState(spec.totpFile, collected.totpState);
+  if (collected.credentials) writeFileSync(spec.credentialsFile, JSON.stringify(collected.credentials));
+  const problems = [];
+  if (collected.exhausted) problems.push(`${collected.exhausted} requests found no TOTP step left to use (too few TOTP users for this run)`);
+  if (collected.lost) problems.push(`${collected.lost} refreshes found the token pool empty`);
+  const nonExpected = Object.values(unexpected).reduce((a, b) => a + b, 0);
   return {
     kind: spec.kind,
     connections: spec.connections,
@@ -195,13 +447,28 @@ async function run(spec) {
     autocannonDuration: result.duration,
     wall,
     total,
-    ok,
+    // Completed requests (a flow of several requests counts once, at its last answer).
+    ok: okResponses,
     rps: responses / active,
     okRps: okResponses / active,
-    non2xx: result.non2xx,
+    // Answers other than the one each request expects (2xx unless it says otherwise).
+    non2xx: nonExpected,
+    unexpected,
     errors: result.errors,
     timeouts: result.timeouts,
+    reconnects: counters.reconnects,
+    problems,
     statusCodes,
+    ...(flow
+      ? {
+          steps: Object.fromEntries(
+            Object.entries(stepLatencies).map(([k, v]) => {
+              const st = Float64Array.from(v).sort();
+              return [k, { ok: v.length, p50: percentile(st, 50), p99: percentile(st, 99) }];
+            }),
+          ),
+        }
+      : {}),
     // CPU the load generator itself used, in cores (1 = one core busy for the whole run)
     loadgenCores: (cpu.user + cpu.system) / 1e6 / wall,
     latencyMs: {

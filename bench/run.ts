@@ -1,53 +1,73 @@
 #!/usr/bin/env -S node --import tsx
-// `npm run bench` (issue 6): builds, starts the real server as a child process on a free
-// loopback port with a fresh database, measures the floors in the same run (bare Fastify
-// GET /hello, Fastify + jose EdDSA verify, argon2id verify time), loads every scenario
-// with autocannon from separate processes, measures the revocation delay at a resource
-// server using @gatehouse/node (issue 18), prints a table and writes bench/results.md; then
-// runs `npm run bench:sdk` (bench/sdk-verifier.ts, bench/results-sdk.md).
+// `npm run bench` (issues 6 and 19): builds, starts the real server as a child process on a
+// free loopback port with a fresh database, measures the floors in the same run (bare Fastify
+// GET /hello, Fastify + jose EdDSA verify, argon2id with cores + 1 verifies in flight, and
+// after the server Fastify + an Ed25519 signature + a durable SQLite write of as many pages as
+// one of the server's rotations), loads every scenario with autocannon from separate
+// processes (the original ones, then the TOTP login and its second step alone, the passkey
+// login, the authorization-code exchange and userinfo), measures the revocation delay at a
+// resource server using @gatehouse/node (issue 18), counts instructions per request under
+// valgrind's callgrind (issue 19 item 8), runs bench/sdk-verifier.ts, prints a table and
+// writes bench/results.md with each issue 19 target, its ratio and whether it is met.
 //
-//   npm run bench                       SQLite (a fresh temp file)
-//   npm run bench -- --pg               PostgreSQL (fresh schema) + Redis (fresh key prefix)
+//   npm run bench                       SQLite (a fresh temp file); callgrind included
+//   npm run bench -- --pg               PostgreSQL (fresh schema) + Redis (fresh key prefix); no callgrind
 //   npm run bench -- --quiet-logs       LOG_LEVEL=warn instead of the default info
 //   npm run bench -- --quick --out /tmp/bench.md
-//                                       every figure, briefly (2 s runs, 1 s warm-ups, fewer
-//                                       sessions and tokens, 20 logouts, no wait for a quiet
-//                                       machine): proves the bench runs; no results file unless
-//                                       --out is given
+//                                       every figure but callgrind, briefly (2 s runs, 1 s
+//                                       warm-ups, fewer sessions, tokens, MFA steps and logouts,
+//                                       no wait for a quiet machine): proves the bench runs; no
+//                                       results file unless --out is given (--callgrind adds it)
+//   npm run bench -- --only callgrind --out /tmp/cg.md
+//                                       instructions per request alone (healthz, hot /me,
+//                                       /refresh, the MFA step), compared with bench/results.md
 //   npm run bench -- --only me-hot --cpu-prof
 //                                       one scenario, the server under node --cpu-prof; writes a
 //                                       summary of the profile to bench/profile-<db>-<scenarios>.md
 // Other flags: --duration S (10), --warmup S (2), --connections N (32), --no-build,
 // --skip-floors, --sessions N (10000), --fill-seconds S (100), --me-rate R (1000),
-// --revocation-logouts N (100), --out FILE, --keep (keep the temp dir and the server log),
+// --revocation-logouts N (100), --mfa-steps N (500: second steps in mfa-step's measured run),
+// --callgrind / --no-callgrind, --callgrind-requests N (200 per measurement, two measurements
+// per kind), --callgrind-warmup N (1000 per kind), --callgrind-jitless (the server under
+// callgrind with --jitless), --out FILE, --keep (keep the temp dir and the server log),
 // --wait-quiet S (120: how long to wait for the machine's CPU to be < 15 % busy before
 // starting), --db-dir DIR (where the fresh SQLite file goes, e.g. /dev/shm to take disk
-// flushes out of the figures), --max-seconds S (600: the run's bound).
+// flushes out of the figures), --max-seconds S (1500; 900 with --quick: the run's bound).
 // --large (SQLite): the scenarios again on a database built in bulk (200 000 users, 1 000 000
 // sessions, 100 000 revoked tokens, 500 000 audit events; --large-scale F scales them) and a
 // table comparing each with its small-data figures (bench/lib/large-data.ts); the run's
 // bound grows by 20 minutes. Such a run writes no bench/results*.md unless --out says where.
 // --only takes scenarios (healthz, me-hot, refresh, me-cold, login, register,
-// me-under-login) and `revocation`; with --only, --skip-floors or --cpu-prof nothing is
-// written to bench/results*.md unless --out says where, and the SDK verifier bench does not run.
+// me-under-login, mfa-step, mfa-login, passkey-login, code-exchange, userinfo) and
+// `revocation`, `callgrind`; with --only, --skip-floors or --cpu-prof nothing is written to
+// bench/results*.md unless --out says where, and the SDK verifier bench runs only with --out.
+//
+// Every load fails the run on an answer its requests do not expect (a non-2xx, unless the
+// request expects it, like the 403 mfa_required of a password step), a connection error or
+// a timeout; the load generator reconnects when the server says `Connection: close`.
 //
 // The parts: bench/lib/options.ts (the command line), processes.ts (children, loads),
 // meters.ts (/proc, /metrics), server.ts (the server under test), floors.ts, scenarios.ts,
-// revocation.ts, report.ts (the results file). Loads and floors run as plain Node scripts
-// (bench/load.mjs, floor-*.mjs, argon2-time.mjs), never in this process.
+// features.ts (MFA, passkeys, OpenID Connect), revocation.ts, callgrind.ts, report.ts (the
+// results file). Loads and floors run as plain Node scripts (bench/load.mjs, floor-*.mjs,
+// argon2-time.mjs; the load generator's TOTP codes and passkey assertions come from
+// bench/totp-steps.mjs and bench/soft-authenticator.mjs), never in this process.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
+import { measureCallgrind, prepareCallgrind } from './lib/callgrind.js';
+import { runFeatureScenarios } from './lib/features.js';
 import { measureFloors } from './lib/floors.js';
 import { elapsedSeconds, log } from './lib/log.js';
 import { machineBusy, machineFacts, memory, waitIdle } from './lib/meters.js';
 import { BENCH, CORES, ROOT, parseOptions, runs, type Options } from './lib/options.js';
 import { armWatchdog, killAll, killChildrenOnSignals } from './lib/processes.js';
 import { renderLargeComparison, runLargePass, scaled, type LargeComparison } from './lib/large-data.js';
-import { render } from './lib/report.js';
+import { readBenchData, render } from './lib/report.js';
 import { measureRevocationDelay } from './lib/revocation.js';
 import { newRun, type RunState } from './lib/run-state.js';
+import type { Results } from './lib/types.js';
 import { fillSessions, runScenarios, setupFixtures } from './lib/scenarios.js';
 import { startServer, type Server } from './lib/server.js';
 import { summarize } from './profile-summary.mjs';
@@ -86,6 +106,7 @@ async function main(run: RunState, current: { server?: Server }): Promise<void> 
   results.rss.started = await memory(server.pid, server.url);
   const fixtures = await setupFixtures(run, server);
   await runScenarios(run, server, fixtures);
+  await runFeatureScenarios(run, server);
   results.rss.endOfLoad = await memory(server.pid, server.url);
   log(`RSS at the end of the load: ${results.rss.endOfLoad.rssMb.toFixed(1)} MB`);
 
@@ -102,21 +123,31 @@ async function main(run: RunState, current: { server?: Server }): Promise<void> 
   // ---- the revocation delay: after every figure above, so that it changes none of them
   if (runs(o, 'revocation')) results.revocation = await measureRevocationDelay(run, server, fixtures.users[0]!);
 
+  // ---- instructions per request: the server again, under callgrind, on the same database
+  const withCallgrind = o.callgrind && !o.pg;
+  if (o.callgrind && o.pg) results.notes.push('Instructions per request (callgrind) are measured on SQLite runs only.');
+  const cgInputs = withCallgrind ? await prepareCallgrind(run, server, fixtures.hotFile, fixtures.users[1]!) : undefined;
+
   await server.stop();
   current.server = undefined;
+  if (cgInputs) await measureCallgrind(run, server, cgInputs);
   await server.cleanup();
   const large: LargeComparison | undefined = o.large ? await runLargePass(run, current, scaled(o.largeScale)) : undefined;
   if (!o.skipFloors) await measureFloors(run, 1);
 
+  if (o.full || o.out) results.sdk = sdkBench(o);
+  const out = o.out ?? (o.full && !o.quick ? path.join(BENCH, o.pg ? 'results-pg.md' : 'results.md') : undefined);
+  // The previous results file (the one this run replaces, or the committed one): its rates and instruction counts.
+  const previousFile = out && existsSync(out) ? out : path.join(BENCH, o.pg ? 'results-pg.md' : 'results.md');
+  const previous = existsSync(previousFile) ? readBenchData(readFileSync(previousFile, 'utf8')) : undefined;
   const profile = server.profDir ? summarizeProfile(run, server.profDir) : undefined;
-  const report = render(o, facts, results);
+  const report = render(o, facts, results, previous);
   if (large) {
     const section = renderLargeComparison(large);
     report.markdown += `\n${section}`;
     report.table += `\n\n${section}`;
   }
   process.stdout.write(`\n${report.table}\n`);
-  const out = o.out ?? (o.full && !o.quick ? path.join(BENCH, o.pg ? 'results-pg.md' : 'results.md') : undefined);
   if (out) {
     writeFileSync(out, report.markdown);
     log(`wrote ${path.relative(ROOT, out)}`);
@@ -131,7 +162,6 @@ async function main(run: RunState, current: { server?: Server }): Promise<void> 
     );
     log(`wrote ${path.relative(ROOT, pf)} (profile ${profile.file}, not committed)`);
   }
-  if (o.full) sdkBench(o);
   log(`done in ${elapsedSeconds().toFixed(0)} s`);
 }
 
@@ -148,15 +178,18 @@ function summarizeProfile(run: RunState, profDir: string): { file: string; text:
 }
 
 /**
- * `npm run bench:sdk` (bench/sdk-verifier.ts) in its own process, as the last part of a full
- * run: bench/results-sdk.md, or beside --out's file; a --quick run measures 1 s each.
+ * `npm run bench:sdk` (bench/sdk-verifier.ts) in its own process: bench/results-sdk.md, or
+ * beside --out's file; a --quick run measures 1 s each. Its figures (verifications/s) for
+ * target 6.
  */
-function sdkBench(o: Options): void {
+function sdkBench(o: Options): Results['sdk'] {
   const sdkOut = o.out ? o.out.replace(/(\.md)?$/, '-sdk.md') : o.quick ? undefined : path.join(BENCH, 'results-sdk.md');
-  const args = ['--import', 'tsx', path.join(BENCH, 'sdk-verifier.ts'), ...(o.quick ? ['--seconds', '1'] : []), ...(sdkOut ? ['--out', sdkOut] : ['--out', '/dev/null'])];
+  const json = path.join(run.tmp, 'sdk.json');
+  const args = ['--import', 'tsx', path.join(BENCH, 'sdk-verifier.ts'), ...(o.quick ? ['--seconds', '1'] : []), '--out', sdkOut ?? '/dev/null', '--json', json];
   log(`npm run bench:sdk: the verifier's hot-token throughput${sdkOut ? ` (${path.relative(ROOT, sdkOut)})` : ''}`);
   const r = spawnSync(process.execPath, args, { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) throw new Error(`bench/sdk-verifier.ts failed (exit ${r.status})`);
+  return JSON.parse(readFileSync(json, 'utf8')) as Results['sdk'];
 }
 
 const run = newRun(parseOptions());

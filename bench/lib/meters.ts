@@ -86,8 +86,10 @@ export function cpuMeter(pid: number, withDb: boolean): () => CpuUse {
     const m1 = machineTicks();
     let db = 0;
     for (const [p, c] of dbCpu(withDb)) db += c - (d0.get(p) ?? 0);
+    const serverSeconds = procCpuSeconds(pid) - s0;
     return {
-      serverCores: (procCpuSeconds(pid) - s0) / wall,
+      serverCores: serverSeconds / wall,
+      serverSeconds,
       ...(withDb ? { dbCores: db / wall } : {}),
       machineCores: ((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total)) * CORES,
     };

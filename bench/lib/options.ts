@@ -9,10 +9,10 @@ import { parseArgs } from 'node:util';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BENCH = path.join(ROOT, 'bench');
 /** The load scenarios, in the order they run. */
-export const SCENARIOS = ['healthz', 'me-hot', 'refresh', 'me-cold', 'login', 'register', 'me-under-login'] as const;
+export const SCENARIOS = ['healthz', 'me-hot', 'refresh', 'me-cold', 'login', 'register', 'me-under-login', 'mfa-step', 'mfa-login', 'passkey-login', 'code-exchange', 'userinfo'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 /** Measurements other than load scenarios that --only can pick. */
-export const EXTRAS = ['revocation'] as const;
+export const EXTRAS = ['revocation', 'callgrind'] as const;
 export type Part = Scenario | (typeof EXTRAS)[number];
 export const PASSWORD = 'Bench-Password-1';
 export const BIG = '100000000';
@@ -27,6 +27,9 @@ const QUICK: Record<string, string> = {
   'jose-tokens': '8000',
   'wait-quiet': '0',
   'revocation-logouts': '20',
+  'mfa-steps': '200',
+  'callgrind-requests': '200',
+  'callgrind-warmup': '1000',
 };
 
 const DEFAULTS: Record<string, string> = {
@@ -37,6 +40,9 @@ const DEFAULTS: Record<string, string> = {
   'jose-tokens': '60000',
   'wait-quiet': '120',
   'revocation-logouts': '100',
+  'mfa-steps': '500',
+  'callgrind-requests': '200',
+  'callgrind-warmup': '1000',
 };
 
 export interface Options {
@@ -66,6 +72,14 @@ export interface Options {
   waitQuiet: number;
   dbDir: string | undefined;
   maxSeconds: number;
+  /** mfa-step: second steps in the measured run. */
+  mfaSteps: number;
+  /** Instructions per request under valgrind's callgrind (issue 19 item 8). */
+  callgrind: boolean;
+  callgrindRequests: number;
+  callgrindWarmup: number;
+  /** --jitless for the server under callgrind. */
+  callgrindJitless: boolean;
   /** Every scenario, the floors, no profile: the run whose results go to bench/results*.md. */
   full: boolean;
   dbKind: 'sqlite' | 'postgres';
@@ -109,9 +123,15 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       keep: { type: 'boolean', default: false },
       'wait-quiet': { type: 'string' },
       'db-dir': { type: 'string' },
-      'max-seconds': { type: 'string', default: '600' },
+      'max-seconds': { type: 'string' },
       large: { type: 'boolean', default: false },
       'large-scale': { type: 'string', default: '1' },
+      'mfa-steps': { type: 'string' },
+      callgrind: { type: 'boolean' },
+      'no-callgrind': { type: 'boolean', default: false },
+      'callgrind-requests': { type: 'string' },
+      'callgrind-warmup': { type: 'string' },
+      'callgrind-jitless': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -153,7 +173,15 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
     keep: args.keep === true,
     waitQuiet: pick('wait-quiet'),
     dbDir: args['db-dir'],
-    maxSeconds: Number(args['max-seconds']),
+    mfaSteps: pick('mfa-steps'),
+    // Part of a full run (it takes minutes: the server runs ~50× slower under valgrind);
+    // --quick leaves it out unless --callgrind asks; --only callgrind runs it alone.
+    callgrind: args['no-callgrind'] !== true && !args['cpu-prof'] && (args.callgrind === true || (args.only ? only.includes('callgrind') : !quick)),
+    callgrindRequests: pick('callgrind-requests'),
+    callgrindWarmup: pick('callgrind-warmup'),
+    callgrindJitless: args['callgrind-jitless'] === true,
+    // A full run has many more parts now (MFA, passkeys, OpenID Connect, callgrind): 25 minutes.
+    maxSeconds: Number(args['max-seconds'] ?? (quick ? '900' : '1500')),
     full: !args.only && !args['skip-floors'] && !args['cpu-prof'] && !args.large,
     dbKind: args.pg ? 'postgres' : 'sqlite',
     logLevel: args['quiet-logs'] ? 'warn' : 'info',

@@ -101,14 +101,30 @@ export function stopChild(child: ChildProcess, timeoutMs = 15000): Promise<void>
   });
 }
 
-/** One autocannon run in a forked bench/load.mjs process. */
+/**
+ * Why a load's result is not a measurement of what it says (issue 19 item 9): answers it did
+ * not expect (a non-2xx, unless that request expects one), connection errors, timeouts, or a
+ * load that ran out of what it sends; undefined when there is none.
+ */
+export function loadFailure(spec: LoadSpec, r: LoadResult): string | undefined {
+  const what: string[] = [];
+  if (r.non2xx > 0) what.push(`${r.non2xx} unexpected answers (${Object.entries(r.unexpected).map(([k, n]) => `${n} × ${k}`).join(', ')})`);
+  if (r.errors > 0) what.push(`${r.errors} connection errors or timeouts (${r.timeouts} timeouts)`);
+  what.push(...r.problems);
+  if (what.length === 0) return undefined;
+  return `load ${spec.kind}${spec.path ? ` ${spec.path}` : ''} against ${spec.url}: ${what.join('; ')}, out of ${r.total} requests (status codes ${JSON.stringify(r.statusCodes)}). A scenario that does not expect these fails the run: its figures would not measure what they say.`;
+}
+
+/** One autocannon run in a forked bench/load.mjs process; any unexpected answer or error rejects (loadFailure). */
 export function load(spec: LoadSpec): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = track(fork(path.join(BENCH, 'load.mjs'), [], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     let answered = false;
     child.once('message', (msg: { result?: LoadResult; error?: string }) => {
       answered = true;
-      if (msg.error) reject(new Error(`load ${spec.kind}: ${msg.error}`));
+      if (msg.error) return reject(new Error(`load ${spec.kind}: ${msg.error}`));
+      const failure = loadFailure(spec, msg.result!);
+      if (failure) reject(new Error(failure));
       else resolve(msg.result!);
     });
     child.once('exit', (code) => {

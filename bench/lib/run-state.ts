@@ -17,6 +17,8 @@ export interface RunState {
   tmp: string;
   results: Results;
   windows: Window[];
+  /** The TOTP users and their used steps (bench/totp-steps.mjs), once made. */
+  totpFile?: string;
 }
 
 export function newRun(o: Options): RunState {

@@ -5,6 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { measureRefreshPages } from './floors.js';
 import { fmtMs, fmtRate, log } from './log.js';
 import { cpuMeter, memory } from './meters.js';
 import { PASSWORD, runs } from './options.js';
@@ -76,6 +77,41 @@ interface Collected {
   lost: number;
 }
 
+const warmupErrors = (warm: LoadResult) => warm.non2xx + warm.errors + warm.timeouts;
+
+/** Warm-up, then the measured run (by time, or by count when `amount` is given), with the server's CPU use over the measured run. */
+export async function measuredScenario(
+  run: RunState,
+  server: Server,
+  name: string,
+  spec: Omit<LoadSpec, 'url' | 'connections'>,
+  /** null: no warm-up. */
+  warmSpec: Omit<LoadSpec, 'url' | 'connections'> | null = spec,
+): Promise<{ warm: LoadResult | undefined; r: ScenarioResult }> {
+  const { o, results, windows } = run;
+  const base = { url: server.url, connections: o.connections };
+  let warm: LoadResult | undefined;
+  if (warmSpec) {
+    log(`scenario ${name}: warm-up`);
+    warm = await load({ ...base, duration: o.warmup, ...warmSpec });
+  }
+  log(`scenario ${name}: measure`);
+  const stop = cpuMeter(server.pid, o.pg);
+  const win0 = nowUs();
+  const r: ScenarioResult = await load({ ...base, ...(spec.amount ? {} : { duration: o.duration }), ...spec });
+  Object.assign(r, stop());
+  windows.push({ name, span: [win0, nowUs()] });
+  if (warm) r.warmupNon2xx = warmupErrors(warm);
+  results.scenarios[name] = r;
+  log(
+    `  ${fmtRate(r.okRps)}/s, p50 ${fmtMs(r.latencyMs.p50)} ms, p99 ${fmtMs(r.latencyMs.p99)} ms, server ${r.serverCores!.toFixed(2)} cores (${fmtMs(serverCpuMsPer(r))} ms of CPU each), load generator ${r.loadgenCores.toFixed(2)} cores${r.reconnects ? `, ${r.reconnects} reconnects` : ''}`,
+  );
+  return { warm, r };
+}
+
+/** Server CPU per completed request (or flow), in ms, over a measured run. */
+export const serverCpuMsPer = (r: ScenarioResult): number | undefined => (r.serverSeconds === undefined || r.ok === 0 ? undefined : (r.serverSeconds * 1000) / r.ok);
+
 /** Every load scenario that --only selects, in order; results in run.results.scenarios. */
 export async function runScenarios(run: RunState, server: Server, fx: Fixtures): Promise<void> {
   const { o, tmp, results, windows } = run;
@@ -84,25 +120,8 @@ export async function runScenarios(run: RunState, server: Server, fx: Fixtures):
   let { poolFile } = fx;
   const base = { url, connections: o.connections };
   const meter = () => cpuMeter(pid, o.pg);
-  const warmupErrors = (warm: LoadResult) => warm.non2xx + warm.errors + warm.timeouts;
 
-  /** Warm-up, then the measured run, with the server's CPU use over the measured run. */
-  async function scenario(name: string, spec: Omit<LoadSpec, 'url' | 'connections'>, warmSpec = spec): Promise<{ warm: LoadResult; r: ScenarioResult }> {
-    log(`scenario ${name}: warm-up`);
-    const warm = await load({ ...base, ...warmSpec, duration: o.warmup });
-    log(`scenario ${name}: measure`);
-    const stop = meter();
-    const win0 = nowUs();
-    const r: ScenarioResult = await load({ ...base, ...spec, duration: o.duration });
-    Object.assign(r, stop());
-    windows.push({ name, span: [win0, nowUs()] });
-    r.warmupNon2xx = warmupErrors(warm);
-    results.scenarios[name] = r;
-    log(
-      `  ${fmtRate(r.okRps)} req/s, p50 ${fmtMs(r.latencyMs.p50)} ms, p99 ${fmtMs(r.latencyMs.p99)} ms, non-2xx ${r.non2xx}, server ${r.serverCores!.toFixed(2)} cores, load generator ${r.loadgenCores.toFixed(2)} cores`,
-    );
-    return { warm, r };
-  }
+  const scenario = (name: string, spec: Omit<LoadSpec, 'url' | 'connections'>, warmSpec = spec) => measuredScenario(run, server, name, spec, warmSpec);
 
   if (runs(o, 'healthz')) {
     // Gatehouse's own per-request work and nothing else (security headers, the access-log
@@ -144,6 +163,8 @@ export async function runScenarios(run: RunState, server: Server, fx: Fixtures):
     results.scenarios.refresh = r;
     log(`  ${fmtRate(r.okRps)} req/s, p50 ${fmtMs(r.latencyMs.p50)} ms, p99 ${fmtMs(r.latencyMs.p99)} ms, non-2xx ${r.non2xx}, server ${r.serverCores!.toFixed(2)} cores`);
     coldTokens = [...w.accessTokens, ...c.accessTokens];
+    // Target 3's floor writes as many pages as one rotation: count them on this server.
+    if (!o.pg) await measureRefreshPages(run, url, server.env.DATABASE_URL!.replace(/^file:/, ''), c.pool);
   }
 
   if (runs(o, 'me-cold')) {
@@ -166,7 +187,7 @@ export async function runScenarios(run: RunState, server: Server, fx: Fixtures):
 
   if (runs(o, 'login')) {
     const { warm, r } = await scenario('login', { kind: 'login', usersFile });
-    results.sessions += warm.ok + r.ok;
+    results.sessions += (warm?.ok ?? 0) + r.ok;
   }
 
   if (runs(o, 'register')) {

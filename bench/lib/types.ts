@@ -2,7 +2,7 @@
 
 /** One autocannon run, as bench/load.mjs takes it (see the comment at the top of that file). */
 export interface LoadSpec {
-  kind: 'static' | 'hot' | 'cold' | 'refresh' | 'login' | 'register';
+  kind: 'static' | 'hot' | 'cold' | 'refresh' | 'login' | 'register' | 'mfa-login' | 'mfa-password' | 'mfa-step' | 'passkey-login' | 'authorize' | 'code-exchange';
   url: string;
   path?: string;
   method?: string;
@@ -28,6 +28,16 @@ export interface LoadSpec {
   /** register: usernames are prefix + a counter. */
   prefix?: string;
   password?: string;
+  /** mfa-*: the TOTP users and the steps used so far (bench/totp-steps.mjs), read and written back. */
+  totpFile?: string;
+  /** passkey-login: the software authenticator's credentials (counters written back). */
+  credentialsFile?: string;
+  /** authorize: the authorization request's parameters (PKCE and state are added per request), the sign-in cookie. */
+  authorize?: Record<string, string>;
+  cookie?: string;
+  /** code-exchange: the client and its redirect URI. */
+  clientId?: string;
+  redirectUri?: string;
 }
 
 /** Latencies of 2xx answers, in ms (microsecond resolution). */
@@ -53,10 +63,19 @@ export interface LoadResult {
   ok: number;
   rps: number;
   okRps: number;
+  /** Answers other than each request's expected one (2xx unless the request says otherwise). */
   non2xx: number;
+  /** Those answers by "step status". */
+  unexpected: Record<string, number>;
   errors: number;
   timeouts: number;
+  /** Connections closed after an answer with `Connection: close` and opened again. */
+  reconnects: number;
+  /** What made the load unable to do what it was asked (no TOTP step left, an empty pool). */
+  problems: string[];
   statusCodes: Record<string, number>;
+  /** Flows of several requests: each step's expected answers and latencies. */
+  steps?: Record<string, { ok: number; p50: number | null; p99: number | null }>;
   loadgenCores: number;
   latencyMs: Latency;
 }
@@ -64,6 +83,8 @@ export interface LoadResult {
 /** Cores used over a measured run (bench/lib/meters.ts cpuMeter). */
 export interface CpuUse {
   serverCores: number;
+  /** CPU seconds the server used over the run. */
+  serverSeconds?: number;
   dbCores?: number;
   machineCores: number;
 }
@@ -89,7 +110,10 @@ export interface Argon2Floor {
   medianMs: number;
   minMs: number;
   maxMs: number;
-  parallelPerSecond: number;
+  /** Verifies in flight at once (cores + 1) and the rate they reached: issue 19 target 1's floor. */
+  inFlight: number;
+  inFlightPerSecond: number;
+  /** cores ÷ single-verify time (issue 6's bound). */
   boundPerSecond: number;
 }
 
@@ -97,6 +121,8 @@ export interface FloorRound {
   argon2: Argon2Floor;
   hello: FloorLoad;
   jose: FloorLoad;
+  /** Ed25519 signature + a durable SQLite write transaction of `pages` pages (after the server only: its page count comes from the server). */
+  refresh?: FloorLoad & { pages: number };
 }
 
 export interface Floors {
@@ -105,6 +131,9 @@ export interface Floors {
   argon2?: Argon2Floor;
   hello?: FloorLoad;
   jose?: FloorLoad;
+  refresh?: FloorLoad & { pages: number };
+  /** WAL frames one rotation writes on the server (median of sequential refreshes). */
+  refreshPages?: number;
 }
 
 /** The server's memory at one moment: /proc/PID/status, and the V8 heap from its /metrics. */
@@ -151,6 +180,26 @@ export interface Results {
   logBytes: number;
   serverEnv: Record<string, string | undefined>;
   revocation?: RevocationDelay;
+  /** bench/sdk-verifier.ts's figures (verifications/s). */
+  sdk?: { jose: number; uncached: number; hot: number };
+  callgrind?: CallgrindResults;
+}
+
+/** Instructions per request under callgrind (bench/lib/callgrind.ts). */
+export interface CallgrindResults {
+  jitless: boolean;
+  requests: number;
+  warmup: number;
+  nodeFlags: string[];
+  valgrindFlags: string[];
+  /** The figure per request kind (the lower of the repeats). */
+  perRequest: Record<string, number>;
+  /** Every measurement per kind, in order (the event loop's thread, the idle server's rate taken off). */
+  repeats: Record<string, number[]>;
+  /** The same before the idle server's instructions per second were taken off. */
+  raw: Record<string, number[]>;
+  /** The same measurements, every thread of the process (idle not taken off). */
+  allThreads: Record<string, number[]>;
 }
 
 export interface MachineFacts {
