@@ -167,8 +167,10 @@ async function main(run: RunState, current: { server?: Server }): Promise<void> 
 
 /** The newest .cpuprofile, one section per measured run (set-up and warm-ups left out). */
 function summarizeProfile(run: RunState, profDir: string): { file: string; text: string } | undefined {
+  // CPU.<date>.<time>.<pid>.<thread id>.<seq>.cpuprofile: thread 0 is the event loop; the
+  // hashing pool's worker threads write profiles of their own.
   const files = readdirSync(profDir)
-    .filter((f) => f.endsWith('.cpuprofile'))
+    .filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f))
     .map((f) => path.join(profDir, f));
   files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   if (!files[0]) return undefined;
