@@ -215,9 +215,9 @@ export class AuthService {
 
   /**
    * The end of every successful login (password, or password and second factor, or
-   * passkey): in one transaction `first` `first` (what the use
-   * case writes before, if anything), the session with its methods (RFC 8176) and the
-   * login_succeeded event.
+   * passkey): in one transaction `first` (what the use case writes before, if anything),
+   * the session with its methods (RFC 8176) and the login_succeeded event; then the
+   * throttle attempt succeeds and the device gets its token.
    */
   async completeLogin(
     user: User,
