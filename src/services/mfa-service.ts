@@ -192,7 +192,11 @@ export class MfaService {
    * and ends the attempt. account_locked is thrown as on the password step.
    */
   async verifySignInCode(mfaToken: string, code: string, clientId: string, client: ClientContext): Promise<SecondFactorResult> {
-    const challenge = await this.liveChallenge(mfaToken, clientId).catch(() => undefined);
+    // An unknown or expired token starts again from the password; a database failure is not that.
+    const challenge = await this.liveChallenge(mfaToken, clientId).catch((error: unknown) => {
+      if (error instanceof AppError && error.code === 'invalid_mfa_token') return undefined;
+      throw error;
+    });
     if (!challenge) return { ok: false, retry: false };
     const typed = code.trim();
     let checked: { attempt: LoginAttempt | undefined; amr: Amr[] };
