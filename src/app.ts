@@ -27,6 +27,7 @@ import oidcRoutes from './http/routes/oidc.js';
 import opsRoutes from './http/routes/ops.js';
 import revocationRoutes from './http/routes/revocations.js';
 import { passwordCheckLimit } from './http/password-rate-limit.js';
+import { rejectNul } from './http/reject-nul.js';
 import type { Dependency } from './http/routes/ops.js';
 import { buildServices, type ServiceLog, type Services } from './composition.js';
 import { systemClock, type Clock, type Stores } from './services/ports.js';
@@ -156,6 +157,8 @@ async function registerHttp(
 
   // Errors first, so every plugin below answers failures as problem details.
   await app.register(errors);
+  // Before any schema runs: a NUL is refused alike on both databases (see reject-nul.ts).
+  app.addHook('preValidation', rejectNul);
   await app.register(securityHeaders);
   // One access line per request. Its fields are chosen by logSerializers.req (no headers,
   // every query value masked), so it skips the redaction pass that every other line gets:
