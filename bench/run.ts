@@ -28,7 +28,8 @@
 // --skip-floors, --sessions N (10000), --fill-seconds S (100), --me-rate R (1000),
 // --revocation-logouts N (100), --mfa-steps N (500: second steps in mfa-step's measured run),
 // --callgrind / --no-callgrind, --callgrind-requests N (200 per measurement, two measurements
-// per kind), --callgrind-warmup N (1000 per kind), --callgrind-jitless (the server under
+// per kind), --callgrind-warmup N (1000 per kind), --callgrind-kinds mfa-step,refresh (only these of mfa-step, healthz,
+// me-hot, refresh), --callgrind-jitless (the server under
 // callgrind with --jitless), --out FILE, --keep (keep the temp dir and the server log),
 // --wait-quiet S (120: how long to wait for the machine's CPU to be < 15 % busy before
 // starting), --db-dir DIR (where the fresh SQLite file goes, e.g. /dev/shm to take disk

@@ -223,8 +223,8 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
   // A TOTP code used once is refused on every instance: Redis when shared, else the database.
   const replay =
     redis && redisConfig
-      ? new RedisOtpReplayGuard(redis, `${redisConfig.keyPrefix}totp-used:`, stores.mfa)
-      : new DatabaseOtpReplayGuard(stores.mfa);
+      ? new RedisOtpReplayGuard(redis, `${redisConfig.keyPrefix}totp-used:`)
+      : new DatabaseOtpReplayGuard();
   const mfa = new MfaService({
     stores,
     account,

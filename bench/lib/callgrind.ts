@@ -181,7 +181,8 @@ export async function measureCallgrind(run: RunState, server: Server, inputs: Ca
       return { main: totalIr(path.join(tmp, main)), all: dumps.reduce((a, f) => a + totalIr(path.join(tmp, f)), 0), threads: dumps.length, ms };
     };
     let idleMs = 5000;
-    for (const kind of KINDS) {
+    const kinds = o.callgrindKinds.length > 0 ? KINDS.filter((k) => o.callgrindKinds.includes(k)) : KINDS;
+    for (const kind of kinds) {
       log(`callgrind ${kind}: ${o.callgrindWarmup} warm-up requests`);
       await many(kind, o.callgrindWarmup);
       for (let rep = 0; rep < REPEATS; rep++) {

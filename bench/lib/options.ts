@@ -80,6 +80,8 @@ export interface Options {
   callgrindWarmup: number;
   /** --jitless for the server under callgrind. */
   callgrindJitless: boolean;
+  /** --callgrind-kinds a,b: only these request kinds (all when empty). */
+  callgrindKinds: string[];
   /** Every scenario, the floors, no profile: the run whose results go to bench/results*.md. */
   full: boolean;
   dbKind: 'sqlite' | 'postgres';
@@ -132,6 +134,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       'callgrind-requests': { type: 'string' },
       'callgrind-warmup': { type: 'string' },
       'callgrind-jitless': { type: 'boolean', default: false },
+      'callgrind-kinds': { type: 'string' },
     },
     strict: true,
   });
@@ -180,6 +183,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
     callgrindRequests: pick('callgrind-requests'),
     callgrindWarmup: pick('callgrind-warmup'),
     callgrindJitless: args['callgrind-jitless'] === true,
+    callgrindKinds: (args['callgrind-kinds'] ?? '').split(',').filter(Boolean),
     // A full run has many more parts now (MFA, passkeys, OpenID Connect, callgrind): 25 minutes.
     maxSeconds: Number(args['max-seconds'] ?? (quick ? '900' : '1500')),
     full: !args.only && !args['skip-floors'] && !args['cpu-prof'] && !args.large,

@@ -17,7 +17,7 @@ import type { AccountService } from './account-service.js';
 import type { AuthService, ClientContext, LoginResult, MfaGate } from './auth-service.js';
 import { DEFAULT_CLIENT } from './client-registry.js';
 import type { LoginAttempt, LoginThrottle, ThrottleSubject } from './login-throttle.js';
-import type { AuthChallenge, AuthObserver, Clock, NewFactor, OtpReplayGuard, Stores } from './ports.js';
+import type { AuthChallenge, AuthObserver, Clock, NewFactor, OtpReplayGuard, Stores, TransactionStores } from './ports.js';
 import type { SecondFactorResult } from './oidc/second-factor.js';
 import { assertStepUp } from './step-up.js';
 
@@ -99,6 +99,20 @@ export interface MfaServiceDeps {
   options: MfaOptions;
 }
 
+/**
+ * A second-step code that checked out. It is spent (`spend`) in the transaction that
+ * completes the step, with the mfa_token and the session: one commit, and a step that
+ * fails leaves the code unused. `spend` throws invalid_mfa_code when the code was used in
+ * the meantime (a TOTP step recorded by a concurrent request, a recovery code spent or a
+ * wrong one); the caller then counts it as a wrong code, with reason `refusal`.
+ */
+interface CheckedCode {
+  attempt: LoginAttempt | undefined;
+  amr: Amr[];
+  spend: (tx: TransactionStores) => Promise<void>;
+  refusal: string;
+}
+
 export class MfaService {
   private readonly stores: Stores;
   private readonly account: AccountService;
@@ -149,21 +163,26 @@ export class MfaService {
     if (attempt?.locksOnFailure) await this.observer.onEvent({ type: 'lockout', ...who });
   }
 
-  /** Spends the token (single use) and finishes the login with these methods. */
+  /**
+   * Spends the token (single use) and finishes the login with these methods; `spend`, when
+   * given, spends the code in the same transaction (see CheckedCode).
+   */
   async finish(
     challenge: AuthChallenge & { userId: number },
     attempt: LoginAttempt | undefined,
     amr: Amr[],
     client: ClientContext,
     oauthClient: OAuthClient = DEFAULT_CLIENT,
+    spend?: (tx: TransactionStores) => Promise<void>,
   ): Promise<LoginResult> {
     const user = await this.stores.users.findById(challenge.userId);
     if (!user) throw invalidMfaToken();
     const deviceId = throttleSubject(challenge)?.deviceId;
     // The token is spent in the session's own transaction: of two concurrent second steps
-    // one gets a session, and a failed session leaves the token unspent.
+    // one gets a session, and a failed session leaves the token (and the code) unspent.
     return this.auth.completeLogin(user, amr, { attempt, deviceId, client, oauthClient }, async (tx) => {
       if (!(await tx.mfa.consumeChallenge(challenge.hash, 'mfa', this.clock.now()))) throw invalidMfaToken();
+      await spend?.(tx);
     });
   }
 
@@ -182,8 +201,10 @@ export class MfaService {
       });
     }
     const challenge = await this.liveChallenge(input.mfaToken, oauthClient.id);
-    const { attempt, amr } = await this.checkCode(challenge, input, client);
-    return this.finish(challenge, attempt, amr, client, oauthClient);
+    const checked = await this.checkCode(challenge, input, client);
+    return this.countedIfRefused(challenge, checked, client, () =>
+      this.finish(challenge, checked.attempt, checked.amr, client, oauthClient, checked.spend),
+    );
   }
 
   /**
@@ -199,55 +220,85 @@ export class MfaService {
     });
     if (!challenge) return { ok: false, retry: false };
     const typed = code.trim();
-    let checked: { attempt: LoginAttempt | undefined; amr: Amr[] };
+    let checked: CheckedCode;
+    let user: User | undefined;
     try {
       checked = await this.checkCode(challenge, /^\d{6}$/.test(typed) ? { code: typed } : { recoveryCode: typed }, client);
+      user = await this.stores.users.findById(challenge.userId);
+      const spent =
+        user !== undefined &&
+        (await this.countedIfRefused(challenge, checked, client, () =>
+          this.stores.transaction(async (tx) => {
+            if (!(await tx.mfa.consumeChallenge(challenge.hash, 'mfa', this.clock.now()))) return false;
+            await checked.spend(tx);
+            return true;
+          }),
+        ));
+      if (!spent) return { ok: false, retry: false };
     } catch (error) {
       if (!(error instanceof AppError) || error.code !== 'invalid_mfa_code') throw error;
       // Another try while the token lives (it dies at MFA_MAX_CODE_ATTEMPTS).
       return { ok: false, retry: (await this.stores.mfa.findChallenge(challenge.hash, 'mfa', this.clock.now())) !== undefined };
     }
-    const user = await this.stores.users.findById(challenge.userId);
-    if (!user || !(await this.stores.mfa.consumeChallenge(challenge.hash, 'mfa', this.clock.now()))) return { ok: false, retry: false };
-    return { ok: true, user, amr: checked.amr, attempt: checked.attempt, deviceId: throttleSubject(challenge)?.deviceId };
+    return { ok: true, user: user!, amr: checked.amr, attempt: checked.attempt, deviceId: throttleSubject(challenge)?.deviceId };
+  }
+
+  /** Runs `complete`; a code refused inside it (a race lost) is counted like any wrong code. */
+  private async countedIfRefused<T>(challenge: AuthChallenge, checked: CheckedCode, client: ClientContext, complete: () => Promise<T>): Promise<T> {
+    try {
+      return await complete();
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'invalid_mfa_code') await this.countFailure(challenge, checked.attempt, client, checked.refusal);
+      throw error;
+    }
   }
 
   /**
    * A TOTP code or a recovery code against a live challenge, one throttle attempt taken
-   * first. A wrong one is counted (its attempt kept) and answered invalid_mfa_code.
+   * first. A TOTP code that matches no factor is counted (its attempt kept) and answered
+   * invalid_mfa_code here; whether the code is still unused is decided when it is spent,
+   * in the transaction that completes the step (see CheckedCode).
    */
   private async checkCode(
     challenge: AuthChallenge & { userId: number },
     input: { code?: string | undefined; recoveryCode?: string | undefined },
     client: ClientContext,
-  ): Promise<{ attempt: LoginAttempt | undefined; amr: Amr[] }> {
+  ): Promise<CheckedCode> {
     const attempt = await this.beginStep(challenge, client);
     const now = this.clock.now();
+    const amr: Amr[] = ['pwd', 'otp', 'mfa'];
+    const userId = challenge.userId;
     if (input.code !== undefined && input.code !== '') {
-      const factor = await this.acceptTotp(challenge.userId, input.code, now);
-      if (!factor) {
+      const matched = await this.matchTotp(userId, input.code, now);
+      if (!matched) {
         await this.countFailure(challenge, attempt, client, 'wrong_totp_code');
         throw invalidMfaCode();
       }
-      return { attempt, amr: ['pwd', 'otp', 'mfa'] };
+      const { factor, step } = matched;
+      const spend = async (tx: TransactionStores) => {
+        if (!(await this.replay.record(tx, factor.id, step, now))) throw invalidMfaCode();
+      };
+      return { attempt, amr, spend, refusal: 'wrong_totp_code' };
     }
-    const used = await this.stores.mfa.useRecoveryCode(challenge.userId, hashToken(normaliseRecoveryCode(input.recoveryCode ?? '')), now);
-    if (!used) {
-      await this.countFailure(challenge, attempt, client, 'wrong_recovery_code');
-      throw invalidMfaCode();
-    }
-    const left = await this.stores.mfa.countRecoveryCodes(challenge.userId);
-    await this.observer.onEvent({ type: 'mfa_recovery_code_used', userId: challenge.userId, client, detail: { remaining: left } });
-    return { attempt, amr: ['pwd', 'otp', 'mfa'] };
+    const hash = hashToken(normaliseRecoveryCode(input.recoveryCode ?? ''));
+    const spend = async (tx: TransactionStores) => {
+      if (!(await tx.mfa.useRecoveryCode(userId, hash, now))) throw invalidMfaCode();
+      const left = await tx.mfa.countRecoveryCodes(userId);
+      await this.observer.onEvent({ type: 'mfa_recovery_code_used', userId, client, detail: { remaining: left } }, tx);
+    };
+    return { attempt, amr, spend, refusal: 'wrong_recovery_code' };
   }
 
-  /** The active TOTP factor this code is valid for, claimed against replay; else undefined. */
-  private async acceptTotp(userId: number, code: string, now: Date): Promise<MfaFactor | undefined> {
+  /**
+   * The active TOTP factor this code is valid for and its time step, reserved against
+   * replay on every instance when the guard is shared; else undefined.
+   */
+  private async matchTotp(userId: number, code: string, now: Date): Promise<{ factor: MfaFactor; step: number } | undefined> {
     const kek = this.options.keyEncryptionKey;
     for (const factor of await this.stores.mfa.listActive(userId)) {
       if (factor.type !== 'totp' || factor.secretSealed === null) continue;
       const step = matchingStep(open(kek, factor.secretSealed, factor.id), code, now);
-      if (step !== undefined && (await this.replay.claim(factor.id, step, now))) return factor;
+      if (step !== undefined && (await this.replay.reserve(factor.id, step))) return { factor, step };
     }
     return undefined;
   }
@@ -273,8 +324,10 @@ export class MfaService {
     }
     const now = this.clock.now();
     const step = matchingStep(open(kek, factor.secretSealed, factor.id), code, now);
-    if (step === undefined || !(await this.replay.claim(factor.id, step, now))) throw invalidMfaCode();
-    return this.activate(principal, { factorId }, 'totp', factorId, client);
+    if (step === undefined || !(await this.replay.reserve(factor.id, step))) throw invalidMfaCode();
+    return this.activate(principal, { factorId }, 'totp', factorId, client, async (tx) => {
+      if (!(await this.replay.record(tx, factorId, step, now))) throw invalidMfaCode();
+    });
   }
 
   /**
@@ -282,12 +335,20 @@ export class MfaService {
    * recovery codes are replaced and every other session ends (they never passed MFA);
    * the audit entry commits with them.
    */
-  async activate(principal: Principal, what: { factorId?: string; factor?: NewFactor }, type: MfaFactor['type'], factorId: string, client: ClientContext) {
+  async activate(
+    principal: Principal,
+    what: { factorId?: string; factor?: NewFactor },
+    type: MfaFactor['type'],
+    factorId: string,
+    client: ClientContext,
+    spendCode?: (tx: TransactionStores) => Promise<void>,
+  ) {
     const { codes, hashes } = newRecoveryCodes();
     const userId = principal.userId;
     const now = this.clock.now();
     const first = await this.stores.transaction(async (tx) => {
       await tx.mfa.lockUser(userId);
+      await spendCode?.(tx);
       const isFirst = !(await tx.mfa.hasActive(userId));
       const activated = what.factor ? await tx.mfa.insertActive(what.factor, now) : await tx.mfa.activatePending(what.factorId ?? '', userId, now);
       if (!activated) {

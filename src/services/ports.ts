@@ -339,10 +339,17 @@ export interface MfaStore {
   prune(before: Date): Promise<number>;
 }
 
-/** A TOTP step used once is refused on every instance (Redis when configured, else the database). */
+/**
+ * A TOTP step used once is refused on every instance (Redis when configured, else the
+ * database). Two phases, so that the use is recorded in the transaction that completes the
+ * step: `reserve` before it (a shared guard takes the step here, once for every instance),
+ * `record` inside it.
+ */
 export interface OtpReplayGuard {
-  /** True when this call is the first use of (factor, step). */
-  claim(factorId: string, step: number, now: Date): Promise<boolean>;
+  /** Before the transaction: false when (factor, step) is taken already. Waits on no lock of the database. */
+  reserve(factorId: string, step: number): Promise<boolean>;
+  /** Inside the transaction: records the use; false when (factor, step) was used already. */
+  record(tx: TransactionStores, factorId: string, step: number, now: Date): Promise<boolean>;
 }
 
 /**

@@ -5,7 +5,7 @@
  * and accepts only later ones (RFC 6238 §5.2).
  */
 import { TOTP_PERIOD_SECONDS, TOTP_WINDOW } from '../crypto/totp.js';
-import type { MfaStore, OtpReplayGuard } from '../services/ports.js';
+import type { OtpReplayGuard, TransactionStores } from '../services/ports.js';
 import type { RedisClient } from './redis/client.js';
 
 /** A step stays acceptable for the window on either side of it, plus one step of slack. */
@@ -15,21 +15,26 @@ export class RedisOtpReplayGuard implements OtpReplayGuard {
   constructor(
     private readonly redis: RedisClient,
     private readonly prefix: string,
-    private readonly store: MfaStore,
   ) {}
 
-  async claim(factorId: string, step: number, now: Date): Promise<boolean> {
-    const set = await this.redis.set(`${this.prefix}${factorId}:${step}`, '1', 'PX', REMEMBER_MS, 'NX');
-    if (set !== 'OK') return false;
-    await this.store.touchFactor(factorId, now);
+  async reserve(factorId: string, step: number): Promise<boolean> {
+    return (await this.redis.set(`${this.prefix}${factorId}:${step}`, '1', 'PX', REMEMBER_MS, 'NX')) === 'OK';
+  }
+
+  /** Taken in reserve already; the factor's last use is dated with the step. */
+  async record(tx: TransactionStores, factorId: string, _step: number, now: Date): Promise<boolean> {
+    await tx.mfa.touchFactor(factorId, now);
     return true;
   }
 }
 
 export class DatabaseOtpReplayGuard implements OtpReplayGuard {
-  constructor(private readonly store: MfaStore) {}
+  /** Nothing shared to take: the transaction's conditional write below decides. */
+  reserve(): Promise<boolean> {
+    return Promise.resolve(true);
+  }
 
-  claim(factorId: string, step: number, now: Date): Promise<boolean> {
-    return this.store.recordTotpStep(factorId, step, now);
+  record(tx: TransactionStores, factorId: string, step: number, now: Date): Promise<boolean> {
+    return tx.mfa.recordTotpStep(factorId, step, now);
   }
 }

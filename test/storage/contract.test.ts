@@ -413,7 +413,9 @@ test('mfa factors: pending TOTP replaced, activate once, passkey credential ids 
   assert.equal(await m.recordTotpStep('t2', 100, at), true);
   assert.equal(await m.recordTotpStep('t2', 100, at), false, 'the same step again');
   assert.equal(await m.recordTotpStep('t2', 99, at), false, 'an earlier step');
-  assert.equal(await m.recordTotpStep('t2', 101, at), true);
+  const later = new Date(at.getTime() + 30_001);
+  assert.equal(await m.recordTotpStep('t2', 101, later), true);
+  assert.equal((await m.findFactor('t2', user.id))?.lastUsedAt?.getTime(), later.getTime(), 'the use is dated to the millisecond');
 
   assert.equal(await m.deleteFactor('w1', other.id), false);
   assert.equal(await m.deleteFactor('w1', user.id), true);
@@ -446,11 +448,13 @@ test('recovery codes and challenges: single use, replaced as a set; mfa tokens d
   await challenge('old', now - HOUR);
   assert.equal(await m.findChallenge('m1', 'webauthn_login', new Date(now)), undefined, 'other kind');
   assert.equal(await m.findChallenge('m1', 'mfa', new Date(now + HOUR)), undefined, 'expired at expires_at');
+  assert.equal((await m.findChallenge('m1', 'mfa', new Date(now + HOUR - 1)))?.hash, 'm1', 'live a millisecond before');
   assert.equal((await m.findChallenge('m1', 'mfa', new Date(now)))?.throttleKey, 'k');
   for (let i = 1; i <= 3; i++) assert.equal(await m.countFailure('m1', 3, new Date(now)), i);
   assert.equal(await m.findChallenge('m1', 'mfa', new Date(now)), undefined, 'dead at the limit');
   assert.equal(await m.countFailure('m1', 3, new Date(now)), undefined);
   const consumed = await Promise.all(Array.from({ length: 5 }, () => m.consumeChallenge('m2', 'mfa', new Date(now))));
   assert.equal(consumed.filter(Boolean).length, 1, 'single use under concurrency');
+  assert.equal(await m.consumeChallenge('m2', 'mfa', new Date(now)), undefined, 'spent');
   assert.equal(await m.prune(new Date(now)), 1, 'only the expired one');
 });

@@ -12,7 +12,7 @@
  * have the same shape (mappers.ts checks it at compile time), and its implementation of
  * `all`/`get`/`run` awaits drizzle's PostgreSQL builder instead of calling it synchronously.
  */
-import type { SQL } from 'drizzle-orm';
+import { Param, sql, type Column, type SQL } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type * as schema from './schema/sqlite.js';
 
@@ -30,6 +30,15 @@ export interface WriteStatement {
 }
 
 export type Params = Record<string, unknown>;
+
+/**
+ * A placeholder compared with `column` in a prepared statement's WHERE: its value is
+ * converted as the column converts (a Date to SQLite's milliseconds or PostgreSQL's
+ * timestamp). A bare `sql.placeholder` there is passed to the driver unconverted.
+ */
+export function placeholderFor(column: Column, name: string): Param {
+  return new Param(sql.placeholder(name), column);
+}
 
 /** A statement built once with `sql.placeholder`s (see Exec.prepare). */
 export interface Prepared<R> {

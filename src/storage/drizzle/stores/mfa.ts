@@ -2,12 +2,36 @@
 import { and, count, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { MfaFactor } from '../../../domain/types.js';
 import type { AuthChallenge, MfaStore, NewFactor } from '../../../services/ports.js';
-import type { Exec } from '../exec.js';
+import { placeholderFor, type Exec } from '../exec.js';
 import { factorRow, toChallenge, toFactor } from '../mappers.js';
 import { pruneInBatches } from './prune.js';
 
+const ph = sql.placeholder;
+
 export class DrizzleMfaStore implements MfaStore {
-  constructor(private readonly x: Exec) {}
+  // Prepared once (named on PostgreSQL): what every second step runs builds no SQL.
+  private readonly liveChallenge;
+  private readonly spendChallenge;
+  private readonly activeFactors;
+  private readonly laterStep;
+
+  constructor(private readonly x: Exec) {
+    const { authChallenges: c, mfaFactors: f } = x.tables;
+    // Built only when first prepared (each transaction makes its own store objects).
+    const live = () => and(eq(c.hash, ph('hash')), eq(c.kind, ph('kind')), isNull(c.usedAt), gt(c.expiresAt, placeholderFor(c.expiresAt, 'now')));
+    this.liveChallenge = x.prepare('gatehouse_mfa_challenge_live', (db) => db.select().from(c).where(live()));
+    this.spendChallenge = x.prepare('gatehouse_mfa_challenge_spend', (db) => db.update(c).set({ usedAt: sql`${placeholderFor(c.usedAt, 'now')}` }).where(live()).returning());
+    this.activeFactors = x.prepare('gatehouse_mfa_active_factors', (db) =>
+      db.select().from(f).where(and(eq(f.userId, ph('userId')), isNotNull(f.activatedAt))).orderBy(f.createdAt),
+    );
+    // Forward only (RFC 6238 §5.2): a step at or before the last accepted one changes nothing.
+    this.laterStep = x.prepare('gatehouse_mfa_record_step', (db) =>
+      db
+        .update(f)
+        .set({ lastStep: sql`${ph('step')}`, lastUsedAt: sql`${placeholderFor(f.lastUsedAt, 'now')}` })
+        .where(and(eq(f.id, ph('factorId')), or(isNull(f.lastStep), lt(f.lastStep, ph('step'))))),
+    );
+  }
 
   async lockUser(userId: number): Promise<void> {
     // PostgreSQL: factor changes of one user queue on the user's row. SQLite: a write
@@ -36,9 +60,7 @@ export class DrizzleMfaStore implements MfaStore {
   }
 
   async listActive(userId: number): Promise<MfaFactor[]> {
-    const { mfaFactors: t } = this.x.tables;
-    const rows = await this.x.all(this.x.db.select().from(t).where(and(eq(t.userId, userId), isNotNull(t.activatedAt))).orderBy(t.createdAt));
-    return rows.map(toFactor);
+    return (await this.activeFactors.all({ userId })).map(toFactor);
   }
 
   async hasActive(userId: number): Promise<boolean> {
@@ -103,11 +125,7 @@ export class DrizzleMfaStore implements MfaStore {
   }
 
   async recordTotpStep(factorId: string, step: number, now: Date): Promise<boolean> {
-    const { mfaFactors: t } = this.x.tables;
-    const changed = await this.x.run(
-      this.x.db.update(t).set({ lastStep: step, lastUsedAt: now }).where(and(eq(t.id, factorId), or(isNull(t.lastStep), lt(t.lastStep, step)))),
-    );
-    return changed > 0;
+    return (await this.laterStep.run({ factorId, step, now })) > 0;
   }
 
   async touchFactor(factorId: string, now: Date): Promise<void> {
@@ -127,13 +145,12 @@ export class DrizzleMfaStore implements MfaStore {
   }
 
   async findChallenge(hash: string, kind: AuthChallenge['kind'], now: Date): Promise<AuthChallenge | undefined> {
-    const row = await this.x.get(this.x.db.select().from(this.x.tables.authChallenges).where(this.live(hash, kind, now)));
+    const row = await this.liveChallenge.get({ hash, kind, now });
     return row ? toChallenge(row) : undefined;
   }
 
   async consumeChallenge(hash: string, kind: AuthChallenge['kind'], now: Date): Promise<AuthChallenge | undefined> {
-    const { authChallenges: c } = this.x.tables;
-    const [row] = await this.x.returning(this.x.db.update(c).set({ usedAt: now }).where(this.live(hash, kind, now)).returning());
+    const [row] = await this.spendChallenge.returning({ hash, kind, now });
     return row ? toChallenge(row) : undefined;
   }
 
