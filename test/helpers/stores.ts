@@ -35,6 +35,10 @@ const WRITES = new Set([
   'deleteAllForUser',
   'replaceRecoveryCodes',
   'deleteRecoveryCodes',
+  'useRecoveryCode',
+  'recordTotpStep',
+  'touchFactor',
+  'consumeChallenge',
 ]);
 
 /**

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { hashToken, newEmailToken } from '../../src/crypto/random.js';
 import type { Clock } from '../../src/services/ports.js';
 import { FAST_HASH_ENV, FakeClock, PASSWORD, TEST_KEK_ENV, databaseUrlFor, freshIp, login, me, register, tempDir, type TestApp } from '../helpers/app.js';
-import { bearer, codeAt } from '../helpers/mfa.js';
+import { bearer, codeAt, enrolTotp, mfaLogin, passwordStep } from '../helpers/mfa.js';
 import { failingOnWrite, openTestStores } from '../helpers/stores.js';
 
 async function appFailingOnWrite(t: TestContext, clock?: Clock) {
@@ -184,7 +184,7 @@ test('first factor: activation, recovery codes, the other sessions ended and the
       headers: bearer(caller.access_token),
       payload: { factor_id, code: codeAt(secret, clock.now().getTime()) },
     });
-  for (const n of [1, 2, 3, 4]) {
+  for (const n of [1, 2, 3, 4, 5]) {
     clock.advance(30_000); // each attempt spends its code's step
     failing.arm(n);
     assertUnavailable(await activate(), `activation, write ${n} failing`);
@@ -198,7 +198,41 @@ test('first factor: activation, recovery codes, the other sessions ended and the
   failing.arm(0);
   const ok = await activate();
   assert.equal(ok.statusCode, 200, ok.body);
-  assert.equal(failing.writes(), 4, 'activation, recovery codes, sessions, audit');
+  assert.equal(failing.writes(), 5, "the code's step, activation, recovery codes, sessions, audit");
   assert.equal(ok.json().recovery_codes.length, 10);
   assert.equal((await me(app, other.access_token)).statusCode, 401);
+});
+
+test('second step: the code (TOTP step or recovery code), the mfa_token, the session and the events, or nothing', async (t) => {
+  const clock = new FakeClock(Date.UTC(2026, 0, 1, 12, 0, 10));
+  const { app, failing } = await appFailingOnWrite(t, clock);
+  const { id } = await register(app, { username: 'two_step' });
+  const first = await login(app, 'two_step');
+  const { secret, recoveryCodes } = await enrolTotp(app, first.access_token, clock.now().getTime());
+  clock.advance(30_000); // past the step activation used
+  const code = codeAt(secret, clock.now().getTime());
+  const recovery = recoveryCodes![0]!;
+  const cases = [
+    // the token, the code's step, the session, login_succeeded
+    { what: 'TOTP code', body: { code }, writes: 4 },
+    // the token, the recovery code, mfa_recovery_code_used, the session, login_succeeded
+    { what: 'recovery code', body: { recovery_code: recovery }, writes: 5 },
+  ];
+  for (const { what, body, writes } of cases) {
+    const mfaToken = await passwordStep(app, 'two_step');
+    const sessionsBefore = (await app.stores.sessions.listActive(id, clock.now())).length;
+    for (let n = 1; n <= writes; n++) {
+      failing.arm(n);
+      assertUnavailable(await mfaLogin(app, { mfa_token: mfaToken, ...body }), `${what}, write ${n} failing`);
+      failing.arm(0);
+      assert.equal((await app.stores.sessions.listActive(id, clock.now())).length, sessionsBefore, `${what}, write ${n}: no session`);
+      assert.ok((await app.stores.mfa.findChallenge(hashToken(mfaToken), 'mfa', clock.now())) !== undefined, `${what}, write ${n}: the mfa_token lives`);
+      assert.equal(await app.stores.mfa.countRecoveryCodes(id), 10, `${what}, write ${n}: no recovery code used up`);
+    }
+    // The code itself is still unused: the failed steps recorded nothing.
+    const ok = await mfaLogin(app, { mfa_token: mfaToken, ...body });
+    assert.equal(ok.statusCode, 200, `${what}: ${ok.body}`);
+    assert.equal(failing.writes(), writes, `${what}: ${writes} writes in the step's transaction`);
+  }
+  assert.equal(await app.stores.mfa.countRecoveryCodes(id), 9);
 });
