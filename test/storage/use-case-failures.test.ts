@@ -212,7 +212,7 @@ test('second step: the code (TOTP step or recovery code), the mfa_token, the ses
   clock.advance(30_000); // past the step activation used
   const code = codeAt(secret, clock.now().getTime());
   const recovery = recoveryCodes![0]!;
-  const cases = [
+  const cases: Array<{ what: string; body: Record<string, string>; writes: number }> = [
     // the token, the code's step, the session, login_succeeded
     { what: 'TOTP code', body: { code }, writes: 4 },
     // the token, the recovery code, mfa_recovery_code_used, the session, login_succeeded

@@ -70,6 +70,11 @@ interface SqlitePrepared<R> {
   run(params?: Params): unknown;
 }
 
+/** Names of the transaction's own statements in the prepared map (no store's name starts so). */
+const BEGIN = '(begin immediate)';
+const COMMIT = '(commit)';
+const ROLLBACK = '(rollback)';
+
 function changes(result: unknown): number {
   return (result as { changes: number }).changes;
 }
@@ -153,23 +158,38 @@ export class SqliteExec implements Exec {
     const raw = this.conn.raw;
     const tx = new SqliteExec(this.conn, this.gate, true, this.prepared);
     const result = await this.gate.exclusive(async () => {
+      let control: ReturnType<SqliteExec['control']>;
       try {
+        control = this.control();
         // IMMEDIATE: take the write lock first (another process waits on busy_timeout).
-        raw.exec('BEGIN IMMEDIATE');
+        control.begin.run();
       } catch (error) {
         throw translateSqliteError(error);
       }
       try {
         const value = await body(tx);
-        raw.exec('COMMIT');
+        control.commit.run();
         return value;
       } catch (error) {
         // SQLite may already have ended it (a full disk, an I/O error).
-        if (raw.inTransaction) raw.exec('ROLLBACK');
+        if (raw.inTransaction) control.rollback.run();
         throw translateSqliteError(error);
       }
     });
     await this.conn.durable();
     return result;
+  }
+
+  /** BEGIN, COMMIT and ROLLBACK prepared once, as better-sqlite3's own transaction() does (exec parses each time). */
+  private control(): { begin: SqlitePrepared<unknown>; commit: SqlitePrepared<unknown>; rollback: SqlitePrepared<unknown> } {
+    let begin = this.prepared.get(BEGIN);
+    if (!begin) {
+      const raw = this.conn.raw;
+      begin = raw.prepare('BEGIN IMMEDIATE');
+      this.prepared.set(BEGIN, begin);
+      this.prepared.set(COMMIT, raw.prepare('COMMIT'));
+      this.prepared.set(ROLLBACK, raw.prepare('ROLLBACK'));
+    }
+    return { begin, commit: this.prepared.get(COMMIT)!, rollback: this.prepared.get(ROLLBACK)! };
   }
 }

@@ -33,12 +33,36 @@ function scoped(x: Exec, hot: SessionHotPaths) {
   };
 }
 
+/**
+ * A transaction's stores, each made when the body first uses it: a login's transaction
+ * touches three of the nine, and every transaction would otherwise build all of them.
+ */
+function transactionStores(tx: Exec): TransactionStores {
+  const makers: { [K in keyof TransactionStores]: () => TransactionStores[K] } = {
+    users: () => new DrizzleUserStore(tx),
+    sessions: () => new DrizzleSessionStore(tx, NOT_IN_A_TRANSACTION),
+    revokedTokens: () => new DrizzleRevokedTokenStore(tx),
+    signingKeys: () => new DrizzleSigningKeyStore(tx),
+    clients: () => new DrizzleClientStore(tx),
+    emailTokens: () => new DrizzleEmailTokenStore(tx),
+    audit: () => new DrizzleAuditStore(tx),
+    mfa: () => new DrizzleMfaStore(tx),
+    oidc: () => new DrizzleOidcStore(tx),
+  };
+  const made: Partial<TransactionStores> = {};
+  const stores = {} as TransactionStores;
+  for (const name of Object.keys(makers) as Array<keyof TransactionStores>) {
+    Object.defineProperty(stores, name, { enumerable: true, get: () => (made[name] ??= makers[name]() as never) });
+  }
+  return stores;
+}
+
 export function createStores(x: Exec, hot: SessionHotPaths, connection: Pick<Stores, 'ping' | 'close'>): Stores {
   return {
     ...scoped(x, hot),
     imports: new DrizzleImportStore(x),
     revocations: new DrizzleRevocationRecordStore(x),
-    transaction: <T>(body: (tx: TransactionStores) => Promise<T>) => x.transaction((tx) => body(scoped(tx, NOT_IN_A_TRANSACTION))),
+    transaction: <T>(body: (tx: TransactionStores) => Promise<T>) => x.transaction((tx) => body(transactionStores(tx))),
     ...connection,
   };
 }
