@@ -2,11 +2,14 @@
 import { buildGatehouse } from './app.js';
 import type { Config } from './config/index.js';
 import { lowerHashThreads } from './crypto/hash-pool.js';
+import { lowerLibuvPool } from './runtime/thread-pool.js';
 
 export async function serve(config: Readonly<Config>): Promise<void> {
   // Before the first hash: logins must not delay the event loop (runtime/thread-pool.ts).
   lowerHashThreads();
+  const lowered = await lowerLibuvPool(config.threadPoolSize);
   const { app } = await buildGatehouse(config);
+  app.log.info({ threads: lowered.length }, 'libuv thread pool below the event loop\'s priority');
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;

@@ -128,7 +128,7 @@ export const VARIABLES = {
     default: 4,
     min: 1,
     max: 1024,
-    doc: 'libuv\'s thread pool (read by Node itself): fsyncs and file I/O; password hashes run on their own pool of cores + 1 threads at a lower priority',
+    doc: 'libuv\'s thread pool (read by Node itself; lowered below the event loop at start): token signatures and verifications, fsyncs, file I/O; password hashes run on their own pool of cores + 1 threads, also lowered',
   },
   RATE_LIMIT_LOGIN_PER_MINUTE: { type: 'integer', default: 5, min: 1, doc: 'password checks per client IP: one budget shared by `/login` and the password grant of `/oauth/token` (the original\'s limit)' },
   RATE_LIMIT_REGISTER_PER_HOUR: { type: 'integer', default: 20, min: 1, doc: 'per client IP, on `/register`' },

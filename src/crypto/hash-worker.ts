@@ -1,8 +1,8 @@
 /**
  * The body of a hashing thread (run by crypto/hash-pool.ts). In the server it lowers its
  * own priority once, at start (hash-pool.ts lowerHashThreads), and it hashes
- * synchronously: the work stays on this thread, never on libuv's pool, which keeps its
- * priority for the fsyncs and file I/O of other requests.
+ * synchronously: the work stays on this thread, never on libuv's pool, which serves the
+ * token signatures, fsyncs and file I/O of other requests.
  */
 import { hashSync, verifySync, type Algorithm } from '@node-rs/argon2';
 import { createRequire } from 'node:module';
