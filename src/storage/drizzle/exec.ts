@@ -12,7 +12,7 @@
  * have the same shape (mappers.ts checks it at compile time), and its implementation of
  * `all`/`get`/`run` awaits drizzle's PostgreSQL builder instead of calling it synchronously.
  */
-import { Param, sql, type Column, type SQL } from 'drizzle-orm';
+import { Param, getTableColumns, sql, type Column, type InferInsertModel, type SQL, type Table } from 'drizzle-orm';
 import type { BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import type * as schema from './schema/sqlite.js';
 
@@ -38,6 +38,28 @@ export type Params = Record<string, unknown>;
  */
 export function placeholderFor(column: Column, name: string): Param {
   return new Param(sql.placeholder(name), column);
+}
+
+/**
+ * A placeholder for each column of `table` but `omit` (left to their defaults), named as
+ * the column's key, for a prepared insert's `values()`: drizzle converts each value there as
+ * its column does. Bind with `bindRow(columnKeys(table, omit), row)`. A column whose value
+ * may be NULL at insert must be of a type that converts NULL (text, integer): drizzle's
+ * placeholders pass NULL to a timestamp column's converter, which fails; omit those.
+ */
+export function insertPlaceholders<T extends Table>(table: T, omit: readonly string[] = []): InferInsertModel<T> {
+  return Object.fromEntries(columnKeys(table, omit).map((key) => [key, sql.placeholder(key)])) as unknown as InferInsertModel<T>;
+}
+
+export function columnKeys(table: Table, omit: readonly string[] = []): string[] {
+  return Object.keys(getTableColumns(table)).filter((key) => !omit.includes(key));
+}
+
+/** A row as the values of placeholdersFor(keys): a field absent or undefined is bound as NULL, as drizzle's insert would store it. */
+export function bindRow(keys: readonly string[], row: object): Params {
+  const params: Params = {};
+  for (const key of keys) params[key] = (row as Record<string, unknown>)[key] ?? null;
+  return params;
 }
 
 /** A statement built once with `sql.placeholder`s (see Exec.prepare). */

@@ -1,32 +1,48 @@
 /** Authorization codes, OpenID Connect grants and consents: written once for both dialects. */
 import { and, eq, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { AuthorizationCode, OidcGrant, OidcStore } from '../../../services/oidc-ports.js';
-import type { Exec } from '../exec.js';
+import { bindRow, columnKeys, insertPlaceholders, placeholderFor, type Exec } from '../exec.js';
 import { codeRow, grantRow, mergeScopes, toCode, toGrant } from '../oidc-mappers.js';
 import { pruneInBatches } from './prune.js';
 import { recordRevocations } from './revocations.js';
 
+const ph = sql.placeholder;
+/** A new code's columns that stay NULL until its redemption (markCodeUsed). */
+const UNSPENT = ['usedAt', 'sessionId'];
+
 export class DrizzleOidcStore implements OidcStore {
-  constructor(private readonly x: Exec) {}
+  // Prepared once (named on PostgreSQL): an authorization and a code exchange build no SQL.
+  private readonly insertCode;
+  private readonly codeByHash;
+  private readonly spendCode;
+  private readonly insertGrant;
+
+  constructor(private readonly x: Exec) {
+    const { authorizationCodes: c, oidcGrants: g } = x.tables;
+    this.insertCode = x.prepare('gatehouse_oidc_code_insert', (db) => db.insert(c).values(insertPlaceholders(c, UNSPENT)));
+    this.codeByHash = x.prepare('gatehouse_oidc_code_by_hash', (db) => db.select().from(c).where(eq(c.hash, ph('hash'))));
+    // Of two redemptions, exactly one finds the code unused.
+    this.spendCode = x.prepare('gatehouse_oidc_code_spend', (db) =>
+      db.update(c).set({ usedAt: sql`${placeholderFor(c.usedAt, 'usedAt')}`, sessionId: sql`${ph('sessionId')}` }).where(and(eq(c.hash, ph('hash')), isNull(c.usedAt))),
+    );
+    this.insertGrant = x.prepare('gatehouse_oidc_grant_insert', (db) => db.insert(g).values(insertPlaceholders(g)));
+  }
 
   async saveCode(code: AuthorizationCode): Promise<void> {
-    await this.x.run(this.x.db.insert(this.x.tables.authorizationCodes).values(codeRow(code)));
+    await this.insertCode.run(bindRow(columnKeys(this.x.tables.authorizationCodes, UNSPENT), codeRow(code)));
   }
 
   async findCode(hash: string): Promise<AuthorizationCode | undefined> {
-    const { authorizationCodes: t } = this.x.tables;
-    const row = await this.x.get(this.x.db.select().from(t).where(eq(t.hash, hash)));
+    const row = await this.codeByHash.get({ hash });
     return row ? toCode(row) : undefined;
   }
 
   async markCodeUsed(hash: string, now: Date, sessionId: string): Promise<boolean> {
-    const { authorizationCodes: t } = this.x.tables;
-    // Of two redemptions, exactly one finds the code unused.
-    return (await this.x.run(this.x.db.update(t).set({ usedAt: now, sessionId }).where(and(eq(t.hash, hash), isNull(t.usedAt))))) > 0;
+    return (await this.spendCode.run({ hash, usedAt: now, sessionId })) > 0;
   }
 
   async saveGrant(grant: OidcGrant): Promise<void> {
-    await this.x.run(this.x.db.insert(this.x.tables.oidcGrants).values(grantRow(grant)));
+    await this.insertGrant.run(bindRow(columnKeys(this.x.tables.oidcGrants), grantRow(grant)));
   }
 
   async findGrant(sessionId: string): Promise<OidcGrant | undefined> {
