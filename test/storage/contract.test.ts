@@ -458,3 +458,47 @@ test('recovery codes and challenges: single use, replaced as a set; mfa tokens d
   assert.equal(await m.consumeChallenge('m2', 'mfa', new Date(now)), undefined, 'spent');
   assert.equal(await m.prune(new Date(now)), 1, 'only the expired one');
 });
+
+test('authorization codes and grants: saved and read back exactly, redeemed once under concurrency', async (t) => {
+  const { stores } = await openTestStores(t);
+  const o = stores.oidc;
+  const user = await stores.users.create(newUser());
+  const sso = await stores.sessions.create(newSession(user.id));
+  const now = Date.now();
+  const code = {
+    hash: 'code-1',
+    clientId: 'rp',
+    userId: user.id,
+    redirectUri: 'https://rp.example/cb',
+    codeChallenge: 'challenge',
+    scope: ['openid', 'email'],
+    nonce: null,
+    ssoSessionId: sso.id,
+    authTime: new Date(now - 1234),
+    amr: ['pwd', 'otp'],
+    acr: null,
+    createdAt: new Date(now),
+    expiresAt: new Date(now + 60_000),
+    usedAt: null,
+    sessionId: null,
+  };
+  await o.saveCode(code);
+  await o.saveCode({ ...code, hash: 'code-2', nonce: 'n-2', acr: 'urn:gatehouse:mfa', scope: [] });
+  assert.deepEqual(await o.findCode('code-1'), code, 'every field, dates to the millisecond, NULLs as null');
+  const second = await o.findCode('code-2');
+  assert.deepEqual([second?.nonce, second?.acr, second?.scope], ['n-2', 'urn:gatehouse:mfa', []]);
+  assert.equal(await o.findCode('nope'), undefined);
+
+  const client = await stores.sessions.create(newSession(user.id));
+  const redeemedAt = new Date(now + 5);
+  const racing = await Promise.all(Array.from({ length: 5 }, () => o.markCodeUsed('code-1', redeemedAt, client.id)));
+  assert.equal(racing.filter(Boolean).length, 1, 'of concurrent redemptions exactly one wins');
+  const used = await o.findCode('code-1');
+  assert.deepEqual([used?.usedAt?.getTime(), used?.sessionId], [redeemedAt.getTime(), client.id]);
+  assert.equal(await o.markCodeUsed('nope', redeemedAt, client.id), false);
+
+  const grant = { sessionId: client.id, ssoSessionId: sso.id, clientId: 'rp', scope: ['openid'], authTime: code.authTime, amr: ['pwd'], createdAt: redeemedAt };
+  await o.saveGrant(grant);
+  assert.deepEqual(await o.findGrant(client.id), grant);
+  await assert.rejects(o.saveGrant(grant), 'one grant per client session');
+});
