@@ -26,7 +26,7 @@
 //                                       summary of the profile to bench/profile-<db>-<scenarios>.md
 // Other flags: --duration S (10), --warmup S (2), --connections N (32), --no-build,
 // --skip-floors, --sessions N (10000), --fill-seconds S (100), --me-rate R (1000),
-// --revocation-logouts N (100), --mfa-steps N (500: second steps in mfa-step's measured run),
+// --revocation-logouts N (100), --mfa-steps N (2000: second steps in mfa-step's measured run; 500 lasted 0.4 s, too short a window for its CPU figure),
 // --callgrind / --no-callgrind, --callgrind-requests N (200 per measurement, two measurements
 // per kind), --callgrind-warmup N (1000 per kind), --callgrind-kinds mfa-step,refresh (only these of mfa-step, healthz,
 // me-hot, refresh), --callgrind-jitless (the server under

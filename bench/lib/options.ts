@@ -40,7 +40,7 @@ const DEFAULTS: Record<string, string> = {
   'jose-tokens': '60000',
   'wait-quiet': '120',
   'revocation-logouts': '100',
-  'mfa-steps': '500',
+  'mfa-steps': '2000',
   'callgrind-requests': '200',
   'callgrind-warmup': '1000',
 };
