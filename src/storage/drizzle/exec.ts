@@ -55,7 +55,7 @@ export function columnKeys(table: Table, omit: readonly string[] = []): string[]
   return Object.keys(getTableColumns(table)).filter((key) => !omit.includes(key));
 }
 
-/** A row as the values of placeholdersFor(keys): a field absent or undefined is bound as NULL, as drizzle's insert would store it. */
+/** A row as the values of insertPlaceholders (keys from columnKeys): a field absent or undefined is bound as NULL, as drizzle's insert would store it. */
 export function bindRow(keys: readonly string[], row: object): Params {
   const params: Params = {};
   for (const key of keys) params[key] = (row as Record<string, unknown>)[key] ?? null;
