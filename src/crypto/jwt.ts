@@ -92,9 +92,22 @@ export async function signAccessToken(
     ...(claims.amr !== undefined ? { amr: claims.amr } : {}),
     ...(claims.scope === undefined ? {} : { scope: claims.scope }),
   });
-  const signingInput = `${encode({ alg: settings.algorithm, kid: key.kid, typ: ACCESS_TOKEN_TYP })}.${payload}`;
-  const signature = await signBytes(settings.algorithm, key.key, Buffer.from(signingInput));
-  return { token: `${signingInput}.${signature.toString('base64url')}`, exp };
+  return { token: await signCompact(settings.algorithm, key, ACCESS_TOKEN_TYP, payload), exp };
+}
+
+async function signCompact(alg: SigningAlgorithm, key: { kid: string; key: SignKey }, typ: string, encodedPayload: string): Promise<string> {
+  const signingInput = `${encode({ alg, kid: key.kid, typ })}.${encodedPayload}`;
+  const signature = await signBytes(alg, key.key, Buffer.from(signingInput));
+  return `${signingInput}.${signature.toString('base64url')}`;
+}
+
+/**
+ * Any other JWT Gatehouse signs (ID tokens, logout tokens): header `{alg, kid, typ}` and
+ * the claims as given, as jose's SignJWT would make it, through the same node:crypto path
+ * (one per authorization-code exchange, where jose's WebCrypto plumbing was measurable).
+ */
+export function signJwt(alg: SigningAlgorithm, key: { kid: string; key: SignKey }, typ: string, claims: Record<string, unknown>): Promise<string> {
+  return signCompact(alg, key, typ, encode(claims));
 }
 
 /** Resolves a verification key by `kid`; undefined when the kid is unknown. */

@@ -8,7 +8,7 @@ import { sign } from 'node:crypto';
 import { test } from 'node:test';
 import { SignJWT, jwtVerify, type JWTPayload } from 'jose';
 import type { SigningAlgorithm } from '../../src/config/index.js';
-import { TokenVerificationError, signAccessToken, verifyAccessToken, type TokenFailure } from '../../src/crypto/jwt.js';
+import { TokenVerificationError, signAccessToken, signJwt, verifyAccessToken, type TokenFailure } from '../../src/crypto/jwt.js';
 import { generateSigningKey, hmacKey, importSigningKey, importVerifyKey } from '../../src/crypto/keys.js';
 
 const ISSUER = 'https://auth.example.com';
@@ -62,6 +62,32 @@ for (const alg of ['EdDSA', 'ES256', 'RS256', 'HS256'] as const) {
     const fromJose = await verifyAccessToken(joseToken, async () => k.verify, settings(alg), now);
     assert.equal(fromJose.sub, '7');
     assert.deepEqual(fromJose.aud, ['other', AUDIENCE]);
+  });
+}
+
+// ID and logout tokens: signJwt makes what jose's SignJWT makes. EdDSA and RS256 (PKCS #1
+// v1.5) signatures are deterministic, so the two tokens are the same string; ES256's are
+// randomised, so there the signed parts are compared and jose verifies ours.
+for (const alg of ['EdDSA', 'ES256', 'RS256'] as const) {
+  test(`${alg}: signJwt makes the token jose's SignJWT makes`, async () => {
+    const k = await keysFor(alg);
+    const body = { auth_time: nowSeconds - 5, sid: 'sso-1', amr: ['pwd', 'otp'], azp: 'app', nonce: 'n-0', email: 'a@example.com', email_verified: false };
+    const registered = { iss: ISSUER, sub: '42', aud: 'app', iat: nowSeconds, exp: nowSeconds + 300, jti: 'id-1' };
+    const ours = await signJwt(alg, { kid: k.kid, key: k.sign }, 'JWT', { ...body, ...registered });
+    const theirs = await new SignJWT(body)
+      .setProtectedHeader({ alg, kid: k.kid, typ: 'JWT' })
+      .setIssuer(ISSUER)
+      .setSubject('42')
+      .setAudience('app')
+      .setIssuedAt(nowSeconds)
+      .setExpirationTime(nowSeconds + 300)
+      .setJti('id-1')
+      .sign(k.joseSign);
+    if (alg === 'ES256') assert.equal(ours.split('.').slice(0, 2).join('.'), theirs.split('.').slice(0, 2).join('.'));
+    else assert.equal(ours, theirs);
+    const { payload, protectedHeader } = await jwtVerify(ours, k.joseVerify, { issuer: ISSUER, audience: 'app', typ: 'JWT', algorithms: [alg] });
+    assert.deepEqual(protectedHeader, { alg, kid: k.kid, typ: 'JWT' });
+    assert.deepEqual(payload, { ...body, ...registered });
   });
 }
 

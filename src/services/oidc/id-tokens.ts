@@ -1,9 +1,11 @@
 /**
  * ID tokens (OpenID Connect Core §2) and logout tokens (Back-Channel Logout 1.0 §2.4),
  * signed with the algorithm the client registered, from the key ring for that algorithm.
- * They are rare (one per sign-in), so jose signs them: no hand-rolled JWS here.
+ * crypto/jwt.ts signs them (node:crypto, pinned to jose's SignJWT by
+ * test/unit/jwt.test.ts); jose verifies the id_token_hint, which is rare.
  */
-import { SignJWT, compactVerify, decodeProtectedHeader } from 'jose';
+import { compactVerify, decodeProtectedHeader } from 'jose';
+import { signJwt } from '../../crypto/jwt.js';
 import { newId } from '../../crypto/random.js';
 import type { IdTokenAlgorithm, OAuthClient, User } from '../../domain/types.js';
 import type { KeyRings } from '../key-rings.js';
@@ -61,15 +63,8 @@ export class IdTokens {
     const ring = await this.keys.idTokenRing(alg);
     const { kid, key } = await ring.signingKey();
     const now = Math.floor(this.clock.now().getTime() / 1000);
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg, kid, typ: meta.typ })
-      .setIssuer(this.issuer)
-      .setSubject(meta.sub)
-      .setAudience(meta.aud)
-      .setIssuedAt(now)
-      .setExpirationTime(now + meta.ttl)
-      .setJti(newId())
-      .sign(key);
+    // RFC 7519 registered claims after the caller's, in the order SignJWT sets them.
+    return signJwt(alg, { kid, key }, meta.typ, { ...claims, iss: this.issuer, sub: meta.sub, aud: meta.aud, iat: now, exp: now + meta.ttl, jti: newId() });
   }
 
   /**
