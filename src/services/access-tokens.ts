@@ -63,7 +63,8 @@ export class AccessTokens {
    */
   async authenticate(token: string): Promise<Principal> {
     const now = this.clock.now();
-    let claims = this.cache.get(token, Math.floor(now.getTime() / 1000), this.settings.clockSkewSeconds, (kid) => this.keys.isUsable(kid));
+    const cacheKey = this.cache.keyOf(token);
+    let claims = this.cache.get(cacheKey, Math.floor(now.getTime() / 1000), this.settings.clockSkewSeconds, (kid) => this.keys.isUsable(kid));
     if (!claims) {
       let usedKid: string | undefined;
       try {
@@ -82,7 +83,7 @@ export class AccessTokens {
         }
         throw error;
       }
-      if (usedKid !== undefined) this.cache.set(token, claims, usedKid);
+      if (usedKid !== undefined) this.cache.set(cacheKey, claims, usedKid);
     }
     const user = await this.sessions.findLiveSessionUser(claims.sid, claims.jti, now);
     if (!user) throw invalidToken('The access token has been revoked');
