@@ -286,7 +286,8 @@ export function render(o: Options, facts: MachineFacts, res: Results, previous?:
       ['after setup (100 users, 1 000 sessions)', res.rss.afterSetup],
       ['at the end of the load', res.rss.endOfLoad],
       [`after ${res.sessions.toLocaleString('en-US')} sessions exist`, res.rss.afterSessions],
-      [`after the run (server idle, ${res.rss.idleAfterMs} ms later)`, res.rss.final],
+      [`after the run (server idle, ${res.rss.idleAfterMs} ms later)`, res.rss.idle],
+      [`once idle: the extra hashing threads ended (${res.rss.finalAfterMs} ms later)`, res.rss.final],
     ] as Array<[string, MemorySample | undefined]>
   )
     .filter((row): row is [string, MemorySample] => row[1] !== undefined)

@@ -152,8 +152,12 @@ export interface MemoryResults {
   afterSetup?: MemorySample;
   endOfLoad?: MemorySample;
   afterSessions?: MemorySample;
+  /** Once the server's CPU went quiet. */
+  idle?: MemorySample;
+  /** Later still: the hashing threads beyond the first have ended (their idle timeout). */
   final?: MemorySample;
   idleAfterMs?: number;
+  finalAfterMs?: number;
 }
 
 /** Time from a logout's answer until a resource server following the revocation feed refuses the token. */

@@ -22,6 +22,9 @@ export function defaultHashConcurrency(cores = availableParallelism()): number {
 const here = fileURLToPath(import.meta.url);
 const WORKER = path.join(path.dirname(here), here.endsWith('.ts') ? 'hash-worker-tsx.mjs' : 'hash-worker.js');
 
+/** How long a hashing thread beyond the first outlives its last hash. */
+export const HASH_THREAD_IDLE_MS = 2_000;
+
 let pool: Piscina | undefined;
 let niceness = 0;
 
@@ -40,7 +43,7 @@ export function hashPool(): Piscina {
     filename: WORKER,
     minThreads: 1,
     maxThreads: defaultHashConcurrency(),
-    idleTimeout: 2_000,
+    idleTimeout: HASH_THREAD_IDLE_MS,
     // One task at a time per thread: a second one would only wait behind the first.
     concurrentTasksPerWorker: 1,
     // Each thread lowers its own priority as it starts (crypto/hash-worker.ts).
