@@ -28,9 +28,9 @@
 // --skip-floors, --sessions N (10000), --fill-seconds S (100), --me-rate R (1000),
 // --revocation-logouts N (100), --mfa-steps N (2000: second steps in mfa-step's measured run; 500 lasted 0.4 s, too short a window for its CPU figure),
 // --callgrind / --no-callgrind, --callgrind-requests N (200 per measurement, two measurements
-// per kind), --callgrind-warmup N (1000 per kind), --callgrind-kinds mfa-step,refresh (only these of mfa-step, healthz,
-// me-hot, refresh), --callgrind-jitless (the server under
-// callgrind with --jitless), --out FILE, --keep (keep the temp dir and the server log),
+// per kind), --callgrind-warmup N (300 per kind; 3000 with --callgrind-jit), --callgrind-kinds mfa-step,refresh (only these of mfa-step, healthz,
+// me-hot, refresh), --callgrind-jit (count V8's optimised code instead of the interpreter's:
+// production's code, but the count moves with JIT timing; the default is --jitless), --out FILE, --keep (keep the temp dir and the server log),
 // --wait-quiet S (120: how long to wait for the machine's CPU to be < 15 % busy before
 // starting), --db-dir DIR (where the fresh SQLite file goes, e.g. /dev/shm to take disk
 // flushes out of the figures), --max-seconds S (1500; 900 with --quick: the run's bound).
