@@ -411,9 +411,11 @@ export function render(o: Options, facts: MachineFacts, res: Results, previous?:
   const txtFloors = floorRows.map((r) => `  floor ${r[0]!.replace(/`/g, '')}: ${r[1]}${r[1]!.startsWith('bound') ? '/s' : ' req/s'}, p50 ${r[2]} ms`).join('\n');
   const txtRss = rssRows.map((r) => `  RSS ${r[0]}: ${r[1]} (anonymous ${r[2]}, file-backed ${r[3]}, V8 heap ${r[4]}; peak ${r[5]})`).join('\n');
   const txtTargets = targetRows.map((t) => `  ${t.met === undefined ? 'n/a    ' : t.met ? 'met    ' : 'NOT MET'} [${t.id}] ${t.what}: ${t.figure}${t.ratio !== '—' ? `, ${t.ratio} of ${t.floor}` : ''} (target ${t.target})`).join('\n');
+  // Only a count made the same way (JIT or interpreter) is a "previous" figure.
+  const prevCounts = previous?.callgrind && previous.callgrind.jitless === res.callgrind?.jitless ? previous.callgrind.perRequest : undefined;
   const txtCallgrind = res.callgrind
     ? Object.entries(res.callgrind.perRequest)
-        .map(([k, v]) => `  callgrind ${k}: ${fmtInstr(v)} instructions per request${previous?.callgrind?.perRequest?.[k] ? ` (previous ${fmtInstr(previous.callgrind.perRequest[k]!)}, ${signedPct(v / previous.callgrind.perRequest[k]! - 1)})` : ''}`)
+        .map(([k, v]) => `  callgrind ${k}: ${fmtInstr(v)} instructions per request${prevCounts?.[k] ? ` (previous ${fmtInstr(prevCounts[k])}, ${signedPct(v / prevCounts[k] - 1)})` : ''}`)
         .join('\n')
     : '';
   const txtVerdicts = verdicts.map((v) => `  ${v.note ? 'NOTE' : v.pass ? 'PASS' : 'FAIL'} ${v.what}`).join('\n');
