@@ -34,6 +34,9 @@
 // --wait-quiet S (120: how long to wait for the machine's CPU to be < 15 % busy before
 // starting), --db-dir DIR (where the fresh SQLite file goes, e.g. /dev/shm to take disk
 // flushes out of the figures), --max-seconds S (1500; 900 with --quick: the run's bound).
+// --idle-watch S (0: after the "once idle" reading, the server's memory each second for S s),
+// --server-flags='--flag --flag' and --server-env=NAME=VALUE,... (more node flags or environment
+// for the server, to measure one; the results record the node flags, not the environment).
 // --large (SQLite): the scenarios again on a database built in bulk (200 000 users, 1 000 000
 // sessions, 100 000 revoked tokens, 500 000 audit events; --large-scale F scales them) and a
 // table comparing each with its small-data figures (bench/lib/large-data.ts); the run's
@@ -126,6 +129,16 @@ async function main(run: RunState, current: { server?: Server }): Promise<void> 
   results.rss.finalAfterMs = results.rss.idleAfterMs + HASH_THREAD_IDLE_MS + 1000;
   results.rss.final = await memory(server.pid, server.url);
   log(`RSS once the hashing threads' idle timeout has passed (${results.rss.finalAfterMs} ms): ${results.rss.final.rssMb.toFixed(1)} MB`);
+  if (o.idleWatchSeconds > 0) {
+    // When (and whether) V8's memory reducer hands the heap back: one sample a second.
+    results.rss.watch = [];
+    for (let s = 1; s <= o.idleWatchSeconds; s++) {
+      await sleep(1000);
+      results.rss.watch.push([s, await memory(server.pid, server.url)]);
+    }
+    const last = results.rss.watch.at(-1)![1];
+    log(`RSS ${o.idleWatchSeconds} s later (--idle-watch): ${last.rssMb.toFixed(1)} MB, V8 heap ${last.heapTotalMb?.toFixed(1)} MB`);
+  }
   results.loadavg = { before: loadBefore, after: loadavg() };
   results.logBytes = statSync(server.logFile).size;
 

@@ -2,6 +2,7 @@
 import { buildGatehouse } from './app.js';
 import type { Config } from './config/index.js';
 import { lowerHashThreads } from './crypto/hash-pool.js';
+import { collectWhenIdle } from './runtime/idle-collection.js';
 import { lowerLibuvPool } from './runtime/thread-pool.js';
 
 export async function serve(config: Readonly<Config>): Promise<void> {
@@ -10,10 +11,16 @@ export async function serve(config: Readonly<Config>): Promise<void> {
   const lowered = await lowerLibuvPool(config.threadPoolSize);
   const { app } = await buildGatehouse(config);
   app.log.info({ threads: lowered.length }, 'libuv thread pool below the event loop\'s priority');
+  // The heap a load grew, handed back once the process is quiet (runtime/idle-collection.ts).
+  const idle = config.idleHeapCollection ? collectWhenIdle({
+    onCollect: ({ heapBeforeBytes, heapAfterBytes, pauseMs }) =>
+      app.log.debug({ heapBeforeMb: Math.round(heapBeforeBytes / 2 ** 20), heapAfterMb: Math.round(heapAfterBytes / 2 ** 20), pauseMs: Math.round(pauseMs) }, 'idle: V8 heap collected'),
+  }) : undefined;
   let closing = false;
   const shutdown = (signal: string) => {
     if (closing) return;
     closing = true;
+    idle?.stop();
     app.log.info({ signal }, 'shutting down: finishing in-flight requests');
     // Stop accepting, let in-flight requests finish, close the stores; force after 10 s.
     const force = setTimeout(() => process.exit(1), 10_000);

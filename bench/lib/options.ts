@@ -96,6 +96,9 @@ export interface Options {
   cli: string;
   /** The node flags `npm start` (package.json) and the `gatehouse` bin run the server with. */
   serverNodeFlags: string[];
+  /** --idle-watch: after the "once idle" reading, the server's memory each second for this long. */
+  idleWatchSeconds: number;
+  serverEnv: Record<string, string>;
 }
 
 export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
@@ -136,6 +139,9 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       'callgrind-jitless': { type: 'boolean' },
       'callgrind-jit': { type: 'boolean', default: false },
       'callgrind-kinds': { type: 'string' },
+      'idle-watch': { type: 'string', default: '0' },
+      'server-flags': { type: 'string' },
+      'server-env': { type: 'string' },
     },
     strict: true,
   });
@@ -199,7 +205,12 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
     largeScale: Number(args['large-scale']),
     runId: `${Date.now().toString(36).slice(-5)}${randomBytes(2).toString('hex')}`,
     cli: process.env.npm_lifecycle_event === 'bench' ? `npm run bench${argv.length > 0 ? ` --${typed}` : ''}` : `node --import tsx bench/run.ts${typed}`,
-    serverNodeFlags: flags[1]!.trim().split(' ').filter(Boolean),
+    // The start script's flags, then --server-flags' (to measure a V8 or Node flag: the
+    // results record the flags used).
+    serverNodeFlags: [...flags[1]!.trim().split(' '), ...(args['server-flags'] ?? '').split(' ')].filter(Boolean),
+    idleWatchSeconds: Number(args['idle-watch']),
+    // --server-env NAME=VALUE,...: more of the server's environment (to measure a setting).
+    serverEnv: Object.fromEntries((args['server-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
   };
 }
 

@@ -284,10 +284,12 @@ export function render(o: Options, facts: MachineFacts, res: Results, previous?:
     [
       ['after start-up', res.rss.started],
       ['after setup (100 users, 1 000 sessions)', res.rss.afterSetup],
+      ...Object.entries(s).map(([name, r]) => [`right after the scenario ${name}`, r.memoryAfter]),
       ['at the end of the load', res.rss.endOfLoad],
       [`after ${res.sessions.toLocaleString('en-US')} sessions exist`, res.rss.afterSessions],
       [`after the run (server idle, ${res.rss.idleAfterMs} ms later)`, res.rss.idle],
       [`once idle: the extra hashing threads ended (${res.rss.finalAfterMs} ms later)`, res.rss.final],
+      ...(res.rss.watch ?? []).map(([sec, m]) => [`--idle-watch: ${sec} s after "once idle"`, m]),
     ] as Array<[string, MemorySample | undefined]>
   )
     .filter((row): row is [string, MemorySample] => row[1] !== undefined)

@@ -100,6 +100,7 @@ export async function measuredScenario(
   const win0 = nowUs();
   const r: ScenarioResult = await load({ ...base, ...(spec.amount ? {} : { duration: o.duration }), ...spec });
   Object.assign(r, stop());
+  r.memoryAfter = await memory(server.pid, server.url);
   windows.push({ name, span: [win0, nowUs()] });
   if (warm) r.warmupNon2xx = warmupErrors(warm);
   results.scenarios[name] = r;

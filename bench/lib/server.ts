@@ -42,6 +42,7 @@ export async function startServer(run: RunState): Promise<Server> {
     RATE_LIMIT_REFRESH_PER_MINUTE: BIG,
     LOCKOUT_ACCOUNT_IP_FAILURES: BIG,
     LOCKOUT_ACCOUNT_FAILURES: BIG,
+    ...o.serverEnv,
   };
   let cleanup = async (): Promise<void> => undefined;
   if (o.pg) {

@@ -98,6 +98,8 @@ export type ScenarioResult = LoadResult &
     poolExhausted?: number;
     /** me-under-login: the saturating logins. */
     login?: LoadResult;
+    /** The server's memory right after the measured run (which load leaves the heap largest). */
+    memoryAfter?: MemorySample;
   };
 
 export type FloorLoad = LoadResult & CpuUse;
@@ -158,6 +160,8 @@ export interface MemoryResults {
   final?: MemorySample;
   idleAfterMs?: number;
   finalAfterMs?: number;
+  /** --idle-watch: [seconds after the "once idle" reading, sample], one a second. */
+  watch?: Array<[number, MemorySample]>;
 }
 
 /** Time from a logout's answer until a resource server following the revocation feed refuses the token. */

@@ -28,6 +28,8 @@ export interface Config {
   logLevel: string;
   /** UV_THREADPOOL_SIZE, checked here; libuv reads the variable itself when its pool starts. */
   threadPoolSize: number;
+  /** IDLE_HEAP_COLLECTION: hand the heap back after a load (runtime/idle-collection.ts). */
+  idleHeapCollection: boolean;
   database: DatabaseConfig;
   /**
    * The key-encryption key of the private signing keys: KEY_ENCRYPTION_KEY (never logged),
@@ -374,6 +376,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     publicUrlExplicit: read(env, 'PUBLIC_URL') !== undefined,
     logLevel: read(env, 'LOG_LEVEL'),
     threadPoolSize: read(env, 'UV_THREADPOOL_SIZE'),
+    idleHeapCollection: read(env, 'IDLE_HEAP_COLLECTION'),
     database: parseDatabase(env, cwd),
     keyEncryption: parseKeyEncryption(env, parseDatabase(env, cwd), cwd),
     redis: parseRedis(env),

@@ -130,6 +130,11 @@ export const VARIABLES = {
     max: 1024,
     doc: 'libuv\'s thread pool (read by Node itself; lowered below the event loop at start): token signatures and verifications, fsyncs, file I/O; password hashes run on their own pool of cores + 1 threads, also lowered',
   },
+  IDLE_HEAP_COLLECTION: {
+    type: 'boolean',
+    default: true,
+    doc: 'after a load, once the process has been quiet for a second, ask V8 for full collections so the heap the load grew is handed back (pauses of ~40-50 ms, only while nothing runs; see docs/performance.md, "RSS")',
+  },
   RATE_LIMIT_LOGIN_PER_MINUTE: { type: 'integer', default: 5, min: 1, doc: 'password checks per client IP: one budget shared by `/login` and the password grant of `/oauth/token` (the original\'s limit)' },
   RATE_LIMIT_REGISTER_PER_HOUR: { type: 'integer', default: 20, min: 1, doc: 'per client IP, on `/register`' },
   RATE_LIMIT_REFRESH_PER_MINUTE: { type: 'integer', default: 30, min: 1, doc: 'per client IP, on `/refresh` and on the refresh and authorization_code grants of `/oauth/token`' },
