@@ -288,7 +288,7 @@ export function render(o: Options, facts: MachineFacts, res: Results, previous?:
       ['at the end of the load', res.rss.endOfLoad],
       [`after ${res.sessions.toLocaleString('en-US')} sessions exist`, res.rss.afterSessions],
       [`after the run (server idle, ${res.rss.idleAfterMs} ms later)`, res.rss.idle],
-      [`once idle: the extra hashing threads ended (${res.rss.finalAfterMs} ms later)`, res.rss.final],
+      [`once idle (${res.rss.finalAfterMs} ms after the load: the extra hashing threads ended, the idle collections done)`, res.rss.final],
       ...(res.rss.watch ?? []).map(([sec, m]) => [`--idle-watch: ${sec} s after "once idle"`, m]),
     ] as Array<[string, MemorySample | undefined]>
   )
