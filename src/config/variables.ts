@@ -133,7 +133,7 @@ export const VARIABLES = {
   IDLE_HEAP_COLLECTION: {
     type: 'boolean',
     default: true,
-    doc: 'after a load, once the process has been quiet for a second, ask V8 for full collections so the heap the load grew is handed back (pauses of ~40-50 ms, only while nothing runs; see docs/performance.md, "RSS")',
+    doc: 'after a load, once the process has been quiet for a second, ask V8 for full collections so the heap the load grew is handed back (pauses of 30-55 ms, only while nothing runs; see docs/performance.md, "RSS")',
   },
   RATE_LIMIT_LOGIN_PER_MINUTE: { type: 'integer', default: 5, min: 1, doc: 'password checks per client IP: one budget shared by `/login` and the password grant of `/oauth/token` (the original\'s limit)' },
   RATE_LIMIT_REGISTER_PER_HOUR: { type: 'integer', default: 20, min: 1, doc: 'per client IP, on `/register`' },

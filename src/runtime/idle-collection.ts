@@ -6,16 +6,16 @@
  * when its memory reducer runs. That reducer starts only after some garbage collections and
  * only when the allocation rate is low, and in the bench it did not run within 40 s of
  * idleness: the server sat at 113 MB of heap with 44 MB live (a forced collection brought
- * the heap to 47 MB; docs/performance.md, "RSS"). So the server asks for one full
- * collection itself, at the moment it costs nothing: when the whole process (event loop
+ * the heap to 47 MB; docs/performance.md, "RSS"). So the server asks for full collections
+ * itself (see collectWhenIdle for how many), at the moment they cost nothing: when the whole process (event loop
  * and hashing threads) has used under 2 % of a core for a whole interval, and only when the
  * heap has grown by at least `minGrowthBytes` since the last collection of this kind, so an
  * idle server does not collect every interval.
  *
  * `gc` is not exposed without `--expose-gc`; as Jest does (jest-leak-detector), the flag is
  * set at run time and the function taken from a new context. A collection blocks the event
- * loop for as long as V8 needs to mark what is live (tens of ms for ~50 MB); a request that
- * arrives meanwhile waits that long, once, after a quiet second.
+ * loop for as long as V8 needs to mark what is live (30-55 ms measured for ~50 MB); a request
+ * that arrives meanwhile waits that long, once, after a quiet second.
  */
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -59,7 +59,7 @@ const heapBytes = (): number => getHeapStatistics().total_heap_size;
  * One full collection marks what is live but leaves the old generation's fragmented pages
  * in place; the next one compacts them (measured after a bench run: old space 121 MB →
  * 102 MB after one, 53 MB after two, with 37 MB live). So collections go one per quiet
- * interval, each a pause of ~40-50 ms, for as long as each gives back at least
+ * interval, each a pause of 30-55 ms, for as long as each gives back at least
  * `minStepBytes`; then the heap must grow by `minGrowthBytes` again before the next one.
  */
 export function collectWhenIdle(options: IdleCollectionOptions = {}): IdleCollection | undefined {
