@@ -36,7 +36,8 @@
 // flushes out of the figures), --max-seconds S (1500; 900 with --quick: the run's bound).
 // --idle-watch S (0: after the "once idle" reading, the server's memory each second for S s),
 // --server-flags='--flag --flag' and --server-env=NAME=VALUE,... (more node flags or environment
-// for the server, to measure one; the results record the node flags, not the environment).
+// for the server, to measure one; the results record both). The server always gets the start
+// script's node flags and environment (MALLOC_ARENA_MAX), as `npm start` runs it.
 // --large (SQLite): the scenarios again on a database built in bulk (200 000 users, 1 000 000
 // sessions, 100 000 revoked tokens, 500 000 audit events; --large-scale F scales them) and a
 // table comparing each with its small-data figures (bench/lib/large-data.ts); the run's

@@ -156,7 +156,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
   for (const s of only) if (!parts.includes(s as Part)) throw new Error(`--only: unknown scenario ${s} (${parts.join(', ')})`);
   if (args.large && args.pg) throw new Error('--large measures SQLite only (not with --pg)');
   const startScript = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
-  const flags = /node ((?:--\S+ )*)dist\/cli\.js serve/.exec(startScript);
+  const flags = /((?:[A-Z_]+=\S+ )*)node ((?:--\S+ )*)dist\/cli\.js serve/.exec(startScript);
   if (!flags) throw new Error('package.json: the start script does not run `node ... dist/cli.js serve`');
   const typed = argv.length > 0 ? ` ${argv.join(' ')}` : '';
   return {
@@ -207,10 +207,20 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
     cli: process.env.npm_lifecycle_event === 'bench' ? `npm run bench${argv.length > 0 ? ` --${typed}` : ''}` : `node --import tsx bench/run.ts${typed}`,
     // The start script's flags, then --server-flags' (to measure a V8 or Node flag: the
     // results record the flags used).
-    serverNodeFlags: [...flags[1]!.trim().split(' '), ...(args['server-flags'] ?? '').split(' ')].filter(Boolean),
+    serverNodeFlags: [...flags[2]!.trim().split(' '), ...(args['server-flags'] ?? '').split(' ')].filter(Boolean),
     idleWatchSeconds: Number(args['idle-watch']),
+    // The start script's environment first (`NAME=${NAME:-default}` gives the default), then
     // --server-env NAME=VALUE,...: more of the server's environment (to measure a setting).
-    serverEnv: Object.fromEntries((args['server-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+    serverEnv: {
+      ...Object.fromEntries(
+        flags[1]!
+          .trim()
+          .split(' ')
+          .filter(Boolean)
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1).replace(/^\$\{[A-Z_]+:-(.*)\}$/, '$1')]),
+      ),
+      ...Object.fromEntries((args['server-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+    },
   };
 }
 

@@ -17,6 +17,7 @@ import type { Stores } from '../../src/services/ports.js';
 import { ROTATED_COLUMNS, rotatedSession, type SessionRow } from '../../src/storage/drizzle/mappers.js';
 import { GroupCommit, openSqlite } from '../../src/storage/drizzle/sqlite/connection.js';
 import { createSqliteStores } from '../../src/storage/drizzle/sqlite/index.js';
+import { startCheckpointer } from '../../src/storage/drizzle/sqlite/checkpointer.js';
 
 const realFsync = promisify(fsyncCallback);
 
@@ -375,6 +376,48 @@ test('with background checkpoints, a worker thread moves the WAL into the databa
   const reopened = new Database(file, { readonly: true });
   assert.equal((reopened.prepare('SELECT count(*) AS n FROM filler').get() as { n: number }).n, 1200);
   reopened.close();
+});
+
+test('the checkpointer thread ends once the WAL is copied and idle, and the next commit starts it again', async (t) => {
+  const file = dbFile(t);
+  const raw = new Database(file);
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('wal_autocheckpoint = 0');
+  raw.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, blob BLOB)');
+  const checkpointer = startCheckpointer(file, { idleMs: 400 });
+  t.after(async () => {
+    await checkpointer.stop();
+    raw.close();
+  });
+  const insert = raw.prepare('INSERT INTO filler (blob) VALUES (?)');
+  const until = async (what: string, done: () => boolean): Promise<void> => {
+    const deadline = Date.now() + 10_000;
+    while (!done()) {
+      assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  assert.equal(checkpointer.running, false, 'no thread before the first commit');
+  const initial = statSync(file).size;
+
+  // Commits every 100 ms for 1.5 s: never idle for 400 ms, so the thread stays.
+  for (let i = 0; i < 15; i++) {
+    insert.run(Buffer.alloc(3000, i));
+    checkpointer.wake();
+    assert.equal(checkpointer.running, true, `the thread is running at commit ${i}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await until('the WAL is copied into the database file', () => statSync(file).size - initial >= 15 * 3000);
+  await until('the thread has ended', () => !checkpointer.running);
+
+  // The next commit starts a new thread, which copies it.
+  const before = statSync(file).size;
+  for (let i = 0; i < 50; i++) insert.run(Buffer.alloc(3000, i));
+  checkpointer.wake();
+  assert.equal(checkpointer.running, true);
+  await until('the new commits are copied', () => statSync(file).size - before >= 50 * 3000);
+  await until('the thread has ended again', () => !checkpointer.running);
+  assert.equal((raw.prepare('SELECT count(*) AS n FROM filler').get() as { n: number }).n, 65);
 });
 
 test('rotations asked for together: one that throws fails alone, the others commit', async (t) => {

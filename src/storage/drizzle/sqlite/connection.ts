@@ -205,7 +205,11 @@ export function openSqlite(file: string, options: SqliteOptions = {}): SqliteCon
   return {
     raw,
     db,
-    durable: () => group.wait(),
+    durable: () => {
+      // A commit came before this call: the WAL has something for the checkpointer to copy.
+      checkpointer?.wake();
+      return group.wait();
+    },
     get failure() {
       return group.failure;
     },
