@@ -19,10 +19,11 @@
  * The thread is a whole V8 isolate (~9 MB of memory, measured), and an auth server is idle
  * most of the time. So it runs only while there is something to copy: it starts at the
  * first commit (connection.ts calls wake() with every durable()), and it ends by itself
- * once the WAL has been fully copied and no commit has added to it for CHECKPOINTER_IDLE_MS. The next
- * commit starts it again (0.4 ms of the event loop's time to create it, measured; it is
- * ready ~17 ms later on its own thread). A commit that lands while it is ending waits in
- * the WAL until the next one; the backstop and the checkpoint at close cover that.
+ * once the WAL has been fully copied and no commit has added to it for
+ * CHECKPOINTER_IDLE_MS. The next commit starts it again (0.4 ms of the event loop's time
+ * to create it, measured; it is ready ~17 ms later on its own thread). A commit that lands
+ * while it is ending waits in the WAL for the next one; the backstop, and the checkpoint
+ * SQLite makes when the last connection closes, cover that.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
