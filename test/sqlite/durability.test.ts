@@ -17,7 +17,7 @@ import type { Stores } from '../../src/services/ports.js';
 import { ROTATED_COLUMNS, rotatedSession, type SessionRow } from '../../src/storage/drizzle/mappers.js';
 import { GroupCommit, openSqlite } from '../../src/storage/drizzle/sqlite/connection.js';
 import { createSqliteStores } from '../../src/storage/drizzle/sqlite/index.js';
-import { startCheckpointer } from '../../src/storage/drizzle/sqlite/checkpointer.js';
+import { createCheckpointer } from '../../src/storage/drizzle/sqlite/checkpointer.js';
 
 const realFsync = promisify(fsyncCallback);
 
@@ -384,7 +384,9 @@ test('the checkpointer thread ends once the WAL is copied and idle, and the next
   raw.pragma('journal_mode = WAL');
   raw.pragma('wal_autocheckpoint = 0');
   raw.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, blob BLOB)');
-  const checkpointer = startCheckpointer(file, { idleMs: 400 });
+  // Idle after 1 s: the commits below come every 100 ms, so only a stall of the test's own
+  // event loop for a whole second could end the thread between two of them.
+  const checkpointer = createCheckpointer(file, { idleMs: 1_000 });
   t.after(async () => {
     await checkpointer.stop();
     raw.close();
@@ -400,21 +402,24 @@ test('the checkpointer thread ends once the WAL is copied and idle, and the next
   assert.equal(checkpointer.running, false, 'no thread before the first commit');
   const initial = statSync(file).size;
 
-  // Commits every 100 ms for 1.5 s: never idle for 400 ms, so the thread stays.
+  // Commits every 100 ms for 1.5 s: never idle for a second, so one thread serves them all.
   for (let i = 0; i < 15; i++) {
     insert.run(Buffer.alloc(3000, i));
     checkpointer.wake();
     assert.equal(checkpointer.running, true, `the thread is running at commit ${i}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  assert.equal(checkpointer.starts, 1, 'the thread did not end while commits kept coming');
   await until('the WAL is copied into the database file', () => statSync(file).size - initial >= 15 * 3000);
   await until('the thread has ended', () => !checkpointer.running);
+  assert.equal(checkpointer.starts, 1);
 
   // The next commit starts a new thread, which copies it.
   const before = statSync(file).size;
   for (let i = 0; i < 50; i++) insert.run(Buffer.alloc(3000, i));
   checkpointer.wake();
   assert.equal(checkpointer.running, true);
+  assert.equal(checkpointer.starts, 2, 'the next commit started a new thread');
   await until('the new commits are copied', () => statSync(file).size - before >= 50 * 3000);
   await until('the thread has ended again', () => !checkpointer.running);
   assert.equal((raw.prepare('SELECT count(*) AS n FROM filler').get() as { n: number }).n, 65);

@@ -66,6 +66,8 @@ export interface Checkpointer {
   wake(): void;
   /** Whether a worker thread is running now (for tests and diagnostics). */
   readonly running: boolean;
+  /** How many worker threads have been started so far (for tests and diagnostics). */
+  readonly starts: number;
   /** Stops the worker and closes its connection; resolves when the thread has exited. */
   stop(): Promise<void>;
 }
@@ -80,10 +82,11 @@ const INTERVAL_MS = 200;
 export const CHECKPOINTER_IDLE_MS = 5_000;
 
 /** A checkpointer for `file`; its worker starts at the first wake(). */
-export function startCheckpointer(file: string, options: { idleMs?: number } = {}): Checkpointer {
+export function createCheckpointer(file: string, options: { idleMs?: number } = {}): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const idleRounds = Math.max(1, Math.round((options.idleMs ?? CHECKPOINTER_IDLE_MS) / INTERVAL_MS));
   let worker: Worker | undefined;
+  let starts = 0;
   let stopped = false;
   // Every worker started so far has exited once this settles.
   let exited = Promise.resolve();
@@ -108,6 +111,7 @@ export function startCheckpointer(file: string, options: { idleMs?: number } = {
     );
     exited = Promise.all([exited, ended]).then(() => undefined);
     worker = started;
+    starts++;
   };
 
   return {
@@ -116,6 +120,9 @@ export function startCheckpointer(file: string, options: { idleMs?: number } = {
     },
     get running() {
       return worker !== undefined;
+    },
+    get starts() {
+      return starts;
     },
     async stop() {
       stopped = true;

@@ -22,7 +22,7 @@ import { closeSync, fsync as fsyncCallback, fsyncSync, mkdirSync, openSync, real
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as schema from '../schema/sqlite.js';
-import { BACKSTOP_CHECKPOINT_PAGES, startCheckpointer, type Checkpointer } from './checkpointer.js';
+import { BACKSTOP_CHECKPOINT_PAGES, createCheckpointer, type Checkpointer } from './checkpointer.js';
 
 export type SqliteDb = BetterSQLite3Database<typeof schema>;
 
@@ -195,7 +195,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): SqliteCon
   let checkpointer: Checkpointer | undefined;
   if (options.backgroundCheckpoints) {
     raw.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
-    checkpointer = startCheckpointer(walFile.slice(0, -'-wal'.length));
+    checkpointer = createCheckpointer(walFile.slice(0, -'-wal'.length));
   }
 
   const fsync = options.fsync ?? fsyncAsync;
