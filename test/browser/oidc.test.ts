@@ -38,7 +38,15 @@ async function startApp(t: TestContext, issuer: string, clientId: string, secret
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   const origin = `http://localhost:${(server.address() as AddressInfo).port}`;
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  // after hooks run in the order they were added, so the browser is still open here: a
+  // connection it keeps (in flight or idle) must not hold close() until it goes (seen: 11 min).
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
   const config = await oidc.discovery(new URL(issuer), clientId, secret, secret ? oidc.ClientSecretBasic(secret) : oidc.None(), { execute: [oidc.allowInsecureRequests] });
   const pending = new Map<string, { verifier: string; nonce: string }>();
   const rp: RelyingParty = { origin, tokens: undefined };

@@ -91,7 +91,15 @@ async function appServer(t: TestContext, gatehouse: string, sdkDir: string) {
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  // after hooks run in the order they were added, so the browser is still open here: a
+  // connection it keeps (in flight or idle) must not hold close() until it goes (seen: 11 min).
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  );
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, counts };
 }
 
