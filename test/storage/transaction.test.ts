@@ -108,6 +108,34 @@ test('many concurrent transactions and plain writes all land, each transaction w
   }
 });
 
+test('transactions begun together: one failing on the database\'s own error is rolled back alone, the others commit', async (t) => {
+  const { stores } = await openTestStores(t);
+  await stores.users.create(newUser('taken'));
+  // Begun in one turn of the event loop (on SQLite: one group, each body in a savepoint).
+  const work = Array.from({ length: 6 }, (_, i) =>
+    stores.transaction(async (tx) => {
+      const user = await tx.users.create(newUser(`together${i}`));
+      await tx.audit.append({ at: new Date(), type: 'registered', userId: user.id, ip: null, userAgent: null, detail: null });
+      if (i === 2) await tx.users.create(newUser('taken')); // unique violation, after two writes
+      if (i === 4) throw new Error('body 4 fails');
+      return user.id;
+    }),
+  );
+  const results = await Promise.allSettled(work);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled'],
+  );
+  assert.equal((results[2] as PromiseRejectedResult).reason.name, 'DuplicateError');
+  for (const i of [0, 1, 3, 5]) {
+    const user = await stores.users.findByLogin(`together${i}`);
+    assert.ok(user, `together${i} committed`);
+    assert.equal((await stores.audit.list({ userId: user.id, limit: 5 })).length, 1, `together${i}'s audit event committed`);
+  }
+  for (const i of [2, 4]) assert.equal(await stores.users.findByLogin(`together${i}`), undefined, `together${i} rolled back`);
+  assert.equal((await stores.audit.list({ type: 'registered', limit: 20 })).length, 4, 'only the committed bodies\' audit events');
+});
+
 test('SQLite: a body that uses the outer stores instead of tx fails (503-typed) and rolls back, never hangs', { skip: DIALECT !== 'sqlite' && 'SQLite only: on PostgreSQL the outer stores use another pooled connection' }, async (t) => {
   const { stores } = await openTestStores(t);
   const started = Date.now();

@@ -70,10 +70,23 @@ interface SqlitePrepared<R> {
   run(params?: Params): unknown;
 }
 
-/** Names of the transaction's own statements in the prepared map (no store's name starts so). */
-const BEGIN = '(begin immediate)';
-const COMMIT = '(commit)';
-const ROLLBACK = '(rollback)';
+/** A transaction's own statements (see SqliteExec.transaction()). */
+const CONTROL = {
+  begin: 'BEGIN IMMEDIATE',
+  commit: 'COMMIT',
+  rollback: 'ROLLBACK',
+  savepoint: 'SAVEPOINT grouped',
+  rollbackToSavepoint: 'ROLLBACK TO grouped',
+  releaseSavepoint: 'RELEASE grouped',
+} as const;
+
+interface QueuedTransaction {
+  body: (tx: Exec) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown; cause: unknown };
 
 function changes(result: unknown): number {
   return (result as { changes: number }).changes;
@@ -90,6 +103,10 @@ export class SqliteExec implements Exec {
     private readonly inTransaction = false,
     private readonly prepared = new Map<string, SqlitePrepared<unknown>>(),
   ) {}
+
+  /** Transactions waiting for the next group (see transaction()). */
+  private queued: QueuedTransaction[] = [];
+  private controlStatements: Record<keyof typeof CONTROL, SqlitePrepared<unknown>> | undefined;
 
   get db(): Db {
     return this.conn.db;
@@ -153,43 +170,93 @@ export class SqliteExec implements Exec {
     };
   }
 
-  async transaction<T>(body: (tx: Exec) => Promise<T>): Promise<T> {
+  /**
+   * Transactions begun in the same turn of the event loop (requests parsed from the same
+   * poll) run at the next setImmediate as one write transaction, each body in its own
+   * savepoint, one after the other: one BEGIN IMMEDIATE / COMMIT (write lock, WAL frames of
+   * the shared pages, commit frame) for all of them instead of one each, as the rotations
+   * do (sessions.ts). A body that fails is rolled back to its savepoint and fails alone;
+   * the others commit. Each caller is answered after the COMMIT and its flush, so no
+   * caller sees a write that could still be lost. A transaction begun inside a body joins
+   * it.
+   */
+  transaction<T>(body: (tx: Exec) => Promise<T>): Promise<T> {
     if (this.inTransaction) return body(this);
-    const raw = this.conn.raw;
-    const tx = new SqliteExec(this.conn, this.gate, true, this.prepared);
-    const result = await this.gate.exclusive(async () => {
-      let control: ReturnType<SqliteExec['control']>;
-      try {
-        control = this.control();
-        // IMMEDIATE: take the write lock first (another process waits on busy_timeout).
-        control.begin.run();
-      } catch (error) {
-        throw translateSqliteError(error);
-      }
-      try {
-        const value = await body(tx);
-        control.commit.run();
-        return value;
-      } catch (error) {
-        // SQLite may already have ended it (a full disk, an I/O error).
-        if (raw.inTransaction) control.rollback.run();
-        throw translateSqliteError(error);
-      }
+    return new Promise<T>((resolve, reject) => {
+      this.queued.push({ body, resolve: resolve as (value: unknown) => void, reject });
+      if (this.queued.length === 1) setImmediate(() => void this.runGroup());
     });
-    await this.conn.durable();
-    return result;
   }
 
-  /** BEGIN, COMMIT and ROLLBACK prepared once, as better-sqlite3's own transaction() does (exec parses each time). */
-  private control(): { begin: SqlitePrepared<unknown>; commit: SqlitePrepared<unknown>; rollback: SqlitePrepared<unknown> } {
-    let begin = this.prepared.get(BEGIN);
-    if (!begin) {
-      const raw = this.conn.raw;
-      begin = raw.prepare('BEGIN IMMEDIATE');
-      this.prepared.set(BEGIN, begin);
-      this.prepared.set(COMMIT, raw.prepare('COMMIT'));
-      this.prepared.set(ROLLBACK, raw.prepare('ROLLBACK'));
+  private async runGroup(): Promise<void> {
+    const group = this.queued;
+    this.queued = [];
+    const raw = this.conn.raw;
+    const tx = new SqliteExec(this.conn, this.gate, true, this.prepared);
+    let settled: Settled[];
+    try {
+      settled = await this.gate.exclusive(async () => {
+        const control = this.control();
+        // IMMEDIATE: take the write lock first (another process waits on busy_timeout).
+        control.begin.run();
+        try {
+          const results = group.length === 1 ? [await settle(group[0]!, tx)] : await this.runInSavepoints(group, tx);
+          // A failing body alone (no savepoint around it) rolls back the whole transaction.
+          if (group.length > 1 || results[0]!.ok) control.commit.run();
+          else if (raw.inTransaction) control.rollback.run();
+          return results;
+        } catch (error) {
+          // SQLite may already have ended it (a full disk, an I/O error).
+          if (raw.inTransaction) control.rollback.run();
+          throw error;
+        }
+      });
+    } catch (error) {
+      for (const queued of group) queued.reject(translateSqliteError(error));
+      return;
     }
-    return { begin, commit: this.prepared.get(COMMIT)!, rollback: this.prepared.get(ROLLBACK)! };
+    try {
+      await this.conn.durable();
+    } catch (error) {
+      for (const queued of group) queued.reject(error);
+      return;
+    }
+    settled.forEach((result, i) => (result.ok ? group[i]!.resolve(result.value) : group[i]!.reject(result.error)));
+  }
+
+  private async runInSavepoints(group: QueuedTransaction[], tx: SqliteExec): Promise<Settled[]> {
+    const control = this.control();
+    const raw = this.conn.raw;
+    const results: Settled[] = [];
+    for (const queued of group) {
+      control.savepoint.run();
+      const result = await settle(queued, tx);
+      // SQLite ended the whole transaction (a full disk, an I/O error): nothing of the group is kept.
+      if (!result.ok && !raw.inTransaction) throw result.cause;
+      if (!result.ok) control.rollbackToSavepoint.run();
+      control.releaseSavepoint.run();
+      results.push(result);
+    }
+    return results;
+  }
+
+  /** The transaction's own statements, prepared once, as better-sqlite3's own transaction() does (exec parses each time). */
+  private control(): Record<keyof typeof CONTROL, SqlitePrepared<unknown>> {
+    let control = this.controlStatements;
+    if (!control) {
+      const raw = this.conn.raw;
+      control = Object.fromEntries(Object.entries(CONTROL).map(([name, text]) => [name, raw.prepare(text)])) as unknown as Record<keyof typeof CONTROL, SqlitePrepared<unknown>>;
+      this.controlStatements = control;
+    }
+    return control;
+  }
+}
+
+/** Runs one queued body, translating its failure; `cause` keeps the original error. */
+async function settle(queued: QueuedTransaction, tx: SqliteExec): Promise<Settled> {
+  try {
+    return { ok: true, value: await queued.body(tx) };
+  } catch (error) {
+    return { ok: false, error: translateSqliteError(error), cause: error };
   }
 }
