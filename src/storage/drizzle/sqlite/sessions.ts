@@ -91,10 +91,15 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
       }),
     );
     // The per-request revocation check: one primary-key lookup plus one on revoked_tokens.
+    // The session is a scalar subquery, not a join: once ANALYZE has written sqlite_stat4
+    // (an operator's ANALYZE or PRAGMA optimize; Gatehouse runs neither), SQLite re-plans a
+    // join like this one at every execution, because the bound session id could change its
+    // join order. That doubled the check's cost (~10 -> ~20 µs, docs/performance.md); this
+    // form has one plan whatever the statistics, and gives the same answer.
     this.accessCheck = raw.prepare<[string, number, string], LiveUserRow>(
       `SELECT u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at
-         FROM sessions s JOIN users u ON u.id = s.user_id
-        WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ?
+         FROM users u
+        WHERE u.id = (SELECT s.user_id FROM sessions s WHERE s.id = ? AND s.revoked_at IS NULL AND s.expires_at > ?)
           AND NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?)`,
     );
   }
