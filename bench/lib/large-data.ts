@@ -112,10 +112,10 @@ export function buildLargeDatabase(file: string, sizes: LargeSizes = LARGE): { s
       const insert = db.prepare("INSERT INTO security_events (at, type, user_id, ip, user_agent, detail) VALUES (?, 'login_succeeded', ?, '203.0.113.7', 'large-data', ?)");
       for (let i = 0; i < sizes.auditEvents; i++) insert.run(now - 30 * DAY + i * 5, 1 + (i % sizes.users), JSON.stringify({ sessionId: randomUUID(), amr: ['pwd'] }));
     });
-    // No ANALYZE: Gatehouse never runs it, so its databases have no sqlite_stat1/stat4, and
-    // with stat4 SQLite re-plans some statements at every execution, a cost that has nothing
-    // to do with the data's size (the access check alone measured 2x on 200 users as on
-    // 200 000; docs/performance.md).
+    // No ANALYZE: Gatehouse never runs it, so its databases have no sqlite_stat1/stat4. With
+    // stat4 SQLite re-plans some statements at every execution, a cost that does not come
+    // from the data's size: a control run with 200 users and ANALYZE lost most of what the
+    // large one lost on hot /me (docs/performance.md).
     db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
     db.close();
