@@ -2,8 +2,8 @@
  * `--large` (issue 19, item 10: cost that does not grow with data): the SQLite scenarios run
  * twice in one bench run, first on the usual small database (the fixtures' 100 users and
  * 1 000 sessions), then on a fresh database that the bench fills in bulk before the server
- * starts: 200 000 users, 1 000 000 sessions (half of them rotated, each of those with one
- * retired token), 100 000 revoked access tokens and 500 000 audit events. The fixtures are
+ * starts: 200 000 users, 1 000 000 sessions (half of them rotated twice, each of those
+ * with two retired tokens: the previous one and an older one), 100 000 revoked access tokens and 500 000 audit events. The fixtures are
  * then made on top of it the same way, so each scenario does the same requests against
  * tables a thousand times larger. Target: every scenario keeps at least 80 % of its
  * small-data rate, with a p99 at most twice the small-data p99.
@@ -81,8 +81,8 @@ export function buildLargeDatabase(file: string, sizes: LargeSizes = LARGE): { s
       }
     });
 
-    log(`--large: ${sizes.sessions} sessions (half rotated, each of those with one retired token)`);
-    const rotated: Array<[string, number]> = [];
+    log(`--large: ${sizes.sessions} sessions (half rotated twice: two retired tokens each, the previous one and an older one)`);
+    const rotated: Array<[string, number, string]> = [];
     withoutIndexes('sessions', () => {
       const insert = db.prepare(
         `INSERT INTO sessions (id, user_id, client_id, refresh_hash, previous_hash, generation, user_agent, ip, created_at, last_used_at, expires_at, rotated_at, amr)
@@ -91,16 +91,19 @@ export function buildLargeDatabase(file: string, sizes: LargeSizes = LARGE): { s
       for (let i = 0; i < sizes.sessions; i++) {
         const id = randomUUID();
         const created = now - ((i * 7) % (25 * DAY));
-        const isRotated = i % 2 === 1;
-        insert.run(id, 1 + (i % sizes.users), token(), isRotated ? token() : null, isRotated ? 2 : 0, created, created, created + 30 * DAY, isRotated ? created : null);
-        if (isRotated) rotated.push([id, created]);
+        const previous = i % 2 === 1 ? token() : null;
+        insert.run(id, 1 + (i % sizes.users), token(), previous, previous ? 2 : 0, created, created, created + 30 * DAY, previous ? created : null);
+        if (previous) rotated.push([id, created, previous]);
       }
     });
     withoutIndexes('retired_refresh_tokens', () => {
       const insert = db.prepare('INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES (?, ?, ?)');
-      for (const [id, at] of rotated) insert.run(token(), id, at);
+      for (const [id, at, previous] of rotated) {
+        insert.run(token(), id, at - 1);
+        insert.run(previous, id, at);
+      }
     });
-    retired = rotated.length;
+    retired = rotated.length * 2;
     rotated.length = 0;
 
     log(`--large: ${sizes.revokedTokens} revoked tokens, ${sizes.auditEvents} audit events`);
@@ -166,7 +169,7 @@ export function renderLargeComparison(c: LargeComparison): string {
   return [
     '## Large data (--large): each scenario on small and on large data, same run',
     '',
-    `Large database, built in bulk by the bench in ${c.buildSeconds.toFixed(0)} s (${(c.bytes / 2 ** 20).toFixed(0)} MiB): ${s.users} users, ${s.sessions} sessions (${c.retired} rotated, with one retired token each), ${s.revokedTokens} revoked tokens, ${s.auditEvents} audit events; the fixtures (100 users, 1 000 sessions) on top. Small: the same fixtures on an empty database. Targets: rate ≥ ${RATE_TARGET} × small, p99 ≤ ${P99_TARGET} × small. CPU µs/req is the server process's CPU over the measured run divided by its answered requests (less sensitive to other processes than the rate).`,
+    `Large database, built in bulk by the bench in ${c.buildSeconds.toFixed(0)} s (${(c.bytes / 2 ** 20).toFixed(0)} MiB): ${s.users} users, ${s.sessions} sessions (half of them rotated; ${c.retired} retired tokens), ${s.revokedTokens} revoked tokens, ${s.auditEvents} audit events; the fixtures (100 users, 1 000 sessions) on top. Small: the same fixtures on an empty database. Targets: rate ≥ ${RATE_TARGET} × small, p99 ≤ ${P99_TARGET} × small. CPU µs/req is the server process's CPU over the measured run divided by its answered requests (less sensitive to other processes than the rate).`,
     '',
     `| ${head.join(' | ')} |`,
     `| ${head.map(() => '---').join(' | ')} |`,

@@ -176,7 +176,7 @@ test('sessions.rotate: concurrent rotations of one token are serialised (one rot
   assert.ok(outcomes.every((o) => o.found && o.session.generation === 1));
 });
 
-test('sessions.prune: expired and revoked before the cut go, with their retired hashes; the rest stay', async (t) => {
+test('sessions.prune: expired and revoked before the cut go, and their retired hashes find no session; the rest stay', async (t) => {
   const { stores } = await openTestStores(t);
   const user = await stores.users.create(newUser());
   const cut = Date.now() - HOUR;
@@ -190,15 +190,17 @@ test('sessions.prune: expired and revoked before the cut go, with their retired 
   await stores.sessions.revoke(revokedRecent.id, new Date(), 'logout');
   const live = await stores.sessions.create(newSession(user.id));
 
-  assert.equal(await stores.sessions.prune(new Date(cut)), 2);
+  assert.equal(await stores.sessions.prune(new Date(cut), new Date(0)), 2);
   const left = new Set((await stores.sessions.listActive(user.id, new Date(0))).map((s) => s.id));
   assert.ok(!left.has(expired.id) && !left.has(revokedOld.id));
   assert.ok(left.has(atCut.id), 'strictly before the cut');
   assert.ok(left.has(live.id));
   assert.equal(await stores.sessions.revoke(revokedRecent.id, new Date(), 'x'), false, 'recently revoked: kept (still revoked)');
-  // The retired hash went with its session: presenting it is unknown now.
+  // Its retired hashes outlive the session (until retiredBefore passes them) but find
+  // nothing: presenting one is unknown now, not reuse.
   assert.deepEqual(await stores.sessions.rotate(rotation('p0', 'x', new Date())), { found: false });
-  assert.equal(await stores.sessions.prune(new Date(cut)), 0, 'nothing left to do');
+  assert.deepEqual(await stores.sessions.rotate(rotation('p1', 'x', new Date())), { found: false });
+  assert.equal(await stores.sessions.prune(new Date(cut), new Date(0)), 0, 'nothing left to do');
 });
 
 test('sessions.prune with retiredBefore: old retired hashes go, the session and newer ones stay', async (t) => {
@@ -206,9 +208,9 @@ test('sessions.prune with retiredBefore: old retired hashes go, the session and 
   const user = await stores.users.create(newUser());
   await stores.sessions.create(newSession(user.id, 'q0'));
   const t0 = Date.now();
-  await stores.sessions.rotate(rotation('q0', 'q1', new Date(t0)));
-  await stores.sessions.rotate(rotation('q1', 'q2', new Date(t0 + 1000))); // retires q0 at t0+1000
-  await stores.sessions.rotate(rotation('q2', 'q3', new Date(t0 + 3000))); // retires q1 at t0+3000
+  await stores.sessions.rotate(rotation('q0', 'q1', new Date(t0))); // retires q0 at t0
+  await stores.sessions.rotate(rotation('q1', 'q2', new Date(t0 + 3000))); // retires q1 at t0+3000
+  await stores.sessions.rotate(rotation('q2', 'q3', new Date(t0 + 3500))); // retires q2 at t0+3500
   await stores.sessions.prune(new Date(0), new Date(t0 + 2000));
   assert.deepEqual(await stores.sessions.rotate(rotation('q0', 'x', new Date(t0 + 4000))), { found: false }, 'q0 forgotten');
   const seen: string[] = [];

@@ -81,7 +81,7 @@ test('pruning a large backlog never blocks the event loop for long at a time', {
     if (ticking) setImmediate(tick);
   };
   setImmediate(tick);
-  const pruned = await stores.sessions.prune(new Date());
+  const pruned = await stores.sessions.prune(new Date(), new Date(0));
   ticking = false;
   assert.equal(pruned, ROWS);
   wallGaps.sort((a, b) => b - a);

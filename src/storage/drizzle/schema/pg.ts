@@ -32,7 +32,9 @@ export const sessions = pgTable(
     /** The OAuth client the session was issued to; its refresh token works for it alone. */
     clientId: text('client_id').notNull().default('gatehouse'),
     refreshHash: text('refresh_hash').notNull().unique(),
-    previousHash: text('previous_hash').unique(),
+    // Not indexed: a rotation retires the current hash (retired_refresh_tokens), so the
+    // previous one is found there, and this column only tells it from older ones.
+    previousHash: text('previous_hash'),
     childSeal: text('child_seal'),
     generation: integer('generation').notNull().default(0),
     userAgent: text('user_agent'),
@@ -58,12 +60,15 @@ export const retiredRefreshTokens = pgTable(
   'retired_refresh_tokens',
   {
     hash: text('hash').primaryKey(),
-    sessionId: text('session_id')
-      .notNull()
-      .references(() => sessions.id, { onDelete: 'cascade' }),
+    /**
+     * No foreign key and no index: each would cost a write at a random place per rotation
+     * (docs/performance.md, item 10). A row outlives its session by at most one refresh
+     * lifetime (housekeeping prunes by retired_at), and a lookup joins the live session.
+     */
+    sessionId: text('session_id').notNull(),
     retiredAt: at('retired_at').notNull(),
   },
-  (t) => [index('retired_refresh_tokens_session_id_idx').on(t.sessionId), index('retired_refresh_tokens_retired_at_idx').on(t.retiredAt)],
+  (t) => [index('retired_refresh_tokens_retired_at_idx').on(t.retiredAt)],
 );
 
 export const revokedTokens = pgTable(

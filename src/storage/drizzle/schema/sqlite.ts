@@ -32,7 +32,9 @@ export const sessions = sqliteTable(
     /** SHA-256 of the current refresh token. */
     refreshHash: text('refresh_hash').notNull().unique(),
     /** SHA-256 of the token rotated last, answered within the grace window. */
-    previousHash: text('previous_hash').unique(),
+    // Not indexed: a rotation retires the current hash (retired_refresh_tokens), so the
+    // previous one is found there, and this column only tells it from older ones.
+    previousHash: text('previous_hash'),
     /** The current token sealed under a key derived from the previous one. */
     childSeal: text('child_seal'),
     generation: integer('generation').notNull().default(0),
@@ -55,17 +57,23 @@ export const sessions = sqliteTable(
   ],
 );
 
-/** Older rotated tokens of a family: presenting one is reuse, and revokes the family. */
+/**
+ * Every rotated token of a family, the previous one included: presenting one is reuse and
+ * revokes the family, unless it is the previous one inside the grace window (a replay).
+ */
 export const retiredRefreshTokens = sqliteTable(
   'retired_refresh_tokens',
   {
     hash: text('hash').primaryKey(),
-    sessionId: text('session_id')
-      .notNull()
-      .references(() => sessions.id, { onDelete: 'cascade' }),
+    /**
+     * No foreign key and no index: each would cost a write at a random place per rotation
+     * (docs/performance.md, item 10). A row outlives its session by at most one refresh
+     * lifetime (housekeeping prunes by retired_at), and a lookup joins the live session.
+     */
+    sessionId: text('session_id').notNull(),
     retiredAt: integer('retired_at', { mode: 'timestamp_ms' }).notNull(),
   },
-  (t) => [index('retired_refresh_tokens_session_id_idx').on(t.sessionId), index('retired_refresh_tokens_retired_at_idx').on(t.retiredAt)],
+  (t) => [index('retired_refresh_tokens_retired_at_idx').on(t.retiredAt)],
 );
 
 /** Access tokens revoked one by one (by jti), kept until they would have expired. */

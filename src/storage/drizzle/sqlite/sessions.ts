@@ -3,11 +3,11 @@
  * the revocation check as one prepared statement, and rotations batched into one write
  * transaction per turn of the event loop. The decision itself is ../stores/rotation.ts.
  */
-import { eq, or, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { User } from '../../../domain/types.js';
 import type { RotationOutcome, RotationRequest } from '../../../services/ports.js';
 import { liveUser, ROTATED_COLUMNS, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
-import { planRotation, type Located } from '../stores/rotation.js';
+import { locatedRetired, planRotation, type Located } from '../stores/rotation.js';
 import type { SessionHotPaths } from '../stores/sessions.js';
 import { retiredRefreshTokens, revocationEvents, sessions } from '../schema/sqlite.js';
 import { translateSqliteError } from './errors.js';
@@ -53,7 +53,7 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
     this.byToken = db
       .select()
       .from(sessions)
-      .where(or(eq(sessions.refreshHash, ph('hash')), eq(sessions.previousHash, ph('hash'))))
+      .where(eq(sessions.refreshHash, ph('hash')))
       .prepare();
     this.byRetired = db
       .select({ session: sessions })
@@ -109,7 +109,7 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
     const { outcome, write } = planRotation(request, this.locate(request.presentedHash));
     switch (write?.kind) {
       case 'rotate':
-        if (write.retire !== null) this.retire.run({ hash: write.retire, sessionId: write.id, retiredAt: write.at });
+        this.retire.run({ hash: write.retire, sessionId: write.id, retiredAt: write.at });
         this.rotateRow.run({ ...write.columns, id: write.id });
         break;
       case 'touch':
@@ -124,10 +124,10 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
   }
 
   private locate(hash: string): Located | undefined {
-    const byToken = this.byToken.get({ hash });
-    if (byToken) return { row: byToken, match: byToken.refreshHash === hash ? 'current' : 'previous' };
+    const current = this.byToken.get({ hash });
+    if (current) return { row: current, match: 'current' };
     const retired = this.byRetired.get({ hash });
-    return retired ? { row: retired.session, match: 'retired' } : undefined;
+    return retired ? locatedRetired(retired.session, hash) : undefined;
   }
 
   /**

@@ -15,12 +15,23 @@ export interface Located {
 
 /** The one statement a rotation writes, if any. */
 export type RotationWrite =
-  /** Retire the previous hash (when there is one) and set the rotated columns. */
-  | { kind: 'rotate'; id: string; retire: string | null; at: Date; columns: ReturnType<typeof rotatedSession> }
+  /**
+   * Retire the presented (current) hash and set the rotated columns. The retired table
+   * holds the previous hash too, so it alone finds a rotated token (see locateRetired).
+   */
+  | { kind: 'rotate'; id: string; retire: string; at: Date; columns: ReturnType<typeof rotatedSession> }
   /** A replay inside the grace window: only the last use moves. */
   | { kind: 'touch'; id: string; at: Date }
   /** Reuse of a rotated token: the whole family ends. */
   | { kind: 'revoke_for_reuse'; id: string; at: Date };
+
+/**
+ * A session found through a retired hash: its previous token (a replay inside the grace
+ * window is answered with the same child) or an older one (reuse).
+ */
+export function locatedRetired(row: SessionRow, hash: string): Located {
+  return { row, match: row.previousHash === hash ? 'previous' : 'retired' };
+}
 
 export function planRotation(request: RotationRequest, located: Located | undefined): { outcome: RotationOutcome; write?: RotationWrite } {
   if (!located) return { outcome: { found: false } };
@@ -33,7 +44,7 @@ export function planRotation(request: RotationRequest, located: Located | undefi
       const columns = rotatedSession(row, request);
       return {
         outcome: { found: true, session: toSession({ ...row, ...columns }), decision, seal: null },
-        write: { kind: 'rotate', id: row.id, retire: row.previousHash, at: now, columns },
+        write: { kind: 'rotate', id: row.id, retire: row.refreshHash, at: now, columns },
       };
     }
     case 'replay':

@@ -106,16 +106,16 @@ export class DrizzleSessionStore implements SessionStore {
 
   /**
    * Two indexed passes instead of one `expired OR revoked` scan: expired sessions by
-   * sessions_expires_at_idx, revoked ones by the partial sessions_revoked_at_idx. Their
-   * retired hashes go with them (foreign-key cascade, by retired_refresh_tokens' session
-   * index). Then retired hashes past `retiredBefore` (see SECURITY.md, "Retired refresh
-   * tokens").
+   * sessions_expires_at_idx, revoked ones by the partial sessions_revoked_at_idx. Then
+   * retired hashes past `retiredBefore` (see SECURITY.md, "Retired refresh tokens"), by
+   * retired_at: a deleted session's hashes go then, not with it (no foreign key, see the
+   * schema), and until then they find no session.
    */
-  async prune(before: Date, retiredBefore?: Date): Promise<number> {
+  async prune(before: Date, retiredBefore: Date): Promise<number> {
     const { sessions: s, retiredRefreshTokens: r } = this.x.tables;
     const expired = await pruneInBatches(this.x, s, s.id, s.expiresAt, before);
     const revoked = await pruneInBatches(this.x, s, s.id, s.revokedAt, before, isNotNull(s.revokedAt));
-    if (retiredBefore) await pruneInBatches(this.x, r, r.hash, r.retiredAt, retiredBefore);
+    await pruneInBatches(this.x, r, r.hash, r.retiredAt, retiredBefore);
     return expired + revoked;
   }
 }
