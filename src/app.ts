@@ -225,10 +225,9 @@ async function registerHttp(
   const pruner = setInterval(() => {
     const now = clock.now();
     const dayAgo = new Date(now.getTime() - 86_400_000);
-    // Retired refresh hashes are kept for one refresh lifetime after they were retired (SECURITY.md).
-    const retiredBefore = new Date(now.getTime() - config.refresh.ttlSeconds * 1000);
+    // A refresh token's hash is kept until the token expires, rotated or not (SECURITY.md).
     Promise.all([
-      stores.sessions.prune(dayAgo, retiredBefore),
+      stores.sessions.prune(dayAgo),
       stores.revokedTokens.prune(now),
       stores.emailTokens.prune(dayAgo),
       stores.mfa.prune(now),

@@ -98,7 +98,7 @@ const EXPECTED_TABLES = [
   'oauth_clients',
   'oidc_grants',
   'recovery_codes',
-  'retired_refresh_tokens',
+  'refresh_token_hashes',
   'revocation_events',
   'revoked_tokens',
   'security_events',

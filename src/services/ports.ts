@@ -195,12 +195,11 @@ export interface SessionStore {
   /** The user's sessions that are neither revoked nor expired, newest first. */
   listActive(userId: number, now: Date): Promise<Session[]>;
   /**
-   * Deletes sessions expired or revoked before `before`, and hashes retired before
-   * `retiredBefore` (a deleted session's too: they outlive it until then, and find no
-   * session); in bounded batches that yield to the event loop. Returns how many sessions
-   * went.
+   * Deletes sessions expired or revoked before `before`, and refresh-token hashes that
+   * expired before it (a deleted session's outlive it until then, and find no session);
+   * in bounded batches that yield to the event loop. Returns how many sessions went.
    */
-  prune(before: Date, retiredBefore: Date): Promise<number>;
+  prune(before: Date): Promise<number>;
 }
 
 export interface RevokedTokenStore {

@@ -71,7 +71,7 @@ type Counter = () => Promise<string>;
 /** One query for every table a request could write to. */
 async function counter(t: Parameters<typeof buildTestApp>[0], app: TestApp): Promise<Counter> {
   const read = await sqlReader(t, app.dir);
-  const tables = ['users', 'sessions', 'retired_refresh_tokens', 'revoked_tokens', 'email_tokens', 'oauth_clients'];
+  const tables = ['users', 'sessions', 'refresh_token_hashes', 'revoked_tokens', 'email_tokens', 'oauth_clients'];
   return async () => JSON.stringify(await read(`SELECT ${tables.map((x) => `(SELECT count(*) FROM ${x}) AS ${x}`).join(', ')}`));
 }
 

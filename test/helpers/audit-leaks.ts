@@ -86,7 +86,7 @@ export async function startScan(t: TestContext): Promise<Scan> {
       ['SELECT refresh_hash AS v FROM sessions', 'a stored refresh-token hash'],
       ['SELECT previous_hash AS v FROM sessions', 'a stored previous refresh-token hash'],
       ['SELECT child_seal AS v FROM sessions', 'a stored child seal'],
-      ['SELECT hash AS v FROM retired_refresh_tokens', 'a retired refresh-token hash'],
+      ['SELECT hash AS v FROM refresh_token_hashes', 'a refresh-token hash (lookup)'],
       ['SELECT hash AS v FROM email_tokens', 'a stored email-token hash'],
       ['SELECT secret_hash AS v FROM oauth_clients', 'a stored client-secret hash'],
     ];

@@ -331,9 +331,10 @@ test('the prepared rotation writes exactly the columns rotatedSession sets, as i
       amr: 'pwd',
     },
   );
-  assert.deepEqual(raw.prepare('SELECT hash, session_id, retired_at FROM retired_refresh_tokens ORDER BY hash').all(), [
-    { hash: 'h0', session_id: session.id, retired_at: now.getTime() },
-    { hash: 'h1', session_id: session.id, retired_at: now.getTime() },
+  assert.deepEqual(raw.prepare('SELECT hash, session_id, expires_at FROM refresh_token_hashes ORDER BY hash').all(), [
+    { hash: 'h0', session_id: session.id, expires_at: session.expiresAt.getTime() },
+    { hash: 'h1', session_id: session.id, expires_at: expires.getTime() },
+    { hash: 'h2', session_id: session.id, expires_at: expires.getTime() },
   ]);
   const users = raw.prepare('SELECT created_at, updated_at, email_verified, legacy_username FROM users').get();
   assert.deepEqual({ ...(users as object) }, { created_at: user.createdAt.getTime(), updated_at: user.createdAt.getTime(), email_verified: 0, legacy_username: null });

@@ -190,33 +190,35 @@ test('sessions.prune: expired and revoked before the cut go, and their retired h
   await stores.sessions.revoke(revokedRecent.id, new Date(), 'logout');
   const live = await stores.sessions.create(newSession(user.id));
 
-  assert.equal(await stores.sessions.prune(new Date(cut), new Date(0)), 2);
+  assert.equal(await stores.sessions.prune(new Date(cut)), 2);
   const left = new Set((await stores.sessions.listActive(user.id, new Date(0))).map((s) => s.id));
   assert.ok(!left.has(expired.id) && !left.has(revokedOld.id));
   assert.ok(left.has(atCut.id), 'strictly before the cut');
   assert.ok(left.has(live.id));
   assert.equal(await stores.sessions.revoke(revokedRecent.id, new Date(), 'x'), false, 'recently revoked: kept (still revoked)');
-  // Its retired hashes outlive the session (until retiredBefore passes them) but find
-  // nothing: presenting one is unknown now, not reuse.
+  // Its hashes outlive the session (until they expire themselves) but find nothing:
+  // presenting one is unknown now, not reuse.
   assert.deepEqual(await stores.sessions.rotate(rotation('p0', 'x', new Date())), { found: false });
   assert.deepEqual(await stores.sessions.rotate(rotation('p1', 'x', new Date())), { found: false });
-  assert.equal(await stores.sessions.prune(new Date(cut), new Date(0)), 0, 'nothing left to do');
+  assert.equal(await stores.sessions.prune(new Date(cut)), 0, 'nothing left to do');
 });
 
-test('sessions.prune with retiredBefore: old retired hashes go, the session and newer ones stay', async (t) => {
+test('sessions.prune: a refresh-token hash goes once it has expired; the session and unexpired ones stay', async (t) => {
   const { stores } = await openTestStores(t);
   const user = await stores.users.create(newUser());
-  await stores.sessions.create(newSession(user.id, 'q0'));
   const t0 = Date.now();
-  await stores.sessions.rotate(rotation('q0', 'q1', new Date(t0))); // retires q0 at t0
-  await stores.sessions.rotate(rotation('q1', 'q2', new Date(t0 + 3000))); // retires q1 at t0+3000
-  await stores.sessions.rotate(rotation('q2', 'q3', new Date(t0 + 3500))); // retires q2 at t0+3500
-  await stores.sessions.prune(new Date(0), new Date(t0 + 2000));
-  assert.deepEqual(await stores.sessions.rotate(rotation('q0', 'x', new Date(t0 + 4000))), { found: false }, 'q0 forgotten');
+  await stores.sessions.create(newSession(user.id, 'q0', t0, 1000)); // q0 expires at t0+1000
+  await stores.sessions.rotate(rotation('q0', 'q1', new Date(t0 - 2 * HOUR + 2000))); // q1 expires at t0+2000
+  await stores.sessions.rotate(rotation('q1', 'q2', new Date(t0 - 2 * HOUR + 4000))); // q2 expires at t0+4000
+  await stores.sessions.rotate(rotation('q2', 'q3', new Date(t0))); // q3, current, expires at t0+2h
+  assert.equal(await stores.sessions.prune(new Date(t0 + 3000)), 0, 'the session stays');
   const seen: string[] = [];
-  const q1 = await stores.sessions.rotate(rotation('q1', 'x', new Date(t0 + 4000), (match) => (seen.push(match), { kind: 'refuse', reason: 'revoked' })));
-  assert.ok(q1.found);
-  assert.deepEqual(seen, ['retired'], 'q1 still detected as reuse');
+  const present = (hash: string) => stores.sessions.rotate(rotation(hash, 'x', new Date(t0), (match) => (seen.push(match), { kind: 'refuse', reason: 'revoked' })));
+  assert.deepEqual(await present('q0'), { found: false }, 'q0 forgotten');
+  assert.deepEqual(await present('q1'), { found: false }, 'q1 forgotten');
+  assert.ok((await present('q2')).found);
+  assert.ok((await present('q3')).found);
+  assert.deepEqual(seen, ['previous', 'current'], 'q2 still found (the previous token), and the current one');
 });
 
 test('revoked tokens: revoke once, isRevoked, prune strictly before now', async (t) => {

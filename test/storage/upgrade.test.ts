@@ -51,17 +51,17 @@ async function buildOld(dir: string, folder: string, statements: string[]): Prom
   }
 }
 
-test('0009_retired_holds_previous: a session rotated before the upgrade still tells its previous token (replay) from older ones (reuse)', async (t) => {
+test('0009_refresh_token_hashes: a session rotated before the upgrade still tells its current, previous (replay) and older (reuse) tokens apart', async (t) => {
   const dir = tempDir(t);
-  const folder = migrationsBefore(dir, '0009_retired_holds_previous');
+  const folder = migrationsBefore(dir, '0009_refresh_token_hashes');
   const now = Date.now();
   // Times as each dialect stores them: integer milliseconds, or timestamptz.
   const time = (ms: number): string => (DIALECT === 'sqlite' ? String(ms) : `'${new Date(ms).toISOString()}'`);
   await buildOld(dir, folder, [
     `INSERT INTO users (username, username_key, email, email_key, password_hash, created_at, updated_at)
      VALUES ('old', 'old', 'old@example.com', 'old@example.com', 'x', ${time(now)}, ${time(now)})`,
-    // Before 0009 a rotation left the previous hash in the session row only, and retired
-    // the one before it: v2 is current, v1 previous, v0 retired.
+    // Before 0009 the session row held the current and previous hashes (each with a unique
+    // index) and retired_refresh_tokens the older ones: v2 current, v1 previous, v0 retired.
     `INSERT INTO sessions (id, user_id, refresh_hash, previous_hash, child_seal, generation, created_at, last_used_at, expires_at, rotated_at)
      VALUES ('s-old', 1, 'v2', 'v1', 'seal-v2', 2, ${time(now - 60_000)}, ${time(now - 1000)}, ${time(now + 3_600_000)}, ${time(now - 1000)})`,
     `INSERT INTO retired_refresh_tokens (hash, session_id, retired_at) VALUES ('v0', 's-old', ${time(now - 1000)})`,
@@ -83,4 +83,12 @@ test('0009_retired_holds_previous: a session rotated before the upgrade still te
   assert.ok((await ask('v0', { kind: 'refuse', reason: 'revoked' })).found);
   assert.ok((await ask('v2', { kind: 'refuse', reason: 'revoked' })).found);
   assert.deepEqual(matches, ['previous', 'retired', 'current']);
+  assert.equal((await stores.sessions.findByRefreshHash('v2'))?.id, 's-old', 'logout and revocation find it by its current token');
+  // The moved hashes expire with their session: housekeeping keeps them until then.
+  assert.equal(await stores.sessions.prune(new Date(now + 3_600_000 - 1)), 0);
+  assert.ok((await ask('v0', { kind: 'refuse', reason: 'revoked' })).found, 'kept until the session expires');
+  // And the rotation works on the moved row.
+  const rotated = await ask('v2', { kind: 'rotate' });
+  assert.ok(rotated.found && rotated.session.generation === 3);
+  assert.equal((await stores.sessions.findByRefreshHash('child-of-v2'))?.id, 's-old');
 });

@@ -9,7 +9,7 @@ import type { User } from '../../../domain/types.js';
 import { liveUser, ROTATED_COLUMNS, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
 import type { RotationOutcome, RotationRequest } from '../../../services/ports.js';
 import { FEED_LOCK } from '../stores/revocations.js';
-import { locatedRetired, planRotation, type Located } from '../stores/rotation.js';
+import { planRotation, presentedAs, type Located } from '../stores/rotation.js';
 import type { SessionHotPaths } from '../stores/sessions.js';
 import { sessions } from '../schema/pg.js';
 import { inTransaction, rowColumns, type PgConnection } from './connection.js';
@@ -26,25 +26,20 @@ const column = (key: keyof Row): string => getTableColumns(sessions)[key].name;
  */
 const LOCATE = {
   name: 'gatehouse_rotation_locate',
-  text: `SELECT ${SESSION} FROM sessions s WHERE s.refresh_hash = $1 FOR UPDATE`,
-};
-const LOCATE_RETIRED = {
-  name: 'gatehouse_rotation_locate_retired',
-  text: `SELECT ${SESSION} FROM retired_refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.hash = $1 FOR UPDATE OF s`,
+  text: `SELECT ${SESSION} FROM refresh_token_hashes h JOIN sessions s ON s.id = h.session_id WHERE h.hash = $1 FOR UPDATE OF s`,
 };
 /**
- * Retires the presented hash and rotates, in one statement (one round trip). Parameters:
- * $1 the session id, then the ROTATED_COLUMNS values in order, then the hash to retire
- * and the time.
+ * Records the child's hash and rotates, in one statement (one round trip). Parameters:
+ * $1 the session id, then the ROTATED_COLUMNS values in order, then the child's hash and
+ * its expiry.
  */
-const RETIRED_HASH = `$${ROTATED_COLUMNS.length + 2}::text`;
-const RETIRED_AT = `$${ROTATED_COLUMNS.length + 3}`;
+const CHILD_HASH = `$${ROTATED_COLUMNS.length + 2}::text`;
+const CHILD_EXPIRES_AT = `$${ROTATED_COLUMNS.length + 3}`;
 const ROTATE = {
   name: 'gatehouse_rotation_rotate',
-  text: `WITH retired AS (
-           INSERT INTO retired_refresh_tokens (hash, session_id, retired_at)
-           VALUES (${RETIRED_HASH}, $1, ${RETIRED_AT})
-           ON CONFLICT DO NOTHING)
+  text: `WITH child AS (
+           INSERT INTO refresh_token_hashes (hash, session_id, expires_at)
+           VALUES (${CHILD_HASH}, $1, ${CHILD_EXPIRES_AT}))
          UPDATE sessions s SET ${ROTATED_COLUMNS.map((key, i) => `"${column(key)}" = $${i + 2}`).join(', ')}
           WHERE s.id = $1`,
 };
@@ -59,10 +54,8 @@ const FEED_LOCK_TAKE = { name: 'gatehouse_feed_lock', text: 'SELECT pg_advisory_
 const RECORD_REUSE = { name: 'gatehouse_rotation_record_reuse', text: 'INSERT INTO revocation_events (session_id, at) VALUES ($1, $2)' };
 
 async function locate(client: pg.PoolClient, hash: string): Promise<Located | undefined> {
-  const current = (await client.query<Row>({ ...LOCATE, values: [hash] })).rows[0];
-  if (current) return { row: current, match: 'current' };
-  const retired = (await client.query<Row>({ ...LOCATE_RETIRED, values: [hash] })).rows[0];
-  return retired ? locatedRetired(retired, hash) : undefined;
+  const row = (await client.query<Row>({ ...LOCATE, values: [hash] })).rows[0];
+  return row ? presentedAs(row, hash) : undefined;
 }
 
 /**
@@ -102,7 +95,7 @@ export class PgSessionHotPaths implements SessionHotPaths {
         const { outcome, write } = planRotation(request, await locate(client, request.presentedHash));
         switch (write?.kind) {
           case 'rotate':
-            await client.query({ ...ROTATE, values: [write.id, ...ROTATED_COLUMNS.map((key) => write.columns[key]), write.retire, write.at] });
+            await client.query({ ...ROTATE, values: [write.id, ...ROTATED_COLUMNS.map((key) => write.columns[key]), write.childHash, write.childExpiresAt] });
             break;
           case 'touch':
             await client.query({ ...TOUCH, values: [write.id, write.at] });

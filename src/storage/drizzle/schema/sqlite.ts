@@ -29,11 +29,12 @@ export const sessions = sqliteTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     /** The OAuth client the session was issued to; its refresh token works for it alone. */
     clientId: text('client_id').notNull().default('gatehouse'),
-    /** SHA-256 of the current refresh token. */
-    refreshHash: text('refresh_hash').notNull().unique(),
-    /** SHA-256 of the token rotated last, answered within the grace window. */
-    // Not indexed: a rotation retires the current hash (retired_refresh_tokens), so the
-    // previous one is found there, and this column only tells it from older ones.
+    /**
+     * SHA-256 of the current refresh token, and of the one rotated last (answered within
+     * the grace window). Not indexed: a token is found through refresh_token_hashes, and
+     * these two only tell what it is.
+     */
+    refreshHash: text('refresh_hash').notNull(),
     previousHash: text('previous_hash'),
     /** The current token sealed under a key derived from the previous one. */
     childSeal: text('child_seal'),
@@ -58,22 +59,26 @@ export const sessions = sqliteTable(
 );
 
 /**
- * Every rotated token of a family, the previous one included: presenting one is reuse and
- * revokes the family, unless it is the previous one inside the grace window (a replay).
+ * SHA-256 of every refresh token issued that has not expired yet, current or rotated: the
+ * one index a presented token is looked up in. Its session's refresh_hash and
+ * previous_hash then say whether it is the current token, the previous one (a replay
+ * inside the grace window) or an older one (reuse, which revokes the family). A rotation
+ * adds one row, at one place in one index; the hashes in the session row are not indexed.
  */
-export const retiredRefreshTokens = sqliteTable(
-  'retired_refresh_tokens',
+export const refreshTokenHashes = sqliteTable(
+  'refresh_token_hashes',
   {
     hash: text('hash').primaryKey(),
     /**
-     * No foreign key and no index: each would cost a write at a random place per rotation
-     * (docs/performance.md, item 10). A row outlives its session by at most one refresh
-     * lifetime (housekeeping prunes by retired_at), and a lookup joins the live session.
+     * No foreign key: its index would cost each rotation one more write at a random place
+     * in the file (docs/performance.md). A row outlives its session until its own expiry
+     * at most (housekeeping prunes by expires_at), and a lookup joins the live session.
      */
     sessionId: text('session_id').notNull(),
-    retiredAt: integer('retired_at', { mode: 'timestamp_ms' }).notNull(),
+    /** When the token expires (for older tokens moved by migration 0009, its session's expiry: a later time). */
+    expiresAt: integer('expires_at', { mode: 'timestamp_ms' }).notNull(),
   },
-  (t) => [index('retired_refresh_tokens_retired_at_idx').on(t.retiredAt)],
+  (t) => [index('refresh_token_hashes_expires_at_idx').on(t.expiresAt)],
 );
 
 /** Access tokens revoked one by one (by jti), kept until they would have expired. */

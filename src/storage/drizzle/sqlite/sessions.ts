@@ -7,9 +7,9 @@ import { eq, sql } from 'drizzle-orm';
 import type { User } from '../../../domain/types.js';
 import type { RotationOutcome, RotationRequest } from '../../../services/ports.js';
 import { liveUser, ROTATED_COLUMNS, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
-import { locatedRetired, planRotation, type Located } from '../stores/rotation.js';
+import { planRotation, presentedAs, type Located } from '../stores/rotation.js';
 import type { SessionHotPaths } from '../stores/sessions.js';
-import { retiredRefreshTokens, revocationEvents, sessions } from '../schema/sqlite.js';
+import { refreshTokenHashes, revocationEvents, sessions } from '../schema/sqlite.js';
 import { translateSqliteError } from './errors.js';
 import type { SqliteExec } from './exec.js';
 
@@ -35,9 +35,8 @@ type BatchResult = { ok: true; outcome: RotationOutcome } | { ok: false; error: 
 
 export class SqliteSessionHotPaths implements SessionHotPaths {
   private readonly accessCheck;
-  private readonly byToken;
-  private readonly byRetired;
-  private readonly retire;
+  private readonly byHash;
+  private readonly recordChild;
   private readonly rotateRow;
   private readonly touch;
   private readonly revokeForReuse;
@@ -50,21 +49,16 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
   constructor(private readonly x: SqliteExec) {
     const db = x.db;
     const raw = x.conn.raw;
-    this.byToken = db
-      .select()
-      .from(sessions)
-      .where(eq(sessions.refreshHash, ph('hash')))
-      .prepare();
-    this.byRetired = db
+    // The one indexed lookup of a rotation: the hash's row, then its session by primary key.
+    this.byHash = db
       .select({ session: sessions })
-      .from(retiredRefreshTokens)
-      .innerJoin(sessions, eq(sessions.id, retiredRefreshTokens.sessionId))
-      .where(eq(retiredRefreshTokens.hash, ph('hash')))
+      .from(refreshTokenHashes)
+      .innerJoin(sessions, eq(sessions.id, refreshTokenHashes.sessionId))
+      .where(eq(refreshTokenHashes.hash, ph('hash')))
       .prepare();
-    this.retire = db
-      .insert(retiredRefreshTokens)
-      .values({ hash: ph('hash'), sessionId: ph('sessionId'), retiredAt: ph('retiredAt') })
-      .onConflictDoNothing()
+    this.recordChild = db
+      .insert(refreshTokenHashes)
+      .values({ hash: ph('hash'), sessionId: ph('sessionId'), expiresAt: ph('expiresAt') })
       .prepare();
     this.rotateRow = db.update(sessions).set(setPlaceholders(ROTATED_COLUMNS)).where(eq(sessions.id, ph('id'))).prepare();
     this.touch = db.update(sessions).set(setPlaceholders(['lastUsedAt'])).where(eq(sessions.id, ph('id'))).prepare();
@@ -109,7 +103,7 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
     const { outcome, write } = planRotation(request, this.locate(request.presentedHash));
     switch (write?.kind) {
       case 'rotate':
-        this.retire.run({ hash: write.retire, sessionId: write.id, retiredAt: write.at });
+        this.recordChild.run({ hash: write.childHash, sessionId: write.id, expiresAt: write.childExpiresAt });
         this.rotateRow.run({ ...write.columns, id: write.id });
         break;
       case 'touch':
@@ -124,10 +118,8 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
   }
 
   private locate(hash: string): Located | undefined {
-    const current = this.byToken.get({ hash });
-    if (current) return { row: current, match: 'current' };
-    const retired = this.byRetired.get({ hash });
-    return retired ? locatedRetired(retired.session, hash) : undefined;
+    const found = this.byHash.get({ hash });
+    return found ? presentedAs(found.session, hash) : undefined;
   }
 
   /**

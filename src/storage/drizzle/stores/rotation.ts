@@ -13,24 +13,25 @@ export interface Located {
   match: TokenMatch;
 }
 
-/** The one statement a rotation writes, if any. */
+/** What a rotation writes, if anything. */
 export type RotationWrite =
   /**
-   * Retire the presented (current) hash and set the rotated columns. The retired table
-   * holds the previous hash too, so it alone finds a rotated token (see locateRetired).
+   * Record the child's hash (refresh_token_hashes, expiring with it) and set the rotated
+   * columns: the presented hash becomes the previous one, the child's the current one.
    */
-  | { kind: 'rotate'; id: string; retire: string; at: Date; columns: ReturnType<typeof rotatedSession> }
+  | { kind: 'rotate'; id: string; childHash: string; childExpiresAt: Date; columns: ReturnType<typeof rotatedSession> }
   /** A replay inside the grace window: only the last use moves. */
   | { kind: 'touch'; id: string; at: Date }
   /** Reuse of a rotated token: the whole family ends. */
   | { kind: 'revoke_for_reuse'; id: string; at: Date };
 
 /**
- * A session found through a retired hash: its previous token (a replay inside the grace
- * window is answered with the same child) or an older one (reuse).
+ * What a presented hash is to the session refresh_token_hashes found for it: its current
+ * token, the one rotated last (a replay inside the grace window gets the same child), or
+ * an older one (reuse).
  */
-export function locatedRetired(row: SessionRow, hash: string): Located {
-  return { row, match: row.previousHash === hash ? 'previous' : 'retired' };
+export function presentedAs(row: SessionRow, hash: string): Located {
+  return { row, match: row.refreshHash === hash ? 'current' : row.previousHash === hash ? 'previous' : 'retired' };
 }
 
 export function planRotation(request: RotationRequest, located: Located | undefined): { outcome: RotationOutcome; write?: RotationWrite } {
@@ -44,7 +45,7 @@ export function planRotation(request: RotationRequest, located: Located | undefi
       const columns = rotatedSession(row, request);
       return {
         outcome: { found: true, session: toSession({ ...row, ...columns }), decision, seal: null },
-        write: { kind: 'rotate', id: row.id, retire: row.refreshHash, at: now, columns },
+        write: { kind: 'rotate', id: row.id, childHash: request.childHash, childExpiresAt: request.childExpiresAt, columns },
       };
     }
     case 'replay':

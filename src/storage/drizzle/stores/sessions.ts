@@ -18,37 +18,47 @@ export interface SessionHotPaths {
   findLiveSessionUser(sessionId: string, tokenId: string, now: Date): Promise<User | undefined>;
 }
 
-export class DrizzleSessionStore implements SessionStore {
-  /** Prepared once: every login inserts a session. */
-  private readonly insert;
+/** The session row of a login (prepared once per connection, by name). */
+const insertSession = (x: Exec) =>
+  x.prepare('gatehouse_session_insert', (db) => {
+    const { sessions } = x.tables;
+    return db
+      .insert(sessions)
+      .values({
+        id: ph('id'),
+        userId: ph('userId'),
+        clientId: ph('clientId'),
+        refreshHash: ph('refreshHash'),
+        userAgent: ph('userAgent'),
+        ip: ph('ip'),
+        createdAt: ph('createdAt'),
+        lastUsedAt: ph('createdAt'),
+        expiresAt: ph('expiresAt'),
+        amr: ph('amr'),
+      })
+      .returning();
+  });
 
+/** The lookup row of a refresh token's hash (see refresh_token_hashes in the schema). */
+const insertTokenHash = (x: Exec) =>
+  x.prepare('gatehouse_refresh_token_hash_insert', (db) => {
+    const { refreshTokenHashes: h } = x.tables;
+    return db.insert(h).values({ hash: ph('hash'), sessionId: ph('sessionId'), expiresAt: ph('expiresAt') });
+  });
+
+export class DrizzleSessionStore implements SessionStore {
   constructor(
     private readonly x: Exec,
     private readonly hot: SessionHotPaths,
-  ) {
-    const { sessions } = x.tables;
-    this.insert = x.prepare('gatehouse_session_insert', (db) =>
-      db
-        .insert(sessions)
-        .values({
-          id: ph('id'),
-          userId: ph('userId'),
-          clientId: ph('clientId'),
-          refreshHash: ph('refreshHash'),
-          userAgent: ph('userAgent'),
-          ip: ph('ip'),
-          createdAt: ph('createdAt'),
-          lastUsedAt: ph('createdAt'),
-          expiresAt: ph('expiresAt'),
-          amr: ph('amr'),
-        })
-        .returning(),
-    );
-  }
+  ) {}
 
-  async create(session: NewSession): Promise<Session> {
-    const [row] = await this.insert.returning({ ...session, userAgent: session.userAgent ?? null, ip: session.ip ?? null, amr: amrColumn(session.amr) });
-    return toSession(row!);
+  /** The session and its first token's hash, in one transaction (the caller's, when open). */
+  create(session: NewSession): Promise<Session> {
+    return this.x.transaction(async (tx) => {
+      const [row] = await insertSession(tx).returning({ ...session, userAgent: session.userAgent ?? null, ip: session.ip ?? null, amr: amrColumn(session.amr) });
+      await insertTokenHash(tx).run({ hash: session.refreshHash, sessionId: session.id, expiresAt: session.expiresAt });
+      return toSession(row!);
+    });
   }
 
   rotate(request: RotationRequest): Promise<RotationOutcome> {
@@ -60,9 +70,15 @@ export class DrizzleSessionStore implements SessionStore {
   }
 
   async findByRefreshHash(hash: string): Promise<Session | undefined> {
-    const { sessions: s } = this.x.tables;
-    const row = await this.x.get(this.x.db.select().from(s).where(eq(s.refreshHash, hash)));
-    return row ? toSession(row) : undefined;
+    const { sessions: s, refreshTokenHashes: h } = this.x.tables;
+    const row = await this.x.get(
+      this.x.db
+        .select({ session: s })
+        .from(h)
+        .innerJoin(s, eq(s.id, h.sessionId))
+        .where(and(eq(h.hash, hash), eq(s.refreshHash, hash))),
+    );
+    return row ? toSession(row.session) : undefined;
   }
 
   // Every revocation writes its record for the revocation feed in the same transaction
@@ -106,16 +122,16 @@ export class DrizzleSessionStore implements SessionStore {
 
   /**
    * Two indexed passes instead of one `expired OR revoked` scan: expired sessions by
-   * sessions_expires_at_idx, revoked ones by the partial sessions_revoked_at_idx. Then
-   * retired hashes past `retiredBefore` (see SECURITY.md, "Retired refresh tokens"), by
-   * retired_at: a deleted session's hashes go then, not with it (no foreign key, see the
-   * schema), and until then they find no session.
+   * sessions_expires_at_idx, revoked ones by the partial sessions_revoked_at_idx. Then the
+   * refresh-token hashes that expired before `before`, by their own index: a deleted
+   * session's hashes go then, not with it (no foreign key, see the schema), and until then
+   * they find no session.
    */
-  async prune(before: Date, retiredBefore: Date): Promise<number> {
-    const { sessions: s, retiredRefreshTokens: r } = this.x.tables;
+  async prune(before: Date): Promise<number> {
+    const { sessions: s, refreshTokenHashes: h } = this.x.tables;
     const expired = await pruneInBatches(this.x, s, s.id, s.expiresAt, before);
     const revoked = await pruneInBatches(this.x, s, s.id, s.revokedAt, before, isNotNull(s.revokedAt));
-    await pruneInBatches(this.x, r, r.hash, r.retiredAt, retiredBefore);
+    await pruneInBatches(this.x, h, h.hash, h.expiresAt, before);
     return expired + revoked;
   }
 }
