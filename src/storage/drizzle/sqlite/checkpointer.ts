@@ -11,7 +11,8 @@
  *
  * A passive checkpoint cannot reset the WAL while commits keep arriving, so the main
  * connection keeps an automatic checkpoint as a backstop at a higher threshold: when it
- * fires, the worker has already copied almost everything, and it mostly resets the log.
+ * fires, the worker has already copied most of the log; the event loop copies the rest,
+ * fsyncs the database, and the log restarts (see BACKSTOP_CHECKPOINT_PAGES).
  * Durability does not depend on the worker: committed frames are flushed by the group
  * commit (connection.ts); a checkpoint only moves them into the database file, with
  * SQLite's own fsyncs in SQLite's order.
@@ -72,8 +73,15 @@ export interface Checkpointer {
   stop(): Promise<void>;
 }
 
-/** Backstop for the main connection's own automatic checkpoint, in pages (4 KiB each). */
-export const BACKSTOP_CHECKPOINT_PAGES = 8_000;
+/**
+ * Backstop for the main connection's own automatic checkpoint, in pages (4 KiB each): the
+ * WAL file grows to ~125 MiB under sustained writes. Each time it fires, the event loop
+ * copies what the worker has not copied yet and fsyncs the database file: 50-140 ms on a
+ * 750 MiB database. At 8 000 pages (32 MiB) that happened often enough under sustained
+ * refreshes to set their p99 (2.8x the small database's, `bench --large`); at 32 000 it
+ * is ~4x rarer and the p99 is the small database's (docs/performance.md, item 10).
+ */
+export const BACKSTOP_CHECKPOINT_PAGES = 32_000;
 
 /** How often the worker checkpoints. */
 const INTERVAL_MS = 200;
