@@ -176,7 +176,7 @@ test('sessions.rotate: concurrent rotations of one token are serialised (one rot
   assert.ok(outcomes.every((o) => o.found && o.session.generation === 1));
 });
 
-test('sessions.prune: expired and revoked before the cut go, and their retired hashes find no session; the rest stay', async (t) => {
+test('sessions.prune: expired and revoked before the cut go, and their refresh-token hashes find no session; the rest stay', async (t) => {
   const { stores } = await openTestStores(t);
   const user = await stores.users.create(newUser());
   const cut = Date.now() - HOUR;
