@@ -62,15 +62,24 @@ async function locate(client: pg.PoolClient, hash: string): Promise<Located | un
  * Live sessions' users for a batch of (session id, token id, time) triples: a row, with
  * the triple's position `i`, for each one whose session is neither revoked nor expired
  * and whose token id is not revoked. Primary-key lookups, one statement for the batch.
+ *
+ * The session and the user are LATERAL subqueries with LIMIT 1, which PostgreSQL cannot
+ * flatten into a join: each triple is a nested loop of primary-key lookups, whatever the
+ * statistics or the plan PostgreSQL caches for this named statement. As a plain join,
+ * /userinfo measured 3 000-7 000 checks/s when it ran after hot /me and ~30 000 new
+ * sessions, with PostgreSQL busy on this statement and the server idle, against ~25 000
+ * when it ran first: a plan cached while the table was small, kept as it grew, is the
+ * likely cause (bench --pg, docs/performance.md). This form: ~24 000 in that order.
  */
 const LIVE_SESSION_USERS = {
   name: 'gatehouse_live_session_users',
   text: `SELECT q.i, u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at
            FROM unnest($1::text[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS q(sid, jti, at, i)
-           JOIN sessions s ON s.id = q.sid
-           JOIN users u ON u.id = s.user_id
-          WHERE s.revoked_at IS NULL AND s.expires_at > q.at
-            AND NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = q.jti)`,
+           CROSS JOIN LATERAL (SELECT s.user_id FROM sessions s
+                                WHERE s.id = q.sid AND s.revoked_at IS NULL AND s.expires_at > q.at LIMIT 1) s
+           CROSS JOIN LATERAL (SELECT u.id, u.username, u.email, u.email_verified, u.password_hash, u.created_at
+                                 FROM users u WHERE u.id = s.user_id LIMIT 1) u
+          WHERE NOT EXISTS (SELECT 1 FROM revoked_tokens r WHERE r.jti = q.jti)`,
 };
 
 interface PendingCheck {
