@@ -63,7 +63,8 @@ export const sessions = sqliteTable(
  * one index a presented token is looked up in. Its session's refresh_hash and
  * previous_hash then say whether it is the current token, the previous one (a replay
  * inside the grace window) or an older one (reuse, which revokes the family). A rotation
- * adds one row, at one place in one index; the hashes in the session row are not indexed.
+ * adds one row: one entry at a random place in the key's index, one at the end of the
+ * expiry's; the hashes in the session row are not indexed.
  */
 export const refreshTokenHashes = sqliteTable(
   'refresh_token_hashes',
