@@ -8,7 +8,7 @@ import type { User } from '../../../domain/types.js';
 import type { RotationOutcome, RotationRequest } from '../../../services/ports.js';
 import { liveUser, ROTATED_COLUMNS, type LiveUserRow, type SessionRow as Row } from '../mappers.js';
 import { planRotation, presentedAs, type Located } from '../stores/rotation.js';
-import type { SessionHotPaths } from '../stores/sessions.js';
+import { tokenHashInsert, type SessionHotPaths } from '../stores/sessions.js';
 import { refreshTokenHashes, revocationEvents, sessions } from '../schema/sqlite.js';
 import { translateSqliteError } from './errors.js';
 import type { SqliteExec } from './exec.js';
@@ -56,10 +56,7 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
       .innerJoin(sessions, eq(sessions.id, refreshTokenHashes.sessionId))
       .where(eq(refreshTokenHashes.hash, ph('hash')))
       .prepare();
-    this.recordChild = db
-      .insert(refreshTokenHashes)
-      .values({ hash: ph('hash'), sessionId: ph('sessionId'), expiresAt: ph('expiresAt') })
-      .prepare();
+    this.recordChild = tokenHashInsert(db, x.tables).prepare();
     this.rotateRow = db.update(sessions).set(setPlaceholders(ROTATED_COLUMNS)).where(eq(sessions.id, ph('id'))).prepare();
     this.touch = db.update(sessions).set(setPlaceholders(['lastUsedAt'])).where(eq(sessions.id, ph('id'))).prepare();
     this.revokeForReuse = db

@@ -1,7 +1,7 @@
 import { and, desc, eq, gt, isNotNull, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type { Session, User } from '../../../domain/types.js';
 import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from '../../../services/ports.js';
-import type { Exec } from '../exec.js';
+import type { Db, Exec, Tables } from '../exec.js';
 import { amrColumn, toSession } from '../mappers.js';
 import { pruneInBatches } from './prune.js';
 import { recordRevocations } from './revocations.js';
@@ -39,12 +39,15 @@ const insertSession = (x: Exec) =>
       .returning();
   });
 
-/** The lookup row of a refresh token's hash (see refresh_token_hashes in the schema). */
-const insertTokenHash = (x: Exec) =>
-  x.prepare('gatehouse_refresh_token_hash_insert', (db) => {
-    const { refreshTokenHashes: h } = x.tables;
-    return db.insert(h).values({ hash: ph('hash'), sessionId: ph('sessionId'), expiresAt: ph('expiresAt') });
-  });
+/**
+ * The lookup row of a refresh token's hash (see refresh_token_hashes in the schema):
+ * written here for a session's first token, and by SQLite's rotation (sqlite/sessions.ts)
+ * for each child. PostgreSQL's rotation writes it inside its one-round-trip statement.
+ */
+export const tokenHashInsert = (db: Db, tables: Tables) =>
+  db.insert(tables.refreshTokenHashes).values({ hash: ph('hash'), sessionId: ph('sessionId'), expiresAt: ph('expiresAt') });
+
+const insertTokenHash = (x: Exec) => x.prepare('gatehouse_refresh_token_hash_insert', (db) => tokenHashInsert(db, x.tables));
 
 export class DrizzleSessionStore implements SessionStore {
   constructor(
