@@ -63,8 +63,17 @@ test('after a load, the grown heap is collected once the process is quiet', asyn
   assert.ok(collected.length > 0, 'collected while quiet');
   // Measured: V8's own collections leave ~80-86 MB of heap for 26 MB live; one to three
   // of ours bring it to ~59-63 MB (the first sometimes gives back little, the next compacts).
-  const givenBack = collected[0]!.heapBeforeBytes - collected.at(-1)!.heapAfterBytes;
-  assert.ok(givenBack >= 12 * MiB, `the collections gave back ${Math.round(givenBack / MiB)} MB`);
+  // On a busy machine (the suite runs files in parallel) V8's own major collection
+  // sometimes compacts first, and ours then find little left (2 MB once, in a clean-clone
+  // run), so: the load's growth is gone once the quiet-time collections end, and ours did
+  // give back some of it themselves (a collection that did nothing gives back 0: its two
+  // readings are taken around the call alone).
+  const first = collected[0]!;
+  const after = collected.at(-1)!.heapAfterBytes;
+  const mb = (bytes: number) => Math.round(bytes / MiB);
+  const heaps = `${mb(grownBytes)} MB after the load, ${mb(first.heapBeforeBytes)} MB at the first quiet-time collection, ${mb(after)} MB after the last`;
+  assert.ok(grownBytes - after >= 12 * MiB, `the load's growth was handed back (${heaps})`);
+  assert.ok(first.heapBeforeBytes - after >= 1 * MiB, `the quiet-time collections gave back part of it (${heaps})`);
   assert.equal(survivors.length, 200_000, 'the survivors stayed live throughout');
 });
 
