@@ -6,14 +6,7 @@
  * single use, 5 minutes); signature counters that do not move forward are refused, the
  * sign of a cloned authenticator.
  */
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type RegistrationResponseJSON,
-} from '@simplewebauthn/server';
+import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simplewebauthn/server';
 import { hashToken, newId } from '../crypto/random.js';
 import type { Amr, MfaFactor, OAuthClient, Principal, User } from '../domain/types.js';
 import { AppError, invalidCredentials } from '../errors/index.js';
@@ -24,6 +17,17 @@ import type { LoginAttempt } from './login-throttle.js';
 import { mfaDeviceId, type MfaService } from './mfa-service.js';
 import type { SecondFactorResult } from './oidc/second-factor.js';
 import type { AuthChallenge, AuthObserver, Clock, Stores } from './ports.js';
+
+/**
+ * @simplewebauthn/server is loaded at the first ceremony, not at start-up, as the database
+ * driver and the mailer are (storage/index.ts, mail/mailers.ts). Its module graph (ASN.1 and
+ * X.509 schemas, a dependency-injection container) is ~4.4 MB of heap, and merely importing
+ * it into a build without passkeys made every GET /healthz cost more CPU (docs/performance.md,
+ * "Before and after"). A server whose users never use passkeys never loads it; the first
+ * ceremony of a process waits for the import once.
+ */
+let simpleWebAuthn: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const webauthn = (): Promise<typeof import('@simplewebauthn/server')> => (simpleWebAuthn ??= import('@simplewebauthn/server'));
 
 export interface PasskeyOptions {
   rpId: string;
@@ -107,7 +111,7 @@ export class PasskeyService {
   async registrationOptions(principal: Principal, password: string, client: ClientContext) {
     const user = await this.account.confirmPassword(principal, password, client);
     const existing = (await this.stores.mfa.listActive(user.id)).filter((f) => f.type === 'webauthn' && f.credentialId !== null);
-    const options = await generateRegistrationOptions({
+    const options = await (await webauthn()).generateRegistrationOptions({
       rpName: this.options.rpName,
       rpID: this.options.rpId,
       userName: user.username,
@@ -131,7 +135,7 @@ export class PasskeyService {
     }
     let verified;
     try {
-      verified = await verifyRegistrationResponse({
+      verified = await (await webauthn()).verifyRegistrationResponse({
         response,
         expectedChallenge: challenge,
         expectedOrigin: this.options.origins,
@@ -180,7 +184,7 @@ export class PasskeyService {
         .filter((f) => f.type === 'webauthn' && f.credentialId !== null)
         .map((f) => ({ id: f.credentialId!, transports: f.transports }));
     }
-    const options = await generateAuthenticationOptions({
+    const options = await (await webauthn()).generateAuthenticationOptions({
       rpID: this.options.rpId,
       ...(allow ? { allowCredentials: allow } : {}),
       userVerification: mfaToken === undefined ? 'required' : 'preferred',
@@ -211,7 +215,7 @@ export class PasskeyService {
     }
     let info;
     try {
-      const verified = await verifyAuthenticationResponse({
+      const verified = await (await webauthn()).verifyAuthenticationResponse({
         response,
         expectedChallenge: challenge,
         expectedOrigin: this.options.origins,
