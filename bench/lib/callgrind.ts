@@ -28,7 +28,7 @@ import { promisify } from 'node:util';
 import { loadTotpState, reserveStepFor, saveTotpState } from '../totp-steps.mjs';
 import { setupTotpUsers } from './features.js';
 import { log } from './log.js';
-import { PASSWORD, ROOT } from './options.js';
+import { PASSWORD } from './options.js';
 import { freePort, load, sleep, stopChild, track } from './processes.js';
 import type { RunState } from './run-state.js';
 import type { Server } from './server.js';
@@ -45,6 +45,11 @@ const execFileAsync = promisify(execFile);
 const KINDS = ['mfa-step', 'healthz', 'me-hot', 'refresh'] as const;
 const REPEATS = 2;
 
+/** The kinds --callgrind-kinds names (all of them when it names none), in KINDS' order. */
+function measuredKinds(named: string[]): readonly (typeof KINDS)[number][] {
+  return named.length > 0 ? KINDS.filter((k) => named.includes(k)) : KINDS;
+}
+
 /** On the run's server, before it stops: what the measured requests send. */
 export async function prepareCallgrind(run: RunState, server: Server, hotFile: string, user: { username: string }): Promise<CallgrindInputs> {
   const { o, tmp } = run;
@@ -52,6 +57,8 @@ export async function prepareCallgrind(run: RunState, server: Server, hotFile: s
   const r = await fetch(`${server.url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: user.username, password: PASSWORD }) });
   if (r.status !== 200) throw new Error(`callgrind: login ${r.status}: ${await r.text()}`);
   const refreshToken = ((await r.json()) as { refresh_token: string }).refresh_token;
+  // The MFA kind's inputs only when it is measured (a --server-root build from before MFA has none).
+  if (!measuredKinds(o.callgrindKinds).includes('mfa-step')) return { hotTokens, refreshToken, mfaTokens: [], totpFile: '' };
   const totpFile = run.totpFile ?? (await setupTotpUsers(run, server, 0));
   run.totpFile = totpFile;
   const n = o.callgrindWarmup + REPEATS * o.callgrindRequests;
@@ -94,7 +101,7 @@ export async function measureCallgrind(run: RunState, server: Server, inputs: Ca
   const ctlEnv: Record<string, string> = { PATH: process.env.PATH ?? '' };
   for (const k of ['LOGNAME', 'USER', 'HOST'] as const) if (env[k] !== undefined) ctlEnv[k] = env[k]!;
   const child = track(
-    spawn('valgrind', [...valgrindFlags, `--callgrind-out-file=${outBase}.%p`, process.execPath, ...nodeFlags, path.join(ROOT, 'dist/cli.js'), 'serve'], {
+    spawn('valgrind', [...valgrindFlags, `--callgrind-out-file=${outBase}.%p`, process.execPath, ...nodeFlags, path.join(run.o.serverRoot, 'dist/cli.js'), 'serve'], {
       cwd: tmp,
       env,
       stdio: ['ignore', logFd, logFd],
@@ -135,7 +142,7 @@ export async function measureCallgrind(run: RunState, server: Server, inputs: Ca
       if (Date.now() > deadline) throw new Error('callgrind: the server was not healthy in 300 s');
       await sleep(500);
     }
-    const totp = loadTotpState(inputs.totpFile);
+    const totp = inputs.totpFile ? loadTotpState(inputs.totpFile) : undefined;
     let mfaNext = 0;
     let refreshToken = inputs.refreshToken;
     let hotNext = 0;
@@ -152,7 +159,7 @@ export async function measureCallgrind(run: RunState, server: Server, inputs: Ca
       },
       'mfa-step': () => {
         const t = inputs.mfaTokens[mfaNext++];
-        if (!t) throw new Error('callgrind: no mfa_token left');
+        if (!t || !totp) throw new Error('callgrind: no mfa_token left');
         const step = reserveStepFor(totp, t.index, Date.now(), 3000);
         if (!step) throw new Error('callgrind: no TOTP step left for the mfa_token\'s user (more TOTP users needed)');
         return fetch(`${url}/login/mfa`, { method: 'POST', headers: json, body: JSON.stringify({ mfa_token: t.token, code: step.code }) });
@@ -185,7 +192,7 @@ export async function measureCallgrind(run: RunState, server: Server, inputs: Ca
       return { main: totalIr(path.join(tmp, main)), all: dumps.reduce((a, f) => a + totalIr(path.join(tmp, f)), 0), threads: dumps.length, ms };
     };
     let idleMs = 5000;
-    const kinds = o.callgrindKinds.length > 0 ? KINDS.filter((k) => o.callgrindKinds.includes(k)) : KINDS;
+    const kinds = measuredKinds(o.callgrindKinds);
     for (const kind of kinds) {
       log(`callgrind ${kind}: ${o.callgrindWarmup} warm-up requests`);
       await many(kind, o.callgrindWarmup);
@@ -211,7 +218,7 @@ export async function measureCallgrind(run: RunState, server: Server, inputs: Ca
       }
       cg.perRequest[kind] = Math.min(...cg.repeats[kind]!);
     }
-    saveTotpState(inputs.totpFile, totp);
+    if (totp) saveTotpState(inputs.totpFile, totp);
     results.callgrind = cg;
   } finally {
     await stopChild(child, 30_000);

@@ -109,7 +109,8 @@ export async function machineBusy(ms: number): Promise<number> {
   return 1 - (b.idle - a.idle) / Math.max(1, b.total - a.total);
 }
 
-export function machineFacts(): MachineFacts {
+/** The machine, and the commit of `serverRoot` (the checkout whose build is measured). */
+export function machineFacts(serverRoot = ROOT): MachineFacts {
   let model = cpus()[0]?.model ?? 'unknown';
   try {
     const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
@@ -120,8 +121,8 @@ export function machineFacts(): MachineFacts {
   let git = 'unknown';
   let dirty = '';
   try {
-    git = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const status = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    git = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: serverRoot, encoding: 'utf8' }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], { cwd: serverRoot, encoding: 'utf8' }).trim();
     if (status) dirty = ` (src/ had uncommitted changes: ${status.split('\n').length} files)`;
   } catch {
     /* no git */

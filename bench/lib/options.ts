@@ -99,6 +99,13 @@ export interface Options {
   /** --idle-watch: after the "once idle" reading, the server's memory each second for this long. */
   idleWatchSeconds: number;
   serverEnv: Record<string, string>;
+  /**
+   * --server-root DIR: the checkout whose build (`dist/cli.js`) is the server measured, its
+   * start script's flags and environment included; this checkout by default. For before and
+   * after in the same hour with the same load generator (issue 19 item 7): another commit's
+   * worktree, built there.
+   */
+  serverRoot: string;
 }
 
 export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
@@ -142,6 +149,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
       'idle-watch': { type: 'string', default: '0' },
       'server-flags': { type: 'string' },
       'server-env': { type: 'string' },
+      'server-root': { type: 'string' },
     },
     strict: true,
   });
@@ -155,7 +163,9 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
   const only = args.only ? args.only.split(',').map((s) => s.trim()) : parts;
   for (const s of only) if (!parts.includes(s as Part)) throw new Error(`--only: unknown scenario ${s} (${parts.join(', ')})`);
   if (args.large && args.pg) throw new Error('--large measures SQLite only (not with --pg)');
-  const startScript = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
+  if (args.large && args['server-root']) throw new Error('--large builds its database with this checkout: not with --server-root');
+  const serverRoot = path.resolve(args['server-root'] ?? ROOT);
+  const startScript = (JSON.parse(readFileSync(path.join(serverRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start!;
   const flags = /((?:[A-Z_]+=\S+ )*)node ((?:--\S+ )*)dist\/cli\.js serve/.exec(startScript);
   if (!flags) throw new Error('package.json: the start script does not run `node ... dist/cli.js serve`');
   const typed = argv.length > 0 ? ` ${argv.join(' ')}` : '';
@@ -207,6 +217,7 @@ export function parseOptions(argv: string[] = process.argv.slice(2)): Options {
     cli: process.env.npm_lifecycle_event === 'bench' ? `npm run bench${argv.length > 0 ? ` --${typed}` : ''}` : `node --import tsx bench/run.ts${typed}`,
     // The start script's flags, then --server-flags' (to measure a V8 or Node flag: the
     // results record the flags used).
+    serverRoot,
     serverNodeFlags: [...flags[2]!.trim().split(' '), ...(args['server-flags'] ?? '').split(' ')].filter(Boolean),
     idleWatchSeconds: Number(args['idle-watch']),
     // The start script's environment first (`NAME=${NAME:-default}` gives the default), then

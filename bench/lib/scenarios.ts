@@ -47,7 +47,8 @@ export async function setupFixtures(run: RunState, server: Server): Promise<Fixt
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ username: u.username, email: `${u.username}@bench.example`, password: u.password }),
     });
-    if (r.status !== 200) throw new Error(`setup register ${r.status}: ${await r.text()}`);
+    // 2xx: the original service (and Gatehouse before the compatibility fix, --server-root) answered 201.
+    if (!r.ok) throw new Error(`setup register ${r.status}: ${await r.text()}`);
   });
   const pairs = new Array<TokenPair>(1000);
   await pmap(1000, 8, async (i) => {

@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { log } from './log.js';
-import { BENCH, BIG, ROOT } from './options.js';
+import { BENCH, BIG } from './options.js';
 import { freePort, sleep, stopChild, track } from './processes.js';
 import type { RunState } from './run-state.js';
 
@@ -73,7 +73,7 @@ export async function startServer(run: RunState): Promise<Server> {
   const logFd = openSync(logFile, 'w');
   log(`server: node ${o.serverNodeFlags.join(' ')} dist/cli.js serve on 127.0.0.1:${port} (${o.dbKind}, log to ${o.keep ? logFile : 'a temp file'})`);
   const child = track(
-    spawn(process.execPath, [...o.serverNodeFlags, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), path.join(ROOT, 'dist/cli.js'), 'serve'], {
+    spawn(process.execPath, [...o.serverNodeFlags, ...(profDir ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : []), path.join(o.serverRoot, 'dist/cli.js'), 'serve'], {
       cwd: tmp,
       env,
       stdio: ['ignore', logFd, logFd],
@@ -118,7 +118,7 @@ export async function startServer(run: RunState): Promise<Server> {
 
 /** Runs `gatehouse ARGS` (dist/cli.js) on the server's database, as the server runs (same environment and directory). */
 export function gatehouseCli(run: RunState, server: Server, args: string[]): string {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'dist/cli.js'), ...args], { cwd: run.tmp, env: { ...server.env, LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [path.join(run.o.serverRoot, 'dist/cli.js'), ...args], { cwd: run.tmp, env: { ...server.env, LOG_LEVEL: 'warn' }, encoding: 'utf8', timeout: 60_000 });
   if (r.status !== 0) throw new Error(`gatehouse ${args.join(' ')} exited with ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
