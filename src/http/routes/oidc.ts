@@ -6,7 +6,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
-import { Value } from 'typebox/value';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { timingSafeEqual } from 'node:crypto';
 import type { Config } from '../../config/index.js';
@@ -72,8 +71,13 @@ const PASSKEY_PAGE_SCRIPT = (origin: string) => ({ scriptUrls: [`${origin}${PASS
 /** The factor names a second page was given (carried in its forms). */
 const factorsOf = (value: string | undefined): string[] => (value ?? '').split(' ').filter((f) => f !== '');
 
-/** The passkey form's `response` field: a WebAuthn AuthenticationResponseJSON, or undefined. */
-function assertionOf(value: string | undefined): AuthenticationResponseJSON | undefined {
+/**
+ * The passkey form's `response` field: a WebAuthn AuthenticationResponseJSON, or undefined.
+ * typebox/value is imported here, at the first passkey form, not at start-up: it is ~300
+ * modules more than the schemas need, and as with the passkey library (services/passkeys.ts)
+ * a larger module graph loaded measurably slowed unrelated requests (docs/performance.md).
+ */
+async function assertionOf(value: string | undefined): Promise<AuthenticationResponseJSON | undefined> {
   if (!value) return undefined;
   let parsed: unknown;
   try {
@@ -81,6 +85,7 @@ function assertionOf(value: string | undefined): AuthenticationResponseJSON | un
   } catch {
     return undefined;
   }
+  const { Value } = await import('typebox/value');
   return Value.Check(AuthenticationResponse, parsed) ? (parsed as unknown as AuthenticationResponseJSON) : undefined;
 }
 
@@ -600,7 +605,7 @@ ${hidden('csrf_token', csrf)}${hidden('mfa_token', mfaToken)}${authorize ? hidde
         const factors = factorsOf(body.factors);
         const backToStart = async (key: MessageKey, status: number) =>
           signInPage(request, reply, messages, params, await oidc.clientName(params?.client_id), { error: messages.t(key), status });
-        const response = assertionOf(body.response);
+        const response = await assertionOf(body.response);
         let result;
         if (!response) {
           result = { ok: false as const, retry: true };
