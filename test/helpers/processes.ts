@@ -22,9 +22,12 @@ export interface ServerProcess {
   stop: () => Promise<number | null>;
 }
 
-/** Starts `gatehouse serve` without waiting for it; `waitHealthy` does that. */
-export function spawnServer(env: Record<string, string>, port: number): ServerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
+/**
+ * Starts `gatehouse serve` without waiting for it; `waitHealthy` does that. `nodeArgs` go
+ * to node before the script (e.g. `--import ./test/helpers/module-log.mjs`).
+ */
+export function spawnServer(env: Record<string, string>, port: number, nodeArgs: string[] = []): ServerProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'src/cli.ts', 'serve'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...FAST_HASH_ENV, ...TEST_KEK_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
