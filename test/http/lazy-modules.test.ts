@@ -1,8 +1,9 @@
 // The passkey library and TypeBox's value module are imported at first use, not at
-// start-up: loaded into a running server they made every request dearer (GET /healthz
-// +10-15 % of CPU; docs/performance.md, "Before and after", 2026-12-01). Nothing but the
-// benchmark would notice if one came back into the start-up graph, so this test watches
-// what a real `gatehouse serve` process resolves.
+// start-up: evaluated at start-up they made every request dearer (GET /healthz +10-15 % of
+// CPU: process.nextTick's tick object leaves V8's fast path), imported after start-up they
+// do not (docs/performance.md, "Before and after", 2026-12-01). Nothing but the benchmark
+// would notice if one came back into the start-up graph, so this test watches what a real
+// `gatehouse serve` process resolves.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
