@@ -45,7 +45,8 @@
 // table comparing each with its small-data figures (bench/lib/large-data.ts); the run's
 // bound grows by 20 minutes. Such a run writes no bench/results*.md unless --out says where.
 // --only takes scenarios (healthz, me-hot, refresh, me-cold, login, register,
-// me-under-login, mfa-step, mfa-login, passkey-login, code-exchange, userinfo) and
+// me-under-login, mfa-step, mfa-login, passkey-login, code-exchange, userinfo: with hot /me
+// again right after it, me-hot-late) and
 // `revocation`, `callgrind`; with --only, --skip-floors or --cpu-prof nothing is written to
 // bench/results*.md unless --out says where, and the SDK verifier bench runs only with --out.
 //
