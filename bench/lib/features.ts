@@ -192,7 +192,7 @@ export async function runFeatureScenarios(run: RunState, server: Server): Promis
       // in one state of the server. The early me-hot ran before any feature scenario; by now
       // V8 has seen every other kind of request, and some of the request path's optimised code
       // has been replaced by more general code (after 50 passkey ceremonies GET /healthz took
-      // 11 % more instructions; docs/performance.md).
+      // 11-15 % more instructions; docs/performance.md).
       await measuredScenario(run, server, 'me-hot-late', { kind: 'hot', path: '/me', tokensFile });
     }
   }
