@@ -10,6 +10,7 @@ import type { AuthenticationResponseJSON, RegistrationResponseJSON } from '@simp
 import { hashToken, newId } from '../crypto/random.js';
 import type { Amr, MfaFactor, OAuthClient, Principal, User } from '../domain/types.js';
 import { AppError, invalidCredentials } from '../errors/index.js';
+import { lazyImport } from '../runtime/lazy-import.js';
 import type { AccountService } from './account-service.js';
 import type { AuthService, ClientContext, LoginResult } from './auth-service.js';
 import { DEFAULT_CLIENT } from './client-registry.js';
@@ -24,10 +25,11 @@ import type { AuthChallenge, AuthObserver, Clock, Stores } from './ports.js';
  * X.509 schemas, a dependency-injection container) is ~4.4 MB of heap, and merely importing
  * it into a build without passkeys made every GET /healthz cost more CPU (docs/performance.md,
  * "Before and after"). A server whose users never use passkeys never loads it; the first
- * ceremony of a process waits for the import once.
+ * ceremony of a process waits for the import once. Each use case loads it before it reads or
+ * spends anything, so a failed import is a 500 that changes nothing (a challenge stays
+ * unspent) rather than a refusal of the user's passkey.
  */
-let simpleWebAuthn: Promise<typeof import('@simplewebauthn/server')> | undefined;
-const webauthn = (): Promise<typeof import('@simplewebauthn/server')> => (simpleWebAuthn ??= import('@simplewebauthn/server'));
+const webauthn = lazyImport(() => import('@simplewebauthn/server'));
 
 export interface PasskeyOptions {
   rpId: string;
@@ -109,9 +111,10 @@ export class PasskeyService {
   }
 
   async registrationOptions(principal: Principal, password: string, client: ClientContext) {
+    const { generateRegistrationOptions } = await webauthn();
     const user = await this.account.confirmPassword(principal, password, client);
     const existing = (await this.stores.mfa.listActive(user.id)).filter((f) => f.type === 'webauthn' && f.credentialId !== null);
-    const options = await (await webauthn()).generateRegistrationOptions({
+    const options = await generateRegistrationOptions({
       rpName: this.options.rpName,
       rpID: this.options.rpId,
       userName: user.username,
@@ -128,6 +131,7 @@ export class PasskeyService {
   }
 
   async register(principal: Principal, response: RegistrationResponseJSON, name: string | undefined, client: ClientContext) {
+    const { verifyRegistrationResponse } = await webauthn();
     const challenge = signedChallenge(response);
     const ceremony = await this.stores.mfa.consumeChallenge(hashToken(challenge), 'webauthn_register', this.clock.now());
     if (!ceremony || ceremony.userId !== principal.userId) {
@@ -135,7 +139,7 @@ export class PasskeyService {
     }
     let verified;
     try {
-      verified = await (await webauthn()).verifyRegistrationResponse({
+      verified = await verifyRegistrationResponse({
         response,
         expectedChallenge: challenge,
         expectedOrigin: this.options.origins,
@@ -177,6 +181,7 @@ export class PasskeyService {
   async loginOptions(mfaToken: string | undefined, oauthClient: Pick<OAuthClient, 'id'> = DEFAULT_CLIENT) {
     let userId: number | null = null;
     let allow: Array<{ id: string; transports: string[] }> | undefined;
+    const { generateAuthenticationOptions } = await webauthn();
     if (mfaToken !== undefined) {
       const challenge = await this.mfa.liveChallenge(mfaToken, oauthClient.id);
       userId = challenge.userId;
@@ -184,7 +189,7 @@ export class PasskeyService {
         .filter((f) => f.type === 'webauthn' && f.credentialId !== null)
         .map((f) => ({ id: f.credentialId!, transports: f.transports }));
     }
-    const options = await (await webauthn()).generateAuthenticationOptions({
+    const options = await generateAuthenticationOptions({
       rpID: this.options.rpId,
       ...(allow ? { allowCredentials: allow } : {}),
       userVerification: mfaToken === undefined ? 'required' : 'preferred',
@@ -201,6 +206,7 @@ export class PasskeyService {
    * first and a refusal counted against the token, which the caller spends. Issues nothing.
    */
   async verify(response: AuthenticationResponseJSON, mfaToken: string | undefined, client: ClientContext, oauthClient: Pick<OAuthClient, 'id'> = DEFAULT_CLIENT): Promise<VerifiedPasskey> {
+    const { verifyAuthenticationResponse } = await webauthn();
     const challenge = signedChallenge(response);
     const mfaChallenge = mfaToken === undefined ? undefined : await this.mfa.liveChallenge(mfaToken, oauthClient.id);
     const attempt = mfaChallenge && (await this.mfa.beginStep(mfaChallenge, client));
@@ -215,7 +221,7 @@ export class PasskeyService {
     }
     let info;
     try {
-      const verified = await (await webauthn()).verifyAuthenticationResponse({
+      const verified = await verifyAuthenticationResponse({
         response,
         expectedChallenge: challenge,
         expectedOrigin: this.options.origins,
