@@ -5,6 +5,7 @@
  * services through the composition root (composition.ts), as the server does.
  */
 import type { Command } from './cli/command.js';
+import { describeFailure } from './cli/describe-failure.js';
 import { ConfigError, loadConfig, loadDotEnv } from './config/index.js';
 import { AppError } from './errors/index.js';
 import { LegacyDatabaseError } from './storage/legacy/prisma-sqlite.js';
@@ -88,7 +89,7 @@ main(process.argv.slice(2)).then(
       const fields = error.extra.errors?.map((e) => `${e.field} ${e.message}`).join('; ');
       console.error(`gatehouse: ${error.detail}${fields ? `: ${fields}` : ''}`);
     } else {
-      console.error(`gatehouse: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(`gatehouse: ${describeFailure(error)}`);
     }
     process.exitCode = error instanceof ConfigError ? 78 : 1;
   },

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StorageUnavailableError, isDependencyUnavailable } from '../../src/errors/unavailable.js';
+import { openPg } from '../../src/storage/drizzle/pg/connection.js';
+import { translatePgError } from '../../src/storage/drizzle/pg/errors.js';
 import { connectRedis, closeRedis } from '../../src/storage/redis/client.js';
 import { RedisAttemptLimiter } from '../../src/storage/rate-limit/redis.js';
 import { DIALECT, TEST_POSTGRES_URL } from '../helpers/app.js';
@@ -56,9 +58,26 @@ test('Redis away: the attempt limiter fails with StorageUnavailableError', async
   }
 });
 
-test('PostgreSQL with a pool of one connection starts (the migration runs on the client holding the lock)', { skip: DIALECT !== 'postgres' && 'PostgreSQL run only' }, async (t) => {
+test('PostgreSQL with a pool of one connection starts and serves (the migration has a client of its own)', { skip: DIALECT !== 'postgres' && 'PostgreSQL run only' }, async (t) => {
   const { stores } = await openTestStores(t, { poolSize: 1 });
   await stores.users.create({ username: 'solo', usernameKey: 'solo', email: 's@x', emailKey: 's@x', passwordHash: 'h', createdAt: new Date() });
   assert.equal((await stores.users.findByLogin('solo'))?.username, 'solo');
   await stores.transaction((tx) => tx.users.updatePasswordHash(1, 'h2'));
+});
+
+// The pool's statement_timeout (10 s) and its client-side read timeout race; whichever
+// ends a query first, the request is a 503, as while a migration holds the sessions table.
+test('PostgreSQL cancelling a statement at its statement_timeout is StorageUnavailableError', { skip: DIALECT !== 'postgres' && 'PostgreSQL run only' }, async (t) => {
+  const conn = openPg(TEST_POSTGRES_URL, 1);
+  const client = await conn.pool.connect();
+  t.after(async () => {
+    client.release(true);
+    await conn.pool.end();
+  });
+  await client.query('SET statement_timeout = 100');
+  const error: unknown = await client.query('SELECT pg_sleep(2)').then(() => undefined, (e: unknown) => e);
+  assert.equal((error as { code?: string } | undefined)?.code, '57014', String(error));
+  const translated = translatePgError(error);
+  assert.ok(translated instanceof StorageUnavailableError, String(translated));
+  assert.equal(translated.dependency, 'database');
 });

@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import test from 'node:test';
+import pg from 'pg';
 import type { RotationRequest } from '../../src/services/ports.js';
-import { PG_MIGRATIONS, migratePg } from '../../src/storage/drizzle/pg/migrate.js';
+import { MIGRATION_LOCK_KEY, PG_MIGRATIONS, migratePg } from '../../src/storage/drizzle/pg/migrate.js';
 import { openPg } from '../../src/storage/drizzle/pg/connection.js';
 import { SQLITE_MIGRATIONS, migrateSqlite } from '../../src/storage/drizzle/sqlite/migrate.js';
 import { DIALECT, databaseUrlFor, tempDir } from '../helpers/app.js';
@@ -91,4 +92,45 @@ test('0009_refresh_token_hashes: a session rotated before the upgrade still tell
   const rotated = await ask('v2', { kind: 'rotate' });
   assert.ok(rotated.found && rotated.session.generation === 3);
   assert.equal((await stores.sessions.findByRefreshHash('child-of-v2'))?.id, 's-old');
+});
+
+/** A copy of the dialect's migrations folder with one more migration at the end. */
+function migrationsWith(dir: string, tag: string, sql: string): { folder: string; when: number } {
+  const folder = path.join(dir, 'migrations-plus');
+  cpSync(PG_MIGRATIONS, folder, { recursive: true });
+  const journalFile = path.join(folder, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: Array<{ idx: number; version: string; when: number; tag: string; breakpoints: boolean }> };
+  const last = journal.entries.at(-1)!;
+  journal.entries.push({ ...last, idx: last.idx + 1, when: last.when + 1, tag });
+  writeFileSync(journalFile, JSON.stringify(journal));
+  writeFileSync(path.join(folder, `${tag}.sql`), sql);
+  return { folder, when: last.when + 1 };
+}
+
+// 0009 on a million sessions ran longer than the pool's 10 s limit on a query, so the
+// upgraded server could not start (the whole migration rolled back). Here the pool's limit is
+// shortened so that the test need not take 10 s: a migration that takes longer than it, and
+// an instance that waits longer than it for another to finish migrating, must both succeed.
+test('PostgreSQL: a migration, and the wait for another instance\'s, may run longer than the pool\'s limit on a query', { skip: DIALECT !== 'postgres' && 'PostgreSQL run only' }, async (t) => {
+  const dir = tempDir(t);
+  const slow = migrationsWith(dir, '9999_slow', 'SELECT pg_sleep(0.6);');
+  const conn = openPg(databaseUrlFor(dir), 1, 300);
+  t.after(() => conn.pool.end());
+  // The pool does enforce the short limit.
+  await assert.rejects(conn.pool.query('SELECT pg_sleep(0.6)'), /statement timeout|Query read timeout/);
+
+  // Another instance is migrating: it holds the lock for longer than the limit.
+  const other = new pg.Client(conn.clientConfig);
+  await other.connect();
+  t.after(() => other.end());
+  await other.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+  const released = new Promise((resolve) => setTimeout(resolve, 600)).then(() => other.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]));
+
+  try {
+    await migratePg(conn, slow.folder);
+  } finally {
+    await released;
+  }
+  const { rows } = await conn.pool.query<{ last: string }>('SELECT max(created_at) AS last FROM __drizzle_migrations');
+  assert.equal(Number(rows[0]!.last), slow.when, 'the slow migration is applied and recorded');
 });

@@ -11,7 +11,15 @@ export interface PgConnection {
   db: PgDb;
   /** The schema everything lives in (`?schema=` in DATABASE_URL), or undefined for the default. */
   schema: string | undefined;
+  /**
+   * Where and how to connect, without the pool's per-query time limits: for work that may
+   * rightly run longer than a request's query (migrations, on their own client).
+   */
+  clientConfig: pg.ClientConfig;
 }
+
+/** The pool's limit on one query, server side (statement_timeout) and client side. */
+export const QUERY_TIMEOUT_MS = 10_000;
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -26,21 +34,24 @@ export function parsePgUrl(url: string): { connectionString: string; schema: str
   return { connectionString: parsed.toString(), schema: schemaName };
 }
 
-export function openPg(url: string, poolSize: number): PgConnection {
+export function openPg(url: string, poolSize: number, queryTimeoutMs = QUERY_TIMEOUT_MS): PgConnection {
   const { connectionString, schema: schemaName } = parsePgUrl(url);
-  const pool = new pg.Pool({
+  const clientConfig: pg.ClientConfig = {
     connectionString,
+    connectionTimeoutMillis: 3_000,
+    ...(schemaName ? { options: `-c search_path=${schemaName}` } : {}),
+  };
+  const pool = new pg.Pool({
+    ...clientConfig,
     max: poolSize,
     // Never hang: a dead server turns into an error (and a 503) within seconds.
-    connectionTimeoutMillis: 3_000,
-    query_timeout: 10_000,
-    statement_timeout: 10_000,
+    query_timeout: queryTimeoutMs,
+    statement_timeout: queryTimeoutMs,
     idleTimeoutMillis: 30_000,
-    ...(schemaName ? { options: `-c search_path=${schemaName}` } : {}),
   });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  return { pool, db: drizzle(pool, { schema }), schema: schemaName };
+  return { pool, db: drizzle(pool, { schema }), schema: schemaName, clientConfig };
 }
 
 /**

@@ -3,8 +3,10 @@ import { StorageUnavailableError } from '../../../errors/unavailable.js';
 import { isNetworkFailure, someCause } from '../../network-errors.js';
 import { UniqueViolation } from '../exec.js';
 
-// SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P0x (shutdown).
-const UNAVAILABLE_SQLSTATE = /^(08\d{3}|53\d{3}|57P0[1-3])$/;
+// SQLSTATE classes 08 (connection exception), 53 (insufficient resources), 57P0x (shutdown),
+// and 57014 (query_canceled: statement_timeout, as while a migration holds a table's lock,
+// or an operator's pg_cancel_backend), each a moment when the database cannot answer.
+const UNAVAILABLE_SQLSTATE = /^(08\d{3}|53\d{3}|57P0[1-3]|57014)$/;
 // pg and pg-pool raise these without a code.
 const UNAVAILABLE_MESSAGES = [
   'Connection terminated',

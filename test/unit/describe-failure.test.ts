@@ -1,0 +1,31 @@
+// The CLI's last-resort error line (src/cli/describe-failure.ts), against a real failed query.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { describeFailure } from '../../src/cli/describe-failure.js';
+
+test('a failed query reads as one line with its reason, which only its cause holds', () => {
+  const db = drizzle(new Database(':memory:'));
+  let failure: unknown;
+  try {
+    db.run(sql`SELECT *
+      FROM missing_table`);
+  } catch (error) {
+    failure = error;
+  }
+  assert.ok(failure instanceof Error && !failure.message.includes('no such table'), 'the message alone lacks the reason');
+  assert.equal(describeFailure(failure), "Failed to run the query 'SELECT * FROM missing_table': no such table: missing_table");
+});
+
+test('a long message is cut; a chain of causes ends; a thrown string is itself', () => {
+  const long = new Error(`Failed query: ${'x'.repeat(500)}`, { cause: new Error('canceling statement due to statement timeout') });
+  const line = describeFailure(long);
+  assert.ok(line.endsWith('…: canceling statement due to statement timeout'), line);
+  assert.ok(line.length < 260);
+  const loop = new Error('a');
+  (loop as { cause?: unknown }).cause = loop;
+  assert.equal(describeFailure(loop), 'a: a: a: a: a: a');
+  assert.equal(describeFailure('plain'), 'plain');
+});
