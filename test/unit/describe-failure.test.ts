@@ -19,13 +19,15 @@ test('a failed query reads as one line with its reason, which only its cause hol
   assert.equal(describeFailure(failure), "Failed to run the query 'SELECT * FROM missing_table': no such table: missing_table");
 });
 
-test('a long message is cut; a chain of causes ends; a thrown string is itself', () => {
+test('a long message is cut; a cycle of causes ends; a cause already quoted is not repeated; a thrown string is itself', () => {
   const long = new Error(`Failed query: ${'x'.repeat(500)}`, { cause: new Error('canceling statement due to statement timeout') });
   const line = describeFailure(long);
   assert.ok(line.endsWith('…: canceling statement due to statement timeout'), line);
   assert.ok(line.length < 260);
   const loop = new Error('a');
-  (loop as { cause?: unknown }).cause = loop;
-  assert.equal(describeFailure(loop), 'a: a: a: a: a: a');
+  (loop as { cause?: unknown }).cause = new Error('b', { cause: loop });
+  assert.equal(describeFailure(loop), 'a: b');
+  const refused = new Error('connect ECONNREFUSED 127.0.0.1:1');
+  assert.equal(describeFailure(new Error(`database unavailable: ${refused.message}`, { cause: refused })), 'database unavailable: connect ECONNREFUSED 127.0.0.1:1', 'a cause already quoted is not repeated');
   assert.equal(describeFailure('plain'), 'plain');
 });
