@@ -84,8 +84,7 @@ export async function buildGatehouse(config: Readonly<Config>, options: BuildOpt
       serializers: logSerializers,
       stream: options.logStream ?? logDestination,
     } as FastifyServerOptions['logger'],
-    // Fastify takes a hop count too; its typings only list the other forms.
-    trustProxy: config.http.trustProxy as FastifyServerOptions['trustProxy'],
+    trustProxy: config.http.trustProxy,
     bodyLimit: config.http.bodyLimitBytes,
     // Slow clients cannot hold a request open: headers must arrive within 10 s and the
     // whole request within 30 s (checked every second, not Node's default 30 s); an idle
@@ -147,7 +146,7 @@ async function registerHttp(
   if (config.http.trustProxy === true) {
     // Fastify then takes the leftmost X-Forwarded-For address, which the client writes:
     // per-IP limits and lockouts count whatever address an attacker claims.
-    app.log.warn('TRUST_PROXY=true believes the leftmost X-Forwarded-For address, which any client can write; set TRUST_PROXY to a hop count or to your proxies\' addresses');
+    app.log.warn('TRUST_PROXY=true believes the leftmost X-Forwarded-For address, which any client can write; set TRUST_PROXY to your proxies\' addresses or CIDRs');
   }
   if (config.legacy) {
     const until = config.legacy.until ? `until ${config.legacy.until.toISOString()}` : 'with no end date (set LEGACY_TOKENS_UNTIL)';

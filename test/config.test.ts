@@ -124,7 +124,7 @@ for (const [name, env, variable] of [
   ['REFRESH_TOKEN_EXPIRE_DAYS=soon', { REFRESH_TOKEN_EXPIRE_DAYS: 'soon' }, 'REFRESH_TOKEN_EXPIRE_DAYS'],
   ['ALGORITHM=XYZ', { ALGORITHM: 'XYZ' }, 'ALGORITHM'],
   ['TRUST_PROXY=not an ip', { TRUST_PROXY: 'not an ip' }, 'TRUST_PROXY'],
-  ['TRUST_PROXY=99 (hop count out of range)', { TRUST_PROXY: '99' }, 'TRUST_PROXY'],
+  ['TRUST_PROXY=99 (a hop count)', { TRUST_PROXY: '99' }, 'TRUST_PROXY'],
   ['DATABASE_URL=mysql://x', { DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
   ['DATABASE_URL=:memory:', { DATABASE_URL: ':memory:' }, 'DATABASE_URL'],
   ['DATABASE_URL=file::memory:', { DATABASE_URL: 'file::memory:' }, 'DATABASE_URL'],
@@ -148,12 +148,23 @@ test('PASSWORD_MIN_LENGTH greater than PASSWORD_MAX_LENGTH → ConfigError namin
   assert.equal(equal.password.maxLength, 50);
 });
 
-test('TRUST_PROXY: true, a hop count, or a list of addresses and CIDRs', () => {
+test('TRUST_PROXY: true, false (or 0), or a list of addresses and CIDRs', () => {
   assert.equal(load({ TRUST_PROXY: 'true' }).http.trustProxy, true);
   assert.equal(load({ TRUST_PROXY: 'FALSE' }).http.trustProxy, false);
-  assert.equal(load({ TRUST_PROXY: '2' }).http.trustProxy, 2);
+  assert.equal(load({ TRUST_PROXY: '0' }).http.trustProxy, false);
   assert.deepEqual(load({ TRUST_PROXY: '10.0.0.0/8,127.0.0.1' }).http.trustProxy, ['10.0.0.0/8', '127.0.0.1']);
   assert.deepEqual(load({ TRUST_PROXY: ' 10.0.0.0/8 , ::1 ,loopback' }).http.trustProxy, ['10.0.0.0/8', '::1', 'loopback']);
+});
+
+// Fastify 5.12.1 trusts no hop for a numeric trustProxy (a hop count cannot tell the proxy
+// from a direct client), so TRUST_PROXY=1, which the README once advised behind one proxy,
+// loaded fine and then put every client under the proxy's address: one login budget for all.
+test('TRUST_PROXY as a hop count is refused, naming what to set instead', () => {
+  for (const value of ['1', '2', '20']) {
+    const error = assertConfigError({ TRUST_PROXY: value }, 'TRUST_PROXY');
+    assert.match(error.message, /hop count/);
+    assert.match(error.message, /addresses or CIDRs/);
+  }
 });
 
 // Addresses made of the right characters but not valid addresses must be refused here too:

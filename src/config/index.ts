@@ -114,7 +114,7 @@ export interface Config {
     registrationToken: string | undefined;
   };
   http: {
-    trustProxy: boolean | number | string[];
+    trustProxy: boolean | string[];
     corsOrigins: string[];
     bodyLimitBytes: number;
     /** Slow clients: headers must arrive within this, the whole request within the next. */
@@ -276,16 +276,28 @@ function isAddressOrCidr(entry: string): boolean {
   return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
 }
 
-/** Fastify's trustProxy: true/false, a hop count, or a list of addresses/CIDRs. */
-function parseTrustProxy(env: Env): boolean | number | string[] {
+/**
+ * Fastify's trustProxy: true/false, or a list of addresses/CIDRs. A hop count is refused
+ * rather than passed on: it cannot tell the proxy from a client that connects directly and
+ * writes its own X-Forwarded-For, and since 5.12.1 Fastify trusts no hop at all for one, so
+ * `TRUST_PROXY=1` silently put every client behind the proxy under the proxy's one login
+ * budget. `0` still means no proxy.
+ */
+function parseTrustProxy(env: Env): boolean | string[] {
   const value = read(env, 'TRUST_PROXY');
   if (value === undefined) return false;
   if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
-  if (/^\d+$/.test(value)) return int(env, 'TRUST_PROXY', 0, { min: 0, max: 20 });
+  if (/^\d+$/.test(value)) {
+    if (Number(value) === 0) return false;
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `a hop count (${value}) is no longer accepted: it cannot tell your proxy from a client that connects directly. List your proxies' addresses or CIDRs instead (e.g. 10.0.0.0/8, or uniquelocal for every private range)`,
+    );
+  }
   const entries = list(env, 'TRUST_PROXY');
   for (const entry of entries) {
     if (!isAddressOrCidr(entry)) {
-      throw new ConfigError('TRUST_PROXY', `"${entry}" is not true, false, a hop count, an address or a CIDR`);
+      throw new ConfigError('TRUST_PROXY', `"${entry}" is not true, false, an address, a CIDR, loopback, linklocal or uniquelocal`);
     }
   }
   return entries;

@@ -217,7 +217,7 @@ export const VARIABLES = {
   TRUST_PROXY: {
     type: 'string',
     shown: '`false`',
-    doc: 'a hop count (0-20; `1` behind one proxy) or the addresses/CIDRs of your proxies: only then is `X-Forwarded-For` believed. `true` believes its leftmost address, which the client writes, so every per-IP limit counts whatever address an attacker claims (the server warns at start)',
+    doc: 'the addresses/CIDRs of your proxies (or `loopback`, `linklocal`, `uniquelocal`): only then is `X-Forwarded-For` believed, up to the first address not in the list. A hop count is refused at start (it cannot tell the proxy from a client that connects directly; `0` means none). `true` believes its leftmost address, which the client writes, so every per-IP limit counts whatever address an attacker claims (the server warns at start)',
   },
   METRICS_TOKEN: {
     type: 'string',
