@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { FastifyInstance } from 'fastify';
-import { PASSWORD, buildTestApp, type TestApp } from './helpers/app.js';
+import { PASSWORD, buildTestApp, freshIp, login, register, type TestApp } from './helpers/app.js';
+import { enrolTotp } from './helpers/mfa.js';
 
 type Json = Record<string, unknown>;
 interface MediaType {
@@ -377,4 +378,26 @@ test('no schema in the document has a password_hash property, and the JWK schema
   for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) {
     assert.ok(!jwkFields.includes(member), `JWK schema exposes private member ${member}`);
   }
+});
+
+// The contract's second-factor answer to POST /login: the document left it out (a black-box
+// audit read /login's responses as 200, 400, 401, 413, 415, 429), and described it under
+// /refresh instead, whose 403 is the refresh cookie's CSRF check.
+test('POST /login documents the 403 mfa_required it sends, with mfa_token and factors in its schema', async (t) => {
+  const { app, doc } = await fetchDoc(t);
+  await register(app, { username: 'openapimfa' });
+  const { access_token: token } = await login(app, 'openapimfa');
+  await enrolTotp(app, token);
+  const res = await app.app.inject({ method: 'POST', url: '/login', payload: { username: 'openapimfa', password: PASSWORD }, remoteAddress: freshIp() });
+  assert.equal(res.statusCode, 403);
+  const body = res.json() as Json;
+  assert.equal(body.code, 'mfa_required');
+
+  const documented = doc.paths['/login']!.post!.responses['403'];
+  assert.ok(documented, 'POST /login documents 403');
+  assert.match(documented.description ?? '', /mfa_required/);
+  assert.equal(documented.content?.['application/problem+json']?.schema?.$ref, PROBLEM_REF);
+  const properties = (doc.components.schemas?.Problem as { properties: Json }).properties;
+  for (const field of Object.keys(body)) assert.ok(field in properties, `Problem documents ${field}`);
+  assert.doesNotMatch(doc.paths['/refresh']!.post!.responses['403']?.description ?? '', /mfa_required/, '/refresh does not claim the login\'s 403');
 });

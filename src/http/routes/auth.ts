@@ -15,7 +15,7 @@ import { clearRefreshCookie, hasCsrfHeader, readRefreshCookie } from '../refresh
 import { presentedDeviceToken } from '../device-cookie.js';
 import { tokenAnswers } from '../login-answer.js';
 import type { PasswordCheckLimit } from '../password-rate-limit.js';
-import { problems } from '../schemas/common.js';
+import { LOGIN_FORBIDDEN, problem, problems } from '../schemas/common.js';
 
 export interface AuthRoutesOptions {
   auth: AuthService;
@@ -89,7 +89,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
         consumes: FORM_AND_JSON,
         body: LoginBody,
         ...cookieHeaders,
-        response: { 200: loginResponse, ...problems(400, 401, 413, 415, 429) },
+        response: { 200: loginResponse, ...problems(400, 401, 413, 415, 429), 403: LOGIN_FORBIDDEN },
       },
     },
     async (request, reply) => {
@@ -118,7 +118,11 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
         body: Type.Partial(RefreshBody, { additionalProperties: false }),
         querystring: RefreshQuery,
         ...cookieHeaders,
-        response: { 200: tokenResponse, ...problems(400, 401, 403, 413, 415, 429) },
+        response: {
+          200: tokenResponse,
+          ...problems(400, 401, 413, 415, 429),
+          403: problem('`csrf_check_failed`: the refresh cookie was sent without the `X-Gatehouse-CSRF: 1` header'),
+        },
       },
     },
     async (request, reply) => {

@@ -29,7 +29,7 @@ export const problemRef = Type.Unsafe<Record<string, unknown>>(Type.Ref('Problem
 const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid request: malformed body, unknown or invalid fields (see `errors`), or a taken username or email',
   401: 'Missing, invalid, expired or revoked credentials (with WWW-Authenticate)',
-  403: 'Forbidden; on a login, `mfa_required` with `mfa_token` and `factors`',
+  403: 'Forbidden (see `code`)',
   404: 'Not found',
   413: 'The body is larger than BODY_LIMIT_BYTES',
   415: 'Only application/json and application/x-www-form-urlencoded are accepted',
@@ -39,10 +39,16 @@ const STATUS_TEXT: Record<number, string> = {
 
 /** Problem responses a route documents, by status, as application/problem+json. */
 export function problems(...statuses: number[]) {
-  return Object.fromEntries(
-    statuses.map((s) => [
-      s,
-      { description: STATUS_TEXT[s] ?? 'Problem', content: { 'application/problem+json': { schema: problemRef } } },
-    ]),
-  );
+  return Object.fromEntries(statuses.map((s) => [s, problem(STATUS_TEXT[s] ?? 'Problem')]));
 }
+
+/** One problem response with a description of its own (what this route means by the status). */
+export function problem(description: string) {
+  return { description, content: { 'application/problem+json': { schema: problemRef } } };
+}
+
+/** POST /login's 403: the password was right, and something is still due. */
+export const LOGIN_FORBIDDEN = problem(
+  '`mfa_required`: the password was right and the user has a second factor; `mfa_token` (single use, 5 minutes) and `factors` say how to finish: POST /login/mfa (`code` or `recovery_code`) or POST /webauthn/login. ' +
+    'Or `email_not_verified`, with REQUIRE_VERIFIED_EMAIL=true',
+);
