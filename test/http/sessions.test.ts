@@ -33,7 +33,9 @@ test('the refresh token is accepted as a form field and, deprecated, as a query 
   assert.equal(form.headers.deprecation, undefined);
   const query = await app.app.inject({ method: 'POST', url: `/refresh?refresh_token=${form.json().refresh_token}` });
   assert.equal(query.statusCode, 200, query.body);
-  assert.equal(query.headers.deprecation, 'true');
+  // RFC 9745: an sf-date, '@' and the Unix time the query form was deprecated.
+  assert.match(String(query.headers.deprecation), /^@\d{10}$/);
+  assert.ok(Number(String(query.headers.deprecation).slice(1)) * 1000 <= Date.now(), 'deprecated in the past');
   // The token must not reach the logs through the URL.
   assert.ok(!app.logs.join('').includes(form.json().refresh_token));
   const missing = await app.app.inject({ method: 'POST', url: '/refresh' });

@@ -17,6 +17,13 @@ import { tokenAnswers } from '../login-answer.js';
 import type { PasswordCheckLimit } from '../password-rate-limit.js';
 import { LOGIN_FORBIDDEN, problem, problems } from '../schemas/common.js';
 
+/**
+ * RFC 9745's Deprecation header: a structured-field date, when the `refresh_token` query
+ * parameter became deprecated (Gatehouse's first version, 2026-11-25T06:48:00Z). It was
+ * `true` before, an earlier draft's form that parsers of the RFC refuse.
+ */
+const QUERY_TOKEN_DEPRECATED = '@1795589280';
+
 export interface AuthRoutesOptions {
   auth: AuthService;
   registration: RegistrationService;
@@ -110,7 +117,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
         description:
           'Every use rotates the refresh token. Presenting the previous token again within the reuse grace window ' +
           'returns the same new token; after the window it revokes the whole session. The `refresh_token` query ' +
-          'parameter is accepted for the original service\'s clients and answered with a `Deprecation` header. ' +
+          'parameter is accepted for the original service\'s clients and answered with an RFC 9745 `Deprecation` header. ' +
           'With REFRESH_TOKEN_COOKIE=true and the header `X-Gatehouse-CSRF: 1`, a request without a token in the body ' +
           'uses the HttpOnly `gatehouse_refresh` cookie, and the new refresh token goes back into that cookie ' +
           '(the cookie without the header is refused: 403 `csrf_check_failed`).',
@@ -129,7 +136,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
       let token = request.body.refresh_token;
       if (token === undefined && request.query.refresh_token !== undefined) {
         token = request.query.refresh_token;
-        reply.header('deprecation', 'true');
+        reply.header('deprecation', QUERY_TOKEN_DEPRECATED);
       }
       const cookie = token === undefined && cookieMode ? readRefreshCookie(request) : undefined;
       if (cookie !== undefined) {
