@@ -179,6 +179,18 @@ async function registerHttp(
   await app.register(formbody, { bodyLimit: config.http.bodyLimitBytes });
   // Only JSON and forms are spoken here; anything else is 415, not a string to validate.
   app.removeContentTypeParser('text/plain');
+  // An empty body sent as application/json is no body, as an empty form is: HTTP wrappers set
+  // the header on a bodyless POST /logout. Fastify's parser refuses it outright (400 "could not
+  // be parsed"); now routes whose body is optional take it, and the others answer 400 from
+  // their schema. Every other body goes to Fastify's parser (secure-json-parse, the same
+  // __proto__ and constructor checks).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = String(body); // parseAs: 'string' hands a string; the typings allow a Buffer
+    if (text === '') done(null, undefined);
+    else parseJson(request, text, done);
+  });
   await app.register(rateLimit, {
     global: false,
     ...(redis && redisConfig ? { store: redisRouteStore(redis, `${redisConfig.keyPrefix}ip:`) } : {}),
