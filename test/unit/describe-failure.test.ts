@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { sql } from 'drizzle-orm';
+import { DrizzleQueryError, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { describeFailure } from '../../src/cli/describe-failure.js';
 
@@ -19,8 +19,17 @@ test('a failed query reads as one line with its reason, which only its cause hol
   assert.equal(describeFailure(failure), "Failed to run the query 'SELECT * FROM missing_table': no such table: missing_table");
 });
 
+// Before, the CLI printed the wrapper's message: the statement and its bound values.
+test('a failed query with bound values: the values are not printed, the reason is', () => {
+  const hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo';
+  const failure = new DrizzleQueryError('insert into "users" ("username", "password_hash") values ($1, $2)', ['eve', hash], new Error('relation "users" does not exist'));
+  const line = describeFailure(failure);
+  assert.equal(line, 'a database query failed: relation "users" does not exist');
+  assert.ok(!line.includes('argon2id') && !line.includes('eve'));
+});
+
 test('a long message is cut; a cycle of causes ends; a cause already quoted is not repeated; a thrown string is itself', () => {
-  const long = new Error(`Failed query: ${'x'.repeat(500)}`, { cause: new Error('canceling statement due to statement timeout') });
+  const long = new Error(`migration 0042 failed: ${'x'.repeat(500)}`, { cause: new Error('canceling statement due to statement timeout') });
   const line = describeFailure(long);
   assert.ok(line.endsWith('…: canceling statement due to statement timeout'), line);
   assert.ok(line.length < 260);
