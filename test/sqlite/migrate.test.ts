@@ -39,7 +39,8 @@ test('a migration waits for another connection\'s write lock longer than the con
 
   const holder = new Worker(HOLDER, { eval: true, workerData: { file, holdMs: 1000 } });
   const exited = new Promise((resolve, reject) => holder.on('exit', resolve).on('error', reject));
-  await new Promise((resolve) => holder.once('message', resolve));
+  // A worker that fails before it holds the lock fails the test instead of hanging it.
+  await Promise.race([new Promise((resolve) => holder.once('message', resolve)), exited.then(() => assert.fail('the lock holder ended first'))]);
 
   const started = Date.now();
   const { applied } = migrateSqlite(db);

@@ -94,7 +94,7 @@ test('0009_refresh_token_hashes: a session rotated before the upgrade still tell
   assert.equal((await stores.sessions.findByRefreshHash('child-of-v2'))?.id, 's-old');
 });
 
-/** A copy of the dialect's migrations folder with one more migration at the end. */
+/** A copy of the PostgreSQL migrations folder with one more migration at the end. */
 function migrationsWith(dir: string, tag: string, sql: string): { folder: string; when: number } {
   const folder = path.join(dir, 'migrations-plus');
   cpSync(PG_MIGRATIONS, folder, { recursive: true });
