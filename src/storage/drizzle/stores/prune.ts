@@ -3,7 +3,8 @@
  * as one statement: on SQLite that is the event loop blocked for as long as it takes (16 s
  * measured for 430 000 due sessions). Here each batch removes at most PRUNE_BATCH rows
  * found through an index on the time column, and the loop yields to the event loop
- * between batches, so requests keep being served while a large backlog drains.
+ * before each batch (the first too: one prune runs several of these loops back to back),
+ * so requests keep being served while a large backlog drains.
  */
 import { and, inArray, lt, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn, SQLiteTable } from 'drizzle-orm/sqlite-core';
@@ -17,6 +18,7 @@ const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 export async function pruneInBatches(x: Exec, table: SQLiteTable, key: SQLiteColumn, column: SQLiteColumn, before: Date, also?: SQL): Promise<number> {
   let total = 0;
   for (;;) {
+    await nextTurn();
     const due = x.db
       .select({ key })
       .from(table)
@@ -25,6 +27,5 @@ export async function pruneInBatches(x: Exec, table: SQLiteTable, key: SQLiteCol
     const deleted = await x.run(x.db.delete(table).where(inArray(key, due)));
     total += deleted;
     if (deleted < PRUNE_BATCH) return total;
-    await nextTurn();
   }
 }
