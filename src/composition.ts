@@ -105,7 +105,13 @@ const stderrLog: ServiceLog = {
 
 export async function buildServices(config: Readonly<Config>, options: BuildServicesOptions = {}): Promise<Services> {
   const server = options.server ?? false;
-  const stores = options.stores ?? (await openStores(config.database, { server }));
+  const stores =
+    options.stores ??
+    (await openStores(config.database, {
+      server,
+      // Each revoked session's feed record keeps when its last access token expires.
+      sessionRecordLifetimeMs: (config.jwt.accessTtlSeconds + config.jwt.clockSkewSeconds) * 1000,
+    }));
   // With REDIS_URL every instance shares the limit counters; without it each counts its own.
   let redis: RedisClient | undefined;
   try {
@@ -254,7 +260,7 @@ function wire(config: Readonly<Config>, stores: Stores, redis: RedisClient | und
       })
     : undefined;
 
-  const clients = new ClientRegistry(stores.clients);
+  const clients = new ClientRegistry(stores.clients, async (alg) => void (await keyRings.idTokenRing(alg)));
   const oidc = new OidcService(stores, auth, clients, tokens, new IdTokens(keyRings, config.jwt.issuer, config.jwt.accessTtlSeconds, clock), observer, clock, {
     issuer: config.jwt.issuer,
     refreshTtlSeconds: config.refresh.ttlSeconds,

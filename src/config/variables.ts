@@ -73,7 +73,7 @@ export const VARIABLES = {
     default: 'EdDSA',
     shown: '`EdDSA` (Ed25519)',
     original: 'ALGORITHM',
-    doc: '`ES256` or `RS256` for resource servers whose JWT library lacks Ed25519 (`Ed25519` is a name for `EdDSA`); `HS256` signs with `SECRET_KEY` and publishes no JWKS',
+    doc: '`ES256` or `RS256` for resource servers whose JWT library lacks Ed25519 (`Ed25519` is a name for `EdDSA`); `HS256` signs with `SECRET_KEY` and publishes no key of its own (the JWKS then lists OpenID Connect ID-token keys only)',
   },
   SECRET_KEY: { type: 'string', original: 'SECRET_KEY', doc: 'only with `ALGORITHM=HS256` (required then; 32 bytes or more in production)' },
   JWT_AUDIENCE: { type: 'string', default: 'gatehouse', doc: 'the `aud` of access tokens; verification requires it' },

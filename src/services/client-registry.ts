@@ -44,7 +44,17 @@ function sameHash(a: string, b: string): boolean {
 }
 
 export class ClientRegistry {
-  constructor(private readonly store: ClientStore) {}
+  constructor(
+    private readonly store: ClientStore,
+    /**
+     * Makes (or finds) the signing key of an ID-token algorithm. A client's key exists from
+     * its registration on: it is in the JWKS every instance serves (within their key reload)
+     * before it signs the client's first ID token, rather than made and signed with at once
+     * on that sign-in, which a relying party holding a key set fetched earlier meets as an
+     * unknown kid. With ALGORITHM=HS256 it is also what makes the JWKS appear at all.
+     */
+    private readonly prepareIdTokenKey: (alg: IdTokenAlgorithm) => Promise<void>,
+  ) {}
 
   /** Who is calling: the default client when none is named, else a registered one whose secret matches. */
   async authenticate(credentials: ClientCredentials): Promise<OAuthClient> {
@@ -130,6 +140,8 @@ export class ClientRegistry {
       idTokenAlg: input.idTokenAlg ?? 'RS256',
       backchannelLogoutUri: input.backchannelLogoutUri ?? null,
     };
+    // The key first: a client is never registered without the key its ID tokens need.
+    if (redirectUris.length > 0) await this.prepareIdTokenKey(client.idTokenAlg);
     await this.store.create(client);
     return { client, secret };
   }

@@ -221,7 +221,11 @@ export interface RevocationRecord {
   /** Set when one access token was revoked by its jti. */
   tokenId: string | null;
   at: Date;
-  /** For a token: when it expires (after which the record is moot). */
+  /**
+   * When the last token the record covers expires (after which it is moot): the token's
+   * own exp; for a session, its revocation plus the access-token lifetime and clock skew
+   * in force then. Null on session records written before the column was filled.
+   */
   expiresAt: Date | null;
 }
 
@@ -230,7 +234,7 @@ export interface RevocationRecordStore {
   head(): Promise<number>;
   /** Records with id > `after`, oldest first. */
   after(after: number, limit: number): Promise<RevocationRecord[]>;
-  /** Records with id > `after` that still cover an unexpired token: sessions revoked after `sessionCutoff`, tokens expiring after `now`. */
+  /** Records with id > `after` that still cover an unexpired token: expiring after `now` (older session records without expiresAt: revoked after `sessionCutoff`). */
   relevantAfter(after: number, sessionCutoff: Date, now: Date, limit: number): Promise<RevocationRecord[]>;
   /** Deletes the records that cover no unexpired token any more. */
   prune(sessionCutoff: Date, now: Date): Promise<number>;

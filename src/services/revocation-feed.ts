@@ -110,7 +110,10 @@ export class RevocationFeed {
     }
   }
 
-  /** Sessions revoked before this moment have no unexpired access token left. */
+  /**
+   * Session records written before they stored their own `expires_at` (null there): those
+   * revoked before this moment have no unexpired access token left, by today's lifetime.
+   */
   private sessionCutoff(now: Date): Date {
     return new Date(now.getTime() - (this.options.accessTtlSeconds + this.options.clockSkewSeconds) * 1000);
   }
@@ -120,7 +123,10 @@ export class RevocationFeed {
     if (record.tokenId !== null) {
       return { id, data: { jti: record.tokenId, exp: Math.ceil((record.expiresAt ?? record.at).getTime() / 1000) } };
     }
-    const exp = Math.ceil(record.at.getTime() / 1000) + this.options.accessTtlSeconds + this.options.clockSkewSeconds;
+    // The lifetime in force when the session was revoked, stored with it (stores/revocations.ts).
+    const exp = record.expiresAt
+      ? Math.ceil(record.expiresAt.getTime() / 1000)
+      : Math.ceil(record.at.getTime() / 1000) + this.options.accessTtlSeconds + this.options.clockSkewSeconds;
     return { id, data: { sid: record.sessionId ?? '', exp } };
   }
 }

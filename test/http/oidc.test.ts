@@ -710,6 +710,28 @@ test('keys: the JWKS holds one key per algorithm in use; gatehouse keys rotate r
   for (const row of asymmetric) assert.ok(openStoredJwk(app, row.kid, row.private_jwk).d, `${row.alg} key ${row.kid} opens with the KEK`);
 });
 
+test('a client registered while the server runs has its ID-token key published before its first sign-in; with ALGORITHM=HS256 too', async (t) => {
+  const { app, issuer } = await serve(t, { ALGORITHM: 'HS256', SECRET_KEY: 'an-hs256-test-secret-of-more-than-32-chars' });
+  await register(app, { username: 'alice' });
+  const jwks = () => fetch(`${issuer}/.well-known/jwks.json`);
+  assert.equal((await jwks()).status, 404, 'HS256 and no OpenID Connect client: no public key at all');
+
+  // Registered after start-up, as `gatehouse clients create` does against a running server.
+  const client = await createClient(app, 'late', { alg: 'ES256', firstParty: true });
+  const published = await jwks();
+  assert.equal(published.status, 200, 'the key is public as soon as the client exists');
+  const keys = ((await published.json()) as { keys: Array<{ kid: string; alg: string; k?: string; d?: string }> }).keys;
+  assert.deepEqual(keys.map((k) => k.alg), ['ES256'], 'the ID-token key only: nothing of SECRET_KEY');
+  assert.ok(keys.every((k) => k.k === undefined && k.d === undefined), 'nothing secret');
+
+  // A relying party that fetched that set before the first sign-in knows the key it meets.
+  const agent = new UserAgent(issuer);
+  const { code, verifier } = await getCode(agent, issuer, client);
+  assert.ok(code);
+  const tokens = (await (await tokenRequest(issuer, { code, redirect_uri: client.redirectUri, code_verifier: verifier }, client)).json()) as { id_token: string };
+  assert.equal(decodeProtectedHeader(tokens.id_token).kid, keys[0]!.kid, 'signed with the key published before');
+});
+
 test('dynamic client registration: off by default; with the setting it needs the initial access token', async (t) => {
   const off = await serve(t);
   assert.equal((await fetch(`${off.issuer}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 404);

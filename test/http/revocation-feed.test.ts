@@ -1,7 +1,7 @@
 /** GET /revocations/stream over real HTTP, to the letter of the contract's "Revocation feed". */
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { FakeClock, PASSWORD, buildTestApp, freshIp, login, register, type TestApp } from '../helpers/app.js';
+import { FakeClock, PASSWORD, buildTestApp, freshIp, login, register, sqlRows, type TestApp } from '../helpers/app.js';
 
 interface FeedEvent {
   id: string;
@@ -147,6 +147,8 @@ test('on connect: every revocation still relevant, then a ping; live events from
   const ids = stream.events.map((ev) => Number(ev.id));
   assert.deepEqual(ids, [...ids].sort((x, y) => x - y));
   assert.equal(new Set(ids).size, ids.length);
+  // Every one of these paths stored when its record stops mattering (none left to today's settings).
+  assert.deepEqual(await sqlRows(app.dir, 'SELECT id FROM revocation_events WHERE expires_at IS NULL'), []);
 });
 
 test('Last-Event-ID resumes after that cursor; a cursor from elsewhere starts from the relevant backlog', async (t) => {
@@ -160,6 +162,34 @@ test('Last-Event-ID resumes after that cursor; a cursor from elsewhere starts fr
   const foreign = await Stream.open(t, url, { ...basic, 'last-event-id': 'not-ours' });
   await foreign.caughtUp();
   assert.equal(foreign.events.length, 3);
+});
+
+test('after a restart with a shorter ACCESS_TOKEN_EXPIRE_MINUTES, a session revoked before it keeps the exp of the tokens it had', async (t) => {
+  const clock = new FakeClock();
+  const long = await buildTestApp(t, { ACCESS_TOKEN_EXPIRE_MINUTES: '60', JWT_CLOCK_SKEW_SECONDS: '30' }, { clock });
+  await register(long, { username: 'feed_user' });
+  const { secret } = await long.clients.create({ id: 'orders-api', grantTypes: ['password'], confidential: true, now: clock.now() });
+  const tokens = await login(long, 'feed_user');
+  const revokedAtMs = clock.now().getTime();
+  assert.equal((await long.app.inject({ method: 'POST', url: '/logout', headers: bearer(tokens.access_token), payload: {} })).statusCode, 200);
+  await long.app.close();
+
+  // Twenty minutes on, under a 10-minute lifetime: the revoked session's access token still
+  // has forty minutes to run, so a verifier that connects now must hear of it, and keep it.
+  clock.advance(20 * 60_000);
+  const short = await buildTestApp(t, { ACCESS_TOKEN_EXPIRE_MINUTES: '10', JWT_CLOCK_SKEW_SECONDS: '30' }, { clock, dir: long.dir });
+  const url = await short.app.listen({ host: '127.0.0.1', port: 0 });
+  const stream = await Stream.open(t, url, { authorization: `Basic ${Buffer.from(`orders-api:${secret}`).toString('base64')}` });
+  await stream.caughtUp();
+  assert.deepEqual(
+    stream.events.map((e) => e.data),
+    [{ sid: sessionOf(tokens.access_token), exp: Math.ceil((revokedAtMs + (3600 + 30) * 1000) / 1000) }],
+    'sent on connect, with the exp of the lifetime the session was revoked under',
+  );
+  assert.ok(JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString()).exp <= Math.ceil(revokedAtMs / 1000) + 3600, 'the token it covers');
+  assert.equal(await short.revocationFeed.prune(), 0, 'not pruned while the token lives');
+  clock.advance(41 * 60_000);
+  assert.equal(await short.revocationFeed.prune(), 1, 'pruned once it has expired');
 });
 
 test('revocations whose tokens have all expired are not sent on connect', async (t) => {

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NewSession, NewUser, RotationRequest, SigningKeyRecord } from '../../src/services/ports.js';
 import { openTestStores } from '../helpers/stores.js';
+import { DIALECT, sqlWrite } from '../helpers/app.js';
+import { DEFAULT_SESSION_RECORD_LIFETIME_MS } from '../../src/storage/drizzle/stores/revocations.js';
 
 const HOUR = 3_600_000;
 let seq = 0;
@@ -350,7 +352,7 @@ test('imports: ids kept where free, present users left alone, clashes reported, 
 });
 
 test('revocation records: every revoking store writes one in its transaction; head, after, relevantAfter, prune', async (t) => {
-  const { stores } = await openTestStores(t);
+  const { stores, dir } = await openTestStores(t);
   const r = stores.revocations;
   assert.equal(await r.head(), 0);
   const user = await stores.users.create(newUser());
@@ -371,12 +373,22 @@ test('revocation records: every revoking store writes one in its transaction; he
   assert.equal(await r.head(), all.at(-1)!.id);
   assert.deepEqual((await r.after(all[1]!.id, 2)).map((e) => e.id), [all[2]!.id, all[3]!.id]);
   assert.equal(all[3]!.expiresAt!.getTime(), expiresAt.getTime());
+  // A session's record keeps when its last access token expires, by the lifetime given to the stores.
+  for (const record of all.filter((e) => e.sessionId !== null)) {
+    assert.equal(record.expiresAt!.getTime(), record.at.getTime() + DEFAULT_SESSION_RECORD_LIFETIME_MS, `record of ${record.sessionId}`);
+  }
+  // A session record from before the column was filled (expires_at null) goes by the cutoff.
+  const older = new Date(now.getTime() - 1000);
+  await sqlWrite(dir, 'INSERT INTO revocation_events (session_id, at) VALUES ($1, $2)', ['older-session', DIALECT === 'sqlite' ? older.getTime() : older]);
 
-  // Relevance: sessions revoked after the cutoff, tokens expiring after now.
+  // Relevance: records expiring after now; the older session record if revoked after the cutoff.
+  const sessionsOver = new Date(now.getTime() + DEFAULT_SESSION_RECORD_LIFETIME_MS + 60_000);
   const later = new Date(now.getTime() + 2 * HOUR);
-  assert.equal((await r.relevantAfter(0, new Date(now.getTime() - 1000), now, 100)).length, 5);
-  assert.deepEqual((await r.relevantAfter(0, later, now, 100)).map((e) => e.tokenId), ['jti-1']);
+  assert.equal((await r.relevantAfter(0, new Date(now.getTime() - 2000), now, 100)).length, 6);
+  assert.equal((await r.relevantAfter(0, now, now, 100)).length, 5, 'the older record is before the cutoff');
+  assert.deepEqual((await r.relevantAfter(0, later, sessionsOver, 100)).map((e) => e.tokenId), ['jti-1']);
   assert.deepEqual(await r.relevantAfter(0, later, later, 100), []);
+  assert.equal(await r.prune(now, now), 1, 'only the older record is due');
   assert.equal(await r.prune(later, later), 5);
   assert.deepEqual(await r.after(0, 100), []);
   // Ids are never reused after pruning: a subscriber's cursor stays valid.

@@ -150,7 +150,7 @@ export default async function opsRoutes(instance: FastifyInstance, opts: OpsRout
       schema: {
         tags: ['standards'],
         summary: 'Public signing keys (RFC 7517)',
-        description: 'Every key that may have signed a live access token. Not published with ALGORITHM=HS256.',
+        description: 'Every key that may have signed a live access token or ID token. With ALGORITHM=HS256 only the OpenID Connect ID-token keys (404 until an OpenID Connect client exists).',
         response: {
           200: Type.Object({ keys: Type.Array(Jwk) }),
           ...problems(404),

@@ -51,7 +51,7 @@ const REVOKE_FOR_REUSE = {
 
 /** The revocation feed's record of a reuse, under the feed's lock (see stores/revocations.ts). */
 const FEED_LOCK_TAKE = { name: 'gatehouse_feed_lock', text: 'SELECT pg_advisory_xact_lock($1)' };
-const RECORD_REUSE = { name: 'gatehouse_rotation_record_reuse', text: 'INSERT INTO revocation_events (session_id, at) VALUES ($1, $2)' };
+const RECORD_REUSE = { name: 'gatehouse_rotation_record_reuse', text: 'INSERT INTO revocation_events (session_id, at, expires_at) VALUES ($1, $2, $3)' };
 
 async function locate(client: pg.PoolClient, hash: string): Promise<Located | undefined> {
   const row = (await client.query<Row>({ ...LOCATE, values: [hash] })).rows[0];
@@ -94,7 +94,11 @@ export class PgSessionHotPaths implements SessionHotPaths {
   /** Revocation checks waiting for the next batch (see findLiveSessionUser()). */
   private pendingChecks: PendingCheck[] = [];
 
-  constructor(private readonly conn: PgConnection) {}
+  constructor(
+    private readonly conn: PgConnection,
+    /** See DEFAULT_SESSION_RECORD_LIFETIME_MS (stores/revocations.ts). */
+    private readonly recordLifetimeMs: number,
+  ) {}
 
   async rotate(request: RotationRequest): Promise<RotationOutcome> {
     try {
@@ -112,7 +116,7 @@ export class PgSessionHotPaths implements SessionHotPaths {
           case 'revoke_for_reuse':
             await client.query({ ...REVOKE_FOR_REUSE, values: [write.id, write.at] });
             await client.query({ ...FEED_LOCK_TAKE, values: [FEED_LOCK] });
-            await client.query({ ...RECORD_REUSE, values: [write.id, write.at] });
+            await client.query({ ...RECORD_REUSE, values: [write.id, write.at, new Date(write.at.getTime() + this.recordLifetimeMs)] });
             break;
         }
         return outcome;

@@ -46,7 +46,11 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
   /** Rotations waiting for the next batch (see rotate()). */
   private pending: PendingRotation[] = [];
 
-  constructor(private readonly x: SqliteExec) {
+  constructor(
+    private readonly x: SqliteExec,
+    /** See DEFAULT_SESSION_RECORD_LIFETIME_MS (stores/revocations.ts). */
+    private readonly recordLifetimeMs: number,
+  ) {
     const db = x.db;
     const raw = x.conn.raw;
     // The one indexed lookup of a rotation: the hash's row, then its session by primary key.
@@ -65,7 +69,7 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
       .where(eq(sessions.id, ph('id')))
       .prepare();
     // The revocation feed's record, in the rotation's transaction (see stores/revocations.ts).
-    this.recordReuse = db.insert(revocationEvents).values({ sessionId: ph('sessionId'), at: ph('at') }).prepare();
+    this.recordReuse = db.insert(revocationEvents).values({ sessionId: ph('sessionId'), at: ph('at'), expiresAt: ph('expiresAt') }).prepare();
     // The transaction wrappers too are built once. Each rotation is its own transaction
     // function; run inside a batch's (see rotate()) better-sqlite3 makes it a SAVEPOINT.
     this.rotation = raw.transaction((request: RotationRequest) => this.rotateLocked(request));
@@ -108,7 +112,7 @@ export class SqliteSessionHotPaths implements SessionHotPaths {
         break;
       case 'revoke_for_reuse':
         this.revokeForReuse.run({ revokedAt: write.at, id: write.id });
-        this.recordReuse.run({ sessionId: write.id, at: write.at });
+        this.recordReuse.run({ sessionId: write.id, at: write.at, expiresAt: new Date(write.at.getTime() + this.recordLifetimeMs) });
         break;
     }
     return outcome;

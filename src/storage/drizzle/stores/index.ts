@@ -19,17 +19,17 @@ const NOT_IN_A_TRANSACTION: SessionHotPaths = {
   findLiveSessionUser: () => Promise.reject(new Error('findLiveSessionUser() is not part of a transaction')),
 };
 
-function scoped(x: Exec, hot: SessionHotPaths) {
+function scoped(x: Exec, hot: SessionHotPaths, recordLifetimeMs: number) {
   return {
-    users: new DrizzleUserStore(x),
-    sessions: new DrizzleSessionStore(x, hot),
+    users: new DrizzleUserStore(x, recordLifetimeMs),
+    sessions: new DrizzleSessionStore(x, hot, recordLifetimeMs),
     revokedTokens: new DrizzleRevokedTokenStore(x),
     signingKeys: new DrizzleSigningKeyStore(x),
     clients: new DrizzleClientStore(x),
     emailTokens: new DrizzleEmailTokenStore(x),
     audit: new DrizzleAuditStore(x),
     mfa: new DrizzleMfaStore(x),
-    oidc: new DrizzleOidcStore(x),
+    oidc: new DrizzleOidcStore(x, recordLifetimeMs),
   };
 }
 
@@ -37,17 +37,17 @@ function scoped(x: Exec, hot: SessionHotPaths) {
  * A transaction's stores, each made when the body first uses it: a login's transaction
  * touches three of the nine, and every transaction would otherwise build all of them.
  */
-function transactionStores(tx: Exec): TransactionStores {
+function transactionStores(tx: Exec, recordLifetimeMs: number): TransactionStores {
   const makers: { [K in keyof TransactionStores]: () => TransactionStores[K] } = {
-    users: () => new DrizzleUserStore(tx),
-    sessions: () => new DrizzleSessionStore(tx, NOT_IN_A_TRANSACTION),
+    users: () => new DrizzleUserStore(tx, recordLifetimeMs),
+    sessions: () => new DrizzleSessionStore(tx, NOT_IN_A_TRANSACTION, recordLifetimeMs),
     revokedTokens: () => new DrizzleRevokedTokenStore(tx),
     signingKeys: () => new DrizzleSigningKeyStore(tx),
     clients: () => new DrizzleClientStore(tx),
     emailTokens: () => new DrizzleEmailTokenStore(tx),
     audit: () => new DrizzleAuditStore(tx),
     mfa: () => new DrizzleMfaStore(tx),
-    oidc: () => new DrizzleOidcStore(tx),
+    oidc: () => new DrizzleOidcStore(tx, recordLifetimeMs),
   };
   const made: Partial<TransactionStores> = {};
   const stores = {} as TransactionStores;
@@ -57,12 +57,13 @@ function transactionStores(tx: Exec): TransactionStores {
   return stores;
 }
 
-export function createStores(x: Exec, hot: SessionHotPaths, connection: Pick<Stores, 'ping' | 'close'>): Stores {
+/** `recordLifetimeMs`: see DEFAULT_SESSION_RECORD_LIFETIME_MS (stores/revocations.ts). */
+export function createStores(x: Exec, hot: SessionHotPaths, connection: Pick<Stores, 'ping' | 'close'>, recordLifetimeMs: number): Stores {
   return {
-    ...scoped(x, hot),
+    ...scoped(x, hot, recordLifetimeMs),
     imports: new DrizzleImportStore(x),
     revocations: new DrizzleRevocationRecordStore(x),
-    transaction: <T>(body: (tx: TransactionStores) => Promise<T>) => x.transaction((tx) => body(transactionStores(tx))),
+    transaction: <T>(body: (tx: TransactionStores) => Promise<T>) => x.transaction((tx) => body(transactionStores(tx, recordLifetimeMs))),
     ...connection,
   };
 }

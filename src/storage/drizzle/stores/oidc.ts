@@ -4,7 +4,7 @@ import type { AuthorizationCode, OidcGrant, OidcStore } from '../../../services/
 import { bindRow, columnKeys, insertPlaceholders, placeholderFor, type Exec } from '../exec.js';
 import { codeRow, grantRow, mergeScopes, toCode, toGrant } from '../oidc-mappers.js';
 import { pruneInBatches } from './prune.js';
-import { recordRevocations } from './revocations.js';
+import { recordRevocations, sessionRevocations } from './revocations.js';
 
 const ph = sql.placeholder;
 /** A new code's columns that stay NULL until its redemption (markCodeUsed). */
@@ -17,7 +17,11 @@ export class DrizzleOidcStore implements OidcStore {
   private readonly spendCode;
   private readonly insertGrant;
 
-  constructor(private readonly x: Exec) {
+  constructor(
+    private readonly x: Exec,
+    /** See DEFAULT_SESSION_RECORD_LIFETIME_MS. */
+    private readonly recordLifetimeMs: number,
+  ) {
     const { authorizationCodes: c, oidcGrants: g } = x.tables;
     this.insertCode = x.prepare('gatehouse_oidc_code_insert', (db) => db.insert(c).values(insertPlaceholders(c, UNSPENT)));
     this.codeByHash = x.prepare('gatehouse_oidc_code_by_hash', (db) => db.select().from(c).where(eq(c.hash, ph('hash'))));
@@ -70,7 +74,7 @@ export class DrizzleOidcStore implements OidcStore {
           .where(and(isNull(s.revokedAt), or(eq(s.id, ssoSessionId), inArray(s.id, tx.db.select({ id: g.sessionId }).from(g).where(eq(g.ssoSessionId, ssoSessionId))))))
           .returning({ id: s.id }),
       );
-      await recordRevocations(tx, now, revoked.map((r) => ({ sessionId: r.id })));
+      await recordRevocations(tx, now, sessionRevocations(revoked.map((r) => r.id), now, this.recordLifetimeMs));
       return children.filter((c) => c.sessionId !== ssoSessionId);
     });
   }

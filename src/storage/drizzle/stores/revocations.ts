@@ -11,7 +11,7 @@
  * just before the insert (after the revoked rows are locked, so no new lock order appears
  * among them), makes revoking transactions take their ids and commit one at a time.
  */
-import { and, asc, gt, isNotNull, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, gt, isNull, or, sql } from 'drizzle-orm';
 import type { RevocationRecord, RevocationRecordStore } from '../../../services/ports.js';
 import type { Exec } from '../exec.js';
 import { pruneInBatches } from './prune.js';
@@ -19,11 +19,28 @@ import { pruneInBatches } from './prune.js';
 /** pg_advisory_xact_lock key of the feed ("GHRF"). */
 export const FEED_LOCK = 0x47485246;
 
+/**
+ * How long after its revocation a session's last access token may still be accepted:
+ * ACCESS_TOKEN_EXPIRE_MINUTES plus JWT_CLOCK_SKEW_SECONDS as configured when it was
+ * revoked. Each session record stores its own `expires_at` from it, so the feed's `exp`
+ * (and which records a new subscriber is sent, and when one is pruned) stays what it was
+ * after a restart with a shorter lifetime, while tokens of the longer one are alive. The
+ * composition root passes the configured value; this default (the settings' defaults) is
+ * for stores opened on their own, by tests and tools.
+ */
+export const DEFAULT_SESSION_RECORD_LIFETIME_MS = (30 * 60 + 30) * 1000;
+
 export interface NewRevocation {
   sessionId?: string;
   tokenId?: string;
-  /** For a token: when it expires. */
-  expiresAt?: Date;
+  /** When the last token the record covers expires. */
+  expiresAt: Date;
+}
+
+/** The records of sessions revoked at `at`. */
+export function sessionRevocations(sessionIds: string[], at: Date, lifetimeMs: number): NewRevocation[] {
+  const expiresAt = new Date(at.getTime() + lifetimeMs);
+  return sessionIds.map((sessionId) => ({ sessionId, expiresAt }));
 }
 
 /** Appends the records of revocations made in this transaction (`x` must be the transaction). */
@@ -32,7 +49,7 @@ export async function recordRevocations(x: Exec, at: Date, entries: NewRevocatio
   if (x.dialect === 'pg') await x.raw(sql`SELECT pg_advisory_xact_lock(${FEED_LOCK})`);
   await x.run(
     x.db.insert(x.tables.revocationEvents).values(
-      entries.map((e) => ({ sessionId: e.sessionId ?? null, tokenId: e.tokenId ?? null, at, expiresAt: e.expiresAt ?? null })),
+      entries.map((e) => ({ sessionId: e.sessionId ?? null, tokenId: e.tokenId ?? null, at, expiresAt: e.expiresAt })),
     ),
   );
 }
@@ -51,23 +68,24 @@ export class DrizzleRevocationRecordStore implements RevocationRecordStore {
     return this.x.all(this.x.db.select().from(r).where(gt(r.id, after)).orderBy(asc(r.id)).limit(limit));
   }
 
+  /** `sessionCutoff` is for session records written before they stored `expires_at` (null there). */
   relevantAfter(after: number, sessionCutoff: Date, now: Date, limit: number): Promise<RevocationRecord[]> {
     const { revocationEvents: r } = this.x.tables;
     return this.x.all(
       this.x.db
         .select()
         .from(r)
-        .where(and(gt(r.id, after), or(and(isNull(r.tokenId), gt(r.at, sessionCutoff)), and(isNotNull(r.tokenId), gt(r.expiresAt, now)))))
+        .where(and(gt(r.id, after), or(gt(r.expiresAt, now), and(isNull(r.expiresAt), gt(r.at, sessionCutoff)))))
         .orderBy(asc(r.id))
         .limit(limit),
     );
   }
 
-  /** Two indexed passes: session records by `at`, token records by `expires_at`. */
+  /** Two indexed passes: records by `expires_at`, then the older session records without it by `at`. */
   async prune(sessionCutoff: Date, now: Date): Promise<number> {
     const { revocationEvents: r } = this.x.tables;
-    const sessions = await pruneInBatches(this.x, r, r.id, r.at, sessionCutoff, isNull(r.tokenId));
-    const tokens = await pruneInBatches(this.x, r, r.id, r.expiresAt, now, isNotNull(r.tokenId));
-    return sessions + tokens;
+    const expired = await pruneInBatches(this.x, r, r.id, r.expiresAt, now);
+    const older = await pruneInBatches(this.x, r, r.id, r.at, sessionCutoff, isNull(r.expiresAt));
+    return expired + older;
   }
 }

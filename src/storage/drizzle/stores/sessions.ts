@@ -4,7 +4,7 @@ import type { NewSession, RotationOutcome, RotationRequest, SessionStore } from 
 import type { Db, Exec, Tables } from '../exec.js';
 import { amrColumn, toSession } from '../mappers.js';
 import { pruneInBatches } from './prune.js';
-import { recordRevocations } from './revocations.js';
+import { recordRevocations, sessionRevocations } from './revocations.js';
 
 const ph = sql.placeholder;
 
@@ -53,6 +53,7 @@ export class DrizzleSessionStore implements SessionStore {
   constructor(
     private readonly x: Exec,
     private readonly hot: SessionHotPaths,
+    private readonly recordLifetimeMs: number,
   ) {}
 
   /** The session and its first token's hash, in one transaction (the caller's, when open). */
@@ -106,7 +107,7 @@ export class DrizzleSessionStore implements SessionStore {
     return this.x.transaction(async (tx) => {
       const { sessions: s } = tx.tables;
       const revoked = await tx.returning(tx.db.update(s).set({ revokedAt: now, revokeReason: reason }).where(where).returning({ id: s.id }));
-      await recordRevocations(tx, now, revoked.map((r) => ({ sessionId: r.id })));
+      await recordRevocations(tx, now, sessionRevocations(revoked.map((r) => r.id), now, this.recordLifetimeMs));
       return revoked.length;
     });
   }

@@ -3,7 +3,7 @@ import type { User } from '../../../domain/types.js';
 import { DuplicateError, type NewUser, type UserStore } from '../../../services/ports.js';
 import { UniqueViolation, type Exec } from '../exec.js';
 import { toUser } from '../mappers.js';
-import { recordRevocations } from './revocations.js';
+import { recordRevocations, sessionRevocations } from './revocations.js';
 
 const ph = sql.placeholder;
 
@@ -13,7 +13,11 @@ export class DrizzleUserStore implements UserStore {
   private readonly byLogin;
   private readonly insert;
 
-  constructor(private readonly x: Exec) {
+  constructor(
+    private readonly x: Exec,
+    /** See DEFAULT_SESSION_RECORD_LIFETIME_MS. */
+    private readonly recordLifetimeMs: number,
+  ) {
     const { users } = x.tables;
     this.byId = x.prepare('gatehouse_user_by_id', (db) => db.select().from(users).where(eq(users.id, ph('id'))));
     this.byLogin = x.prepare('gatehouse_user_by_login', (db) =>
@@ -103,7 +107,7 @@ export class DrizzleUserStore implements UserStore {
       const ended = await tx.returning(
         tx.db.update(s).set({ revokedAt: now, revokeReason: 'account_deleted' }).where(and(eq(s.userId, id), isNull(s.revokedAt))).returning({ id: s.id }),
       );
-      await recordRevocations(tx, now, ended.map((r) => ({ sessionId: r.id })));
+      await recordRevocations(tx, now, sessionRevocations(ended.map((r) => r.id), now, this.recordLifetimeMs));
       return (await tx.run(tx.db.delete(users).where(eq(users.id, id)))) > 0;
     });
   }
