@@ -154,6 +154,7 @@ async function registerHttp(
   }
   if (!passkeys) app.log.warn(`passkeys are off: ${config.publicUrl} is an IP address, which browsers refuse; set WEBAUTHN_RP_ID`);
 
+  app.decorate('publicPath', config.publicPath);
   // Errors first, so every plugin below answers failures as problem details.
   await app.register(errors);
   // Before any schema runs: a NUL is refused alike on both databases (see reject-nul.ts).
@@ -229,7 +230,7 @@ async function registerHttp(
   await app.register(revocationRoutes, { feed: revocationFeed, clients });
   const dependencies: Dependency[] = [{ name: 'database', check: () => stores.ping() }];
   if (redis) dependencies.push({ name: 'redis', check: () => pingRedis(redis) });
-  await app.register(opsRoutes, { dependencies, keys, metrics, metricsToken: config.http.metricsToken, jwks: () => keyRings.jwks() });
+  await app.register(opsRoutes, { dependencies, keys, metrics, metricsToken: config.http.metricsToken, jwks: () => keyRings.jwks(), publicPath: config.publicPath });
 
   // Hourly: drop revocation records past their tokens' expiry, and sessions a day after
   // they expired or were revoked (the day keeps them visible for investigation).

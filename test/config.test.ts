@@ -131,6 +131,8 @@ for (const [name, env, variable] of [
   ['LOG_LEVEL=loud', { LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
   ['NODE_ENV=staging', { NODE_ENV: 'staging' }, 'NODE_ENV'],
   ['PUBLIC_URL=not a url', { PUBLIC_URL: 'not a url' }, 'PUBLIC_URL'],
+  ['PUBLIC_URL with a query', { PUBLIC_URL: 'https://auth.example.com/?tenant=1' }, 'PUBLIC_URL'],
+  ['PUBLIC_URL with a fragment', { PUBLIC_URL: 'https://auth.example.com/auth#x' }, 'PUBLIC_URL'],
   ['PASSWORD_REQUIRE_DIGIT=maybe', { PASSWORD_REQUIRE_DIGIT: 'maybe' }, 'PASSWORD_REQUIRE_DIGIT'],
   ['ARGON2_MEMORY_KIB=0', { ARGON2_MEMORY_KIB: '0' }, 'ARGON2_MEMORY_KIB'],
 ] as const) {
@@ -187,6 +189,10 @@ test('publicUrl follows HOST and PORT unless PUBLIC_URL is set', () => {
   const set = load({ PUBLIC_URL: 'https://auth.example.com/' });
   assert.equal(set.publicUrl, 'https://auth.example.com');
   assert.equal(set.jwt.issuer, 'https://auth.example.com');
+  assert.equal(set.publicPath, '', 'at the root of its host');
+  const under = load({ PUBLIC_URL: 'https://example.com/auth/' });
+  assert.equal(under.jwt.issuer, 'https://example.com/auth');
+  assert.equal(under.publicPath, '/auth');
 });
 
 test('ALGORITHM accepts ES256 and RS256, and Ed25519 as a name for EdDSA', () => {

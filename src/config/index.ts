@@ -25,6 +25,12 @@ export interface Config {
   publicUrl: string;
   /** False when PUBLIC_URL was derived from HOST:PORT (then /docs calls relative URLs). */
   publicUrlExplicit: boolean;
+  /**
+   * PUBLIC_URL's path, '' at the root of its host (`https://example.com/auth` → '/auth'):
+   * behind a reverse proxy that serves Gatehouse under a path and strips it, the links,
+   * form actions, redirects and cookie paths the server writes start with it.
+   */
+  publicPath: string;
   logLevel: string;
   /** UV_THREADPOOL_SIZE, checked here; libuv reads the variable itself when its pool starts. */
   threadPoolSize: number;
@@ -336,6 +342,10 @@ function parsePublicUrl(env: Env, host: string, port: number): string {
   if (!['http:', 'https:'].includes(parsed.protocol)) {
     throw new ConfigError('PUBLIC_URL', 'must start with http:// or https://');
   }
+  // The issuer is compared as a string by every relying party: nothing that can vary.
+  if (parsed.search !== '' || parsed.hash !== '' || value.includes('?') || value.includes('#')) {
+    throw new ConfigError('PUBLIC_URL', 'must have no query or fragment');
+  }
   return value.replace(/\/+$/, '');
 }
 
@@ -386,6 +396,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Readonl
     port,
     publicUrl,
     publicUrlExplicit: read(env, 'PUBLIC_URL') !== undefined,
+    publicPath: new URL(publicUrl).pathname.replace(/\/+$/, ''),
     logLevel: read(env, 'LOG_LEVEL'),
     threadPoolSize: read(env, 'UV_THREADPOOL_SIZE'),
     idleHeapCollection: read(env, 'IDLE_HEAP_COLLECTION'),

@@ -32,7 +32,7 @@ export const VARIABLES = {
   PUBLIC_URL: {
     type: 'string',
     shown: '`http://HOST:PORT`',
-    doc: 'the issuer (`iss`) and the base of every absolute URL the server publishes',
+    doc: 'the issuer (`iss`) and the base of every absolute URL the server publishes. It may have a path (`https://example.com/auth`) for a reverse proxy that serves Gatehouse under that path and strips it before forwarding: the pages\' links and forms, redirects and cookie paths then start with it. No query or fragment',
   },
   NODE_ENV: {
     type: 'enum',

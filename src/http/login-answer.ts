@@ -20,7 +20,7 @@ export function tokenAnswers(config: Readonly<Config>, deviceTokenTtlSeconds: nu
   const tokens = (request: FastifyRequest, reply: FastifyReply, pair: TokenPair) => {
     noStore(reply);
     if (!cookieMode || !hasCsrfHeader(request)) return pair;
-    setRefreshCookie(reply, pair.refresh_token, config.refresh.ttlSeconds);
+    setRefreshCookie(reply, pair.refresh_token, config.refresh.ttlSeconds, config.publicPath);
     return { access_token: pair.access_token, token_type: pair.token_type, expires_in: pair.expires_in };
   };
 

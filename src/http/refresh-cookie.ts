@@ -12,7 +12,6 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export const REFRESH_COOKIE = 'gatehouse_refresh';
 export const CSRF_HEADER = 'x-gatehouse-csrf';
-const COOKIE_PATH = '/refresh';
 
 /** The request asked for cookie mode (and proved it is no cross-site form): header `X-Gatehouse-CSRF: 1`. */
 export function hasCsrfHeader(request: FastifyRequest): boolean {
@@ -32,11 +31,14 @@ export function readRefreshCookie(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-/** Refresh tokens are `ghr_` + base64url: nothing to escape in a cookie value. */
-export function setRefreshCookie(reply: FastifyReply, token: string, maxAgeSeconds: number): void {
-  reply.header('set-cookie', `${REFRESH_COOKIE}=${token}; Path=${COOKIE_PATH}; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=Strict`);
+/**
+ * Refresh tokens are `ghr_` + base64url: nothing to escape in a cookie value. The path is
+ * /refresh under PUBLIC_URL's path (`publicPath`), where the browser sends the request.
+ */
+export function setRefreshCookie(reply: FastifyReply, token: string, maxAgeSeconds: number, publicPath: string): void {
+  reply.header('set-cookie', `${REFRESH_COOKIE}=${token}; Path=${publicPath}/refresh; Max-Age=${maxAgeSeconds}; HttpOnly; Secure; SameSite=Strict`);
 }
 
-export function clearRefreshCookie(reply: FastifyReply): void {
-  reply.header('set-cookie', `${REFRESH_COOKIE}=; Path=${COOKIE_PATH}; Max-Age=0; HttpOnly; Secure; SameSite=Strict`);
+export function clearRefreshCookie(reply: FastifyReply, publicPath: string): void {
+  reply.header('set-cookie', `${REFRESH_COOKIE}=; Path=${publicPath}/refresh; Max-Age=0; HttpOnly; Secure; SameSite=Strict`);
 }

@@ -39,7 +39,8 @@ export const PASSKEY_SCRIPT = `'use strict';
     var body = { csrf_token: field('csrf_token').value };
     var mfa = field('mfa_token');
     if (mfa) body.mfa_token = mfa.value;
-    return fetch('/signin/passkey/options', {
+    // Beside the form's action (/signin/passkey under PUBLIC_URL's path).
+    return fetch(form.getAttribute('action') + '/options', {
       method: 'POST',
       credentials: 'same-origin',
       headers: { 'content-type': 'application/json', accept: 'application/json' },

@@ -59,8 +59,17 @@ function pageCsp(options: PageOptions): string {
   return `default-src 'none'; style-src 'self'; img-src 'self' data:; script-src ${script};${connect} form-action ${formAction}; frame-ancestors 'none'; base-uri 'none'`;
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** PUBLIC_URL's path, '' at the root of its host (Config.publicPath), decorated by app.ts. */
+    publicPath: string;
+  }
+}
+
 export function sendPage(reply: FastifyReply, options: PageOptions): FastifyReply {
   const { messages, title } = options;
+  // Under PUBLIC_URL's path, where the browser reaches us through the proxy.
+  const stylesheet = `${reply.server.publicPath ?? ''}${STYLESHEET_PATH}`;
   const document = html`<!doctype html>
 <html lang="${messages.lang}">
 <head>
@@ -68,7 +77,7 @@ export function sendPage(reply: FastifyReply, options: PageOptions): FastifyRepl
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <title>${title} · ${messages.t('brand.name')}</title>
-<link rel="stylesheet" href="${STYLESHEET_PATH}">
+<link rel="stylesheet" href="${stylesheet}">
 </head>
 <body>
 <main class="gh-card">

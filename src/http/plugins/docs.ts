@@ -52,7 +52,7 @@ export default fp(
             OAuth2PasswordBearer: {
               type: 'oauth2',
               description: 'Username (or email) and password; client_id may be left empty.',
-              flows: { password: { tokenUrl: '/login', refreshUrl: '/refresh', scopes: {} } },
+              flows: { password: { tokenUrl: `${opts.config.publicPath}/login`, refreshUrl: `${opts.config.publicPath}/refresh`, scopes: {} } },
             },
           },
         },
@@ -63,10 +63,12 @@ export default fp(
     });
     await app.register(swaggerUi, {
       routePrefix: '/docs',
+      // Its page links its scripts and styles under PUBLIC_URL's path (behind a proxy).
+      ...(opts.config.publicPath === '' ? {} : { indexPrefix: opts.config.publicPath }),
       staticCSP: true,
       // Gatehouse's name and colours (those of the hosted pages), not the framework's logo.
       theme: { title: 'Gatehouse API', css: [{ filename: 'gatehouse.css', content: DOCS_CSS }] },
-      logo: { type: 'image/svg+xml', content: Buffer.from(DOCS_LOGO), href: '/docs', target: '_self' },
+      logo: { type: 'image/svg+xml', content: Buffer.from(DOCS_LOGO), href: `${opts.config.publicPath}/docs`, target: '_self' },
       uiConfig: { persistAuthorization: false, tryItOutEnabled: true, displayRequestDuration: true },
     });
   },

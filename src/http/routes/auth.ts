@@ -153,7 +153,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
         return answer(request, reply, await auth.refresh(token, undefined, clientContext(request)));
       } catch (error) {
         // A dead cookie is dropped, so the browser stops sending it.
-        if (cookie !== undefined && error instanceof AppError && error.code === 'invalid_token') clearRefreshCookie(reply);
+        if (cookie !== undefined && error instanceof AppError && error.code === 'invalid_token') clearRefreshCookie(reply, config.publicPath);
         throw error;
       }
     },
@@ -177,7 +177,7 @@ export default async function authRoutes(instance: FastifyInstance, opts: AuthRo
     async (request, reply) => {
       await auth.logout(principalOf(request), request.body.refresh_token, clientContext(request));
       // The cookie is scoped to /refresh, so it is not here to read: clear it for cookie-mode callers.
-      if (cookieMode && hasCsrfHeader(request)) clearRefreshCookie(reply);
+      if (cookieMode && hasCsrfHeader(request)) clearRefreshCookie(reply, config.publicPath);
       return { message: 'Successfully logged out' as const };
     },
   );

@@ -101,7 +101,7 @@ export default async function emailRoutes(instance: FastifyInstance, opts: Email
         request,
         reply,
         'verify.title',
-        html`<p>${messagesFor(request.headers['accept-language']).t('verify.lead')}</p><form method="post" action="/email/verify">${hidden('token', request.query.token ?? '')}<button class="gh-primary" type="submit">${messagesFor(request.headers['accept-language']).t('verify.submit')}</button></form>`,
+        html`<p>${messagesFor(request.headers['accept-language']).t('verify.lead')}</p><form method="post" action="${config.publicPath}/email/verify">${hidden('token', request.query.token ?? '')}<button class="gh-primary" type="submit">${messagesFor(request.headers['accept-language']).t('verify.submit')}</button></form>`,
       ),
   );
 
@@ -161,7 +161,7 @@ export default async function emailRoutes(instance: FastifyInstance, opts: Email
         request,
         reply,
         'reset.title',
-        html`<form method="post" action="/password/reset">${hidden('token', request.query.token ?? '')}<label>${messagesFor(request.headers['accept-language']).t('reset.password')}<input type="password" name="new_password" autocomplete="new-password" required></label><button class="gh-primary" type="submit">${messagesFor(request.headers['accept-language']).t('reset.submit')}</button></form>`,
+        html`<form method="post" action="${config.publicPath}/password/reset">${hidden('token', request.query.token ?? '')}<label>${messagesFor(request.headers['accept-language']).t('reset.password')}<input type="password" name="new_password" autocomplete="new-password" required></label><button class="gh-primary" type="submit">${messagesFor(request.headers['accept-language']).t('reset.submit')}</button></form>`,
       ),
   );
 

@@ -66,7 +66,7 @@ const AUTHORIZATION_RESPONSES = {
 };
 
 /** What a page with the passkey form may run and fetch: the script file, and Gatehouse for its options. */
-const PASSKEY_PAGE_SCRIPT = (origin: string) => ({ scriptUrls: [`${origin}${PASSKEY_SCRIPT_PATH}`], connectSelf: true });
+const PASSKEY_PAGE_SCRIPT = (base: string) => ({ scriptUrls: [`${base}${PASSKEY_SCRIPT_PATH}`], connectSelf: true });
 
 /** The factor names a second page was given (carried in its forms). */
 const factorsOf = (value: string | undefined): string[] => (value ?? '').split(' ').filter((f) => f !== '');
@@ -121,7 +121,9 @@ export default async function oidcRoutes(instance: FastifyInstance, opts: OidcRo
   const base = config.publicUrl;
   const publicOrigin = new URL(base).origin;
   const cookies: CookieSettings = cookieSettings(base, config.refresh.ttlSeconds);
-  const PASSKEY_PAGE = PASSKEY_PAGE_SCRIPT(publicOrigin);
+  const PASSKEY_PAGE = PASSKEY_PAGE_SCRIPT(publicOrigin + config.publicPath);
+  /** A link or form action of the pages: under PUBLIC_URL's path, where the browser reaches us. */
+  const at = (path: string) => `${config.publicPath}${path}`;
 
   const discovery = {
     issuer: config.jwt.issuer,
@@ -355,7 +357,7 @@ export default async function oidcRoutes(instance: FastifyInstance, opts: OidcRo
       formTargets: redirectOrigin ? [redirectOrigin] : [],
       ...(passkey ? PASSKEY_PAGE : {}),
       body: html`<p>${lead}</p>${alert(options.error)}
-<form method="post" action="/signin">
+<form method="post" action="${at('/signin')}">
 ${hidden('csrf_token', csrf)}${authorize ? hidden('authorize', authorize) : undefined}
 <label>${messages.t('signin.username')}<input type="text" name="username" autocomplete="username webauthn" autocapitalize="none" spellcheck="false" required maxlength="254" value="${options.username ?? params?.login_hint ?? ''}" autofocus></label>
 <label>${messages.t('signin.password')}<input type="password" name="password" autocomplete="current-password" required maxlength="1024"></label>
@@ -375,13 +377,13 @@ ${hidden('csrf_token', csrf)}${authorize ? hidden('authorize', authorize) : unde
     options: { authorize: string | undefined; second: { mfaToken: string; factors: string } | undefined },
   ): Html {
     const { authorize, second } = options;
-    return html`<form method="post" action="/signin/passkey" id="gh-passkey" class="gh-passkey" hidden data-autofill="${second ? 'off' : 'on'}" data-failed="${messages.t(second ? 'passkey.failed.second' : 'passkey.failed')}" data-cancelled="${messages.t(second ? 'passkey.cancelled.second' : 'passkey.cancelled')}">
+    return html`<form method="post" action="${at('/signin/passkey')}" id="gh-passkey" class="gh-passkey" hidden data-autofill="${second ? 'off' : 'on'}" data-failed="${messages.t(second ? 'passkey.failed.second' : 'passkey.failed')}" data-cancelled="${messages.t(second ? 'passkey.cancelled.second' : 'passkey.cancelled')}">
 ${hidden('csrf_token', csrf)}${authorize ? hidden('authorize', authorize) : undefined}${second ? [hidden('mfa_token', second.mfaToken), hidden('factors', second.factors)] : undefined}${hidden('response', '')}
 <p class="gh-or">${messages.t('passkey.or')}</p>
 <p class="gh-alert" role="alert" id="gh-passkey-status" hidden></p>
 <button class="gh-secondary" type="button" id="gh-passkey-button">${messages.t(second ? 'passkey.instead' : 'passkey.signin')}</button>
 </form>
-<script src="${PASSKEY_SCRIPT_PATH}" defer></script>`;
+<script src="${at(PASSKEY_SCRIPT_PATH)}" defer></script>`;
   }
 
   function consentPage(request: FastifyRequest, reply: FastifyReply, messages: Messages, outcome: Extract<AuthorizeOutcome, { kind: 'consent' }>): FastifyReply {
@@ -395,7 +397,7 @@ ${hidden('csrf_token', csrf)}${authorize ? hidden('authorize', authorize) : unde
       body: html`<p>${messages.t('consent.lead', { client: outcome.request.client.name })}</p>
 <ul class="gh-scopes">${scopes}</ul>
 <p class="gh-muted">${messages.t('consent.as', { username: outcome.session.user.username })}</p>
-<form method="post" action="/consent">
+<form method="post" action="${at('/consent')}">
 ${hidden('csrf_token', csrf)}${hidden('authorize', carry(outcome.request.params))}
 <div class="gh-actions"><button class="gh-secondary" type="submit" name="decision" value="deny">${messages.t('consent.deny')}</button><button class="gh-primary" type="submit" name="decision" value="allow">${messages.t('consent.allow')}</button></div>
 </form>
@@ -531,7 +533,7 @@ ${hidden('csrf_token', csrf)}${hidden('authorize', carry(outcome.request.params)
       formTargets: redirectOrigin ? [redirectOrigin] : [],
       ...(passkey ? PASSKEY_PAGE : {}),
       body: html`<p>${lead}</p>${alert(error)}
-<form method="post" action="/signin/second-factor">
+<form method="post" action="${at('/signin/second-factor')}">
 ${hidden('csrf_token', csrf)}${hidden('mfa_token', mfaToken)}${authorize ? hidden('authorize', authorize) : undefined}${known.length > 0 ? hidden('factors', known.join(' ')) : undefined}
 <label>${messages.t(noTotp ? 'second_factor.recovery_code' : 'second_factor.code')}<input type="text" name="code" ${noTotp ? undefined : new Html('inputmode="numeric" ')}autocomplete="one-time-code" required maxlength="64" autofocus></label>
 <button class="gh-primary" type="submit">${messages.t('second_factor.submit')}</button>
@@ -668,7 +670,7 @@ ${hidden('csrf_token', csrf)}${hidden('mfa_token', mfaToken)}${authorize ? hidde
         messages,
         formTargets: origin ? [origin] : [],
         body: html`<p>${messages.t('logout.lead')}</p>
-<form method="post" action="/oauth/end-session">
+<form method="post" action="${at('/oauth/end-session')}">
 ${hidden('csrf_token', csrf)}${Object.entries(params)
           .filter(([k, v]) => v !== undefined && ['id_token_hint', 'post_logout_redirect_uri', 'client_id', 'state'].includes(k))
           .map(([k, v]) => hidden(k, v!))}

@@ -24,6 +24,8 @@ export interface OpsRoutesOptions {
   metrics: Metrics;
   /** METRICS_TOKEN: a Bearer token that opens /metrics; without it, loopback clients only. */
   metricsToken: string | undefined;
+  /** PUBLIC_URL's path ('' at the root): where `/` sends the browser. */
+  publicPath?: string;
 }
 
 /**
@@ -70,7 +72,7 @@ export default async function opsRoutes(instance: FastifyInstance, opts: OpsRout
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { dependencies, keys, metrics, metricsToken } = opts;
 
-  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/docs'));
+  app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect(`${opts.publicPath ?? ''}/docs`));
 
   app.get(
     '/healthz',
