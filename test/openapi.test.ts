@@ -16,9 +16,10 @@ interface MediaType {
 interface Response {
   description?: string;
   content?: Record<string, MediaType>;
+  headers?: Record<string, { required?: boolean; schema?: Json }>;
 }
 interface Operation {
-  requestBody?: { content?: Record<string, MediaType> };
+  requestBody?: { required?: boolean; content?: Record<string, MediaType> };
   responses: Record<string, Response>;
   security?: Array<Record<string, string[]>>;
 }
@@ -242,6 +243,34 @@ test('every operation documents a 2xx response with a schema (redirects excepted
     if (!ok) missing.push(key);
   }
   assert.deepEqual(missing, [], `operations without a 2xx response schema: ${missing.join(', ')}`);
+});
+
+test('the document declares the wire conventions: redirects with Location and no body, 401 challenges, 429 Retry-After, no-store token responses, bodies that may be left out', async (t) => {
+  const { app, doc } = await fetchDoc(t);
+  const wrong: string[] = [];
+  for (const { key, op } of operations(doc)) {
+    for (const [status, response] of Object.entries(op.responses)) {
+      const declares = (name: string) => response.headers?.[name]?.required === true;
+      if (status === '303' && (response.content !== undefined || !declares('Location'))) wrong.push(`${key} 303: a body, or no Location`);
+      if (status === '401' && !declares('WWW-Authenticate')) wrong.push(`${key} 401: no WWW-Authenticate`);
+      if (status === '429' && !declares('Retry-After')) wrong.push(`${key} 429: no Retry-After`);
+    }
+  }
+  assert.deepEqual(wrong, []);
+  for (const key of ['POST /login', 'POST /refresh', 'POST /login/mfa', 'POST /oauth/token']) {
+    const op = operations(doc).find((o) => o.key === key)!.op;
+    assert.equal(op.responses['200']!.headers?.['Cache-Control']?.required, true, `${key}: Cache-Control: no-store`);
+  }
+  const bodyRequired = (key: string) => operations(doc).find((o) => o.key === key)!.op.requestBody?.required;
+  assert.equal(bodyRequired('POST /login'), true);
+  assert.equal(bodyRequired('POST /logout'), false, 'the refresh_token field is optional, and so is the body');
+  assert.equal(bodyRequired('POST /refresh'), false, 'cookie mode and the query parameter send none');
+
+  // What the document says of /logout is what the server does: no body at all is accepted.
+  await register(app, { username: 'docs_user' });
+  const tokens = await login(app, 'docs_user');
+  const logout = await app.app.inject({ method: 'POST', url: '/logout', headers: { authorization: `Bearer ${tokens.access_token}` } });
+  assert.equal(logout.statusCode, 200, logout.body);
 });
 
 test('4xx responses are problem details (RFC 6749 errors under /oauth/)', async (t) => {

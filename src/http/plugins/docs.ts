@@ -8,7 +8,9 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config/index.js';
+import { emptyBodyAsObject } from '../route-helpers.js';
 import { Problem } from '../schemas/common.js';
+import { addWireConventions, openApiPath, type OpenApiDocument } from './openapi-wire.js';
 import { OAuthError } from '../schemas/oauth.js';
 
 /** The hosted pages' mark and name, white on the top bar. */
@@ -24,6 +26,13 @@ export default fp(
   async function docs(app: FastifyInstance, opts: { config: Readonly<Config>; version: string }) {
     app.addSchema(Problem);
     app.addSchema(OAuthError);
+    // Routes registered from here on whose body may be left out (they take none as `{}`).
+    const optionalBodies = new Set<string>();
+    app.addHook('onRoute', (route) => {
+      const hooks = [route.preValidation ?? []].flat();
+      if (!hooks.includes(emptyBodyAsObject)) return;
+      for (const method of [route.method].flat()) optionalBodies.add(`${method.toLowerCase()} ${openApiPath(route.url)}`);
+    });
     await app.register(swagger, {
       openapi: {
         openapi: '3.1.0',
@@ -57,6 +66,8 @@ export default fp(
           },
         },
       },
+      transformObject: (documentObject) =>
+        'openapiObject' in documentObject ? addWireConventions(documentObject.openapiObject as OpenApiDocument, optionalBodies) : documentObject.swaggerObject,
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
       },
