@@ -217,8 +217,7 @@ async function registerHttp(
   if (emailFlows) await app.register(emailRoutes, { auth, emailFlows, config });
   await app.register(accountRoutes, { auth, account });
   await app.register(mfaRoutes, { auth, mfa, passkeys, config, passwordLimit });
-  // publishesJwks: with HS256 the JWKS may still hold ID-token keys (OpenID Connect).
-  await app.register(oauthRoutes, { auth, mfa, oidc, clients, config, publishesJwks: true, passwordLimit });
+  await app.register(oauthRoutes, { auth, mfa, oidc, clients, config, passwordLimit });
   await app.register(oidcRoutes, {
     auth,
     oidc,

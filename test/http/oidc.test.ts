@@ -732,6 +732,17 @@ test('a client registered while the server runs has its ID-token key published b
   assert.equal(decodeProtectedHeader(tokens.id_token).kid, keys[0]!.kid, 'signed with the key published before');
 });
 
+test('the RFC 8414 metadata and OpenID Connect discovery describe one server: discovery holds every RFC 8414 field, equal', async (t) => {
+  for (const env of [{}, { OIDC_DYNAMIC_REGISTRATION: 'true', OIDC_REGISTRATION_TOKEN: 'initial-access-token-0123456789abcdef' }]) {
+    const { issuer } = await serve(t, env);
+    const oauth = (await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    const openid = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    for (const [field, value] of Object.entries(oauth)) assert.deepEqual(openid[field], value, `${field} (${JSON.stringify(env)})`);
+    assert.ok((oauth.grant_types_supported as string[]).includes('urn:gatehouse:params:oauth:grant-type:mfa-otp'));
+    assert.equal(oauth.registration_endpoint, 'OIDC_DYNAMIC_REGISTRATION' in env ? `${issuer}/oauth/register` : undefined);
+  }
+});
+
 test('dynamic client registration: off by default; with the setting it needs the initial access token', async (t) => {
   const off = await serve(t);
   assert.equal((await fetch(`${off.issuer}/oauth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status, 404);

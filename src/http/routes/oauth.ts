@@ -11,6 +11,7 @@ import { AppError, type ErrorCode } from '../../errors/index.js';
 import type { AuthService } from '../../services/auth-service.js';
 import type { MfaService } from '../../services/mfa-service.js';
 import { MFA_OTP_GRANT } from '../../domain/types.js';
+import { authorizationServerMetadata } from '../server-metadata.js';
 import type { ClientCredentials, ClientRegistry } from '../../services/client-registry.js';
 import type { OidcService } from '../../services/oidc/oidc-service.js';
 import { toAppError, loggable } from '../plugins/errors.js';
@@ -26,8 +27,6 @@ export interface OAuthRoutesOptions {
   oidc: OidcService;
   clients: ClientRegistry;
   config: Readonly<Config>;
-  /** False with ALGORITHM=HS256: nothing public to verify with. */
-  publishesJwks: boolean;
   /** Per IP: the password grant shares /login's budget, the refresh grant has its own. */
   passwordLimit: PasswordCheckLimit;
 }
@@ -99,27 +98,9 @@ export function clientCredentials(request: FastifyRequest, body: { client_id?: s
 export default async function oauthRoutes(instance: FastifyInstance, opts: OAuthRoutesOptions) {
   const app = instance.withTypeProvider<TypeBoxTypeProvider>();
   const { auth, mfa, clients, config } = opts;
-  const base = config.publicUrl;
 
-  // RFC 8414. Every URL derives from PUBLIC_URL; the issuer is exactly our `iss`.
-  const metadata = {
-    issuer: config.jwt.issuer,
-    token_endpoint: `${base}/oauth/token`,
-    revocation_endpoint: `${base}/oauth/revoke`,
-    introspection_endpoint: `${base}/oauth/introspect`,
-    authorization_endpoint: `${base}/oauth/authorize`,
-    ...(opts.publishesJwks ? { jwks_uri: `${base}/.well-known/jwks.json` } : {}),
-    grant_types_supported: ['authorization_code', 'password', 'refresh_token', MFA_OTP_GRANT],
-    response_types_supported: ['code'],
-    response_modes_supported: ['query', 'form_post'],
-    code_challenge_methods_supported: ['S256'],
-    scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
-    authorization_response_iss_parameter_supported: true,
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-    service_documentation: `${base}/docs`,
-  };
+  // RFC 8414 (the OpenID Connect discovery document extends the same fields).
+  const metadata = authorizationServerMetadata(config);
 
   app.get(
     '/.well-known/oauth-authorization-server',

@@ -10,7 +10,7 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { timingSafeEqual } from 'node:crypto';
 import type { Config } from '../../config/index.js';
 import { AppError } from '../../errors/index.js';
-import { SUPPORTED_SCOPES } from '../../domain/oidc.js';
+import { authorizationServerMetadata } from '../server-metadata.js';
 import type { AuthService } from '../../services/auth-service.js';
 import type { AuthorizationParams } from '../../services/oidc/authorization-request.js';
 import type { AuthorizationResponse, AuthorizeOutcome, OidcService, SignOnSession } from '../../services/oidc/oidc-service.js';
@@ -125,33 +125,20 @@ export default async function oidcRoutes(instance: FastifyInstance, opts: OidcRo
   /** A link or form action of the pages: under PUBLIC_URL's path, where the browser reaches us. */
   const at = (path: string) => `${config.publicPath}${path}`;
 
+  // RFC 8414's fields (the same document as /.well-known/oauth-authorization-server), then OpenID Connect's.
   const discovery = {
-    issuer: config.jwt.issuer,
-    authorization_endpoint: `${base}/oauth/authorize`,
-    token_endpoint: `${base}/oauth/token`,
+    ...authorizationServerMetadata(config),
     userinfo_endpoint: `${base}/userinfo`,
-    jwks_uri: `${base}/.well-known/jwks.json`,
     end_session_endpoint: `${base}/oauth/end-session`,
-    revocation_endpoint: `${base}/oauth/revoke`,
-    introspection_endpoint: `${base}/oauth/introspect`,
-    scopes_supported: [...SUPPORTED_SCOPES],
-    response_types_supported: ['code'],
-    response_modes_supported: ['query', 'form_post'],
-    grant_types_supported: ['authorization_code', 'refresh_token', 'password'],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256', 'ES256', 'EdDSA'],
-    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
-    code_challenge_methods_supported: ['S256'],
     claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'acr', 'amr', 'azp', 'sid', 'preferred_username', 'email', 'email_verified'],
     prompt_values_supported: ['none', 'login', 'consent'],
-    authorization_response_iss_parameter_supported: true,
     backchannel_logout_supported: true,
     backchannel_logout_session_supported: true,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
     claims_parameter_supported: false,
-    ...(config.oidc.dynamicRegistration ? { registration_endpoint: `${base}/oauth/register` } : {}),
-    service_documentation: `${base}/docs`,
   };
 
   app.get(

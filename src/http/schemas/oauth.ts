@@ -99,6 +99,7 @@ export const ServerMetadata = Type.Object({
   revocation_endpoint: Type.String(),
   introspection_endpoint: Type.String(),
   jwks_uri: Type.Optional(Type.String()),
+  registration_endpoint: Type.Optional(Type.String()),
   grant_types_supported: Type.Array(Type.String()),
   response_types_supported: Type.Array(Type.String()),
   token_endpoint_auth_methods_supported: Type.Array(Type.String()),

@@ -90,6 +90,8 @@ export const OpenIdConfiguration = Type.Object({
   end_session_endpoint: Type.String(),
   revocation_endpoint: Type.String(),
   introspection_endpoint: Type.String(),
+  revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
+  introspection_endpoint_auth_methods_supported: Type.Array(Type.String()),
   scopes_supported: Type.Array(Type.String()),
   response_types_supported: Type.Array(Type.String()),
   response_modes_supported: Type.Array(Type.String()),
