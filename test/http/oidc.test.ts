@@ -733,7 +733,8 @@ test('a client registered while the server runs has its ID-token key published b
 });
 
 test('the RFC 8414 metadata and OpenID Connect discovery describe one server: discovery holds every RFC 8414 field, equal', async (t) => {
-  for (const env of [{}, { OIDC_DYNAMIC_REGISTRATION: 'true', OIDC_REGISTRATION_TOKEN: 'initial-access-token-0123456789abcdef' }]) {
+  const settings: Array<Record<string, string>> = [{}, { OIDC_DYNAMIC_REGISTRATION: 'true', OIDC_REGISTRATION_TOKEN: 'initial-access-token-0123456789abcdef' }];
+  for (const env of settings) {
     const { issuer } = await serve(t, env);
     const oauth = (await (await fetch(`${issuer}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
     const openid = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;

@@ -56,6 +56,24 @@ test('unknown routes are 404 problems; responses carry security headers; no stac
   assert.equal(res.headers['access-control-allow-origin'], undefined, 'no CORS by default');
 });
 
+test('a path served under other methods is 405 with Allow (RFC 9110), whatever the route kind; an unknown path stays 404', async (t) => {
+  const settings: Array<Record<string, string>> = [{}, { CORS_ORIGINS: 'https://app.example.com' }];
+  for (const env of settings) {
+    const app = await buildTestApp(t, env);
+    const ask = async (method: 'GET' | 'PUT' | 'POST' | 'PATCH', url: string) => {
+      const res = await app.app.inject({ method, url });
+      return { status: res.statusCode, allow: res.headers.allow, type: res.json().type as string };
+    };
+    assert.deepEqual(await ask('GET', '/login'), { status: 405, allow: 'POST', type: 'urn:gatehouse:problem:method_not_allowed' });
+    assert.deepEqual(await ask('PUT', '/sessions/some-id'), { status: 405, allow: 'DELETE', type: 'urn:gatehouse:problem:method_not_allowed' }, 'a parametric route');
+    assert.deepEqual(await ask('PATCH', '/me?x=1'), { status: 405, allow: 'GET, HEAD, DELETE', type: 'urn:gatehouse:problem:method_not_allowed' });
+    assert.equal((await ask('GET', '/nope')).status, 404, JSON.stringify(env));
+    assert.equal((await ask('GET', '/docs/static/no-such-file.js')).status, 404, 'a route of this method that found nothing is 404');
+    // The route itself answers as before.
+    assert.equal((await ask('GET', '/healthz')).status, 200);
+  }
+});
+
 test('CORS answers only the configured origins', async (t) => {
   const app = await buildTestApp(t, { CORS_ORIGINS: 'https://app.example.com' });
   const allowed = await app.app.inject({ method: 'OPTIONS', url: '/login', headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST' } });

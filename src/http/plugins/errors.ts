@@ -4,6 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import { AppError, ERRORS, problemType, type ErrorCode, type FieldError } from '../../errors/index.js';
 import { isDependencyUnavailable } from '../../errors/unavailable.js';
 
@@ -97,6 +98,9 @@ export function toAppError(error: FastifyError | Error): AppError {
   return new AppError('internal_error', 'Something went wrong on our side', { cause: error });
 }
 
+/** Not OPTIONS: with CORS_ORIGINS every path answers it (a preflight), which says nothing of the path. */
+const ALLOW_CANDIDATES: HTTPMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
+
 export default fp(
   async function errorHandling(app: FastifyInstance) {
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -106,9 +110,25 @@ export default fp(
       else request.log.info({ code: appError.code }, 'request refused');
       return sendProblem(reply, appError);
     });
-    app.setNotFoundHandler((request, reply) =>
-      sendProblem(reply, new AppError('not_found', `No route for ${request.method} ${request.url.split('?')[0]}`)),
-    );
+    // RFC 9110 §15.5.6: a path that exists under other methods is 405 with Allow, not 404.
+    // A shadow of the route table (Fastify's router answers one method at a time), asked
+    // only when no route matched.
+    const routes = FindMyWay({ maxParamLength: 200 });
+    app.addHook('onRoute', (route) => {
+      for (const method of [route.method].flat()) {
+        if (routes.find(method as HTTPMethod, route.url) === null) routes.on(method as HTTPMethod, route.url, () => {});
+      }
+    });
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0]!;
+      const allowed = ALLOW_CANDIDATES.filter((method) => routes.find(method, path) !== null);
+      // A route that exists for this method sent us here itself (a static file not found).
+      if (allowed.length > 0 && !allowed.includes(request.method as HTTPMethod)) {
+        reply.header('allow', allowed.join(', '));
+        return sendProblem(reply, new AppError('method_not_allowed', `${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`));
+      }
+      return sendProblem(reply, new AppError('not_found', `No route for ${request.method} ${path}`));
+    });
   },
   { name: 'gatehouse-errors' },
 );
