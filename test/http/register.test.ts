@@ -146,6 +146,8 @@ test('malformed JSON, a 1 MB body, a 10 000-character username and unknown field
   });
   assert.equal(malformed.statusCode, 400);
   assert.equal(malformed.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.equal(malformed.json().code, 'validation_failed');
+  assert.deepEqual(malformed.json().errors, [{ field: '(body)', message: 'is not valid for its Content-Type' }], 'a validation failure names what failed');
 
   const huge = await app.app.inject({
     method: 'POST',

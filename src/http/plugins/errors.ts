@@ -82,7 +82,11 @@ export function toAppError(error: FastifyError | Error): AppError {
   if (status === 413) return new AppError('payload_too_large', 'The request body is larger than this server accepts');
   if (status === 415) return new AppError('unsupported_media_type', 'Send application/json or application/x-www-form-urlencoded');
   if (status === 400) {
-    return new AppError('validation_failed', fe.code?.startsWith('FST_ERR_CTP') || error instanceof SyntaxError ? 'The request body could not be parsed' : 'The request is malformed');
+    // validation_failed always names what failed (contract: `errors` on validation failures).
+    const unparsed = fe.code?.startsWith('FST_ERR_CTP') || error instanceof SyntaxError;
+    return new AppError('validation_failed', unparsed ? 'The request body could not be parsed' : 'The request is malformed', {
+      errors: [{ field: '(body)', message: unparsed ? 'is not valid for its Content-Type' : 'is malformed' }],
+    });
   }
   if (status === 503) return new AppError('service_unavailable', 'A dependency is unavailable; try again shortly');
   if (status >= 500 && isDependencyUnavailable(error)) {
