@@ -15,7 +15,7 @@ import { UserAgent, readForm } from '../helpers/user-agent.js';
 
 const PREFIX = '/auth';
 
-/** A stripping reverse proxy on its own port; returns its origin. */
+/** A stripping reverse proxy on `port`, forwarding to the server on `upstream`. */
 async function stripProxy(t: TestContext, upstream: number, port: number): Promise<void> {
   const proxy = http.createServer((req, res) => {
     const url = req.url ?? '/';
